@@ -1,0 +1,118 @@
+/**
+ * The shared document of one workbook. No Vue imports: the server uses this too.
+ *
+ * Y.Doc layout
+ *   meta        Y.Map    title, schemaVersion, templateId, createdAt
+ *   sheetOrder  Y.Array<string>           sheet ids in tab order
+ *   sheets      Y.Map<Y.Map>              sheetId → sheet map:
+ *     name        string
+ *     rows        Y.Array<string>        every row id ever created, in order (never shrinks)
+ *     rowsGone    Y.Map<Tombstone>       deleted rows, with their surviving neighbours at deletion time
+ *     cols        Y.Array<string>        likewise for columns
+ *     colsGone    Y.Map<Tombstone>
+ *     colMeta     Y.Map<ColumnMeta>      colId → plain JSON metadata
+ *     cells       Y.Map<CellInput>       "rowId:colId" → input (never a computed value)
+ *     frozenRows, frozenCols  number
+ *
+ * Deleted rows and columns stay in the order as tombstones. That keeps the position of a deleted id
+ * known, so a formula range whose end row was deleted still resolves to the rows around it (as Excel
+ * shrinks the range), and undoing a delete brings the very same ids back.
+ */
+import * as Y from 'yjs'
+
+export const SCHEMA_VERSION = 1
+
+export type ColumnType = 'text' | 'number' | 'percent' | 'currency' | 'date' | 'select' | 'person'
+export const COLUMN_TYPES: readonly ColumnType[] = ['text', 'number', 'percent', 'currency', 'date', 'select', 'person']
+
+export interface ColumnMeta {
+  title?: string
+  type?: ColumnType
+  width?: number
+  /** number of decimals for number/percent/currency; default 2 for percent/currency, auto for number */
+  decimals?: number
+  /** dropdown options for select columns */
+  options?: string[]
+  /** help text shown on the header */
+  help?: string
+  /** currency symbol, default ¥ */
+  currency?: string
+}
+
+/** A formula in stored (position-independent) form; `v` starts with '='. */
+export interface FormulaInput { t: 'f'; v: string }
+/** A calendar date, ISO yyyy-mm-dd. */
+export interface DateInput { t: 'd'; v: string }
+export type CellInput = number | string | boolean | FormulaInput | DateInput
+
+/** Neighbours that survived when a row/column was deleted; used to resolve range ends. */
+export interface Tombstone { prev: string | null; next: string | null }
+
+export type SheetMap = Y.Map<unknown>
+
+export const cellKey = (rowId: string, colId: string): string => `${rowId}:${colId}`
+export function splitCellKey(key: string): [string, string] {
+  const i = key.indexOf(':')
+  return [key.slice(0, i), key.slice(i + 1)]
+}
+
+export const isFormula = (v: unknown): v is FormulaInput =>
+  typeof v === 'object' && v !== null && (v as FormulaInput).t === 'f' && typeof (v as FormulaInput).v === 'string'
+export const isDate = (v: unknown): v is DateInput =>
+  typeof v === 'object' && v !== null && (v as DateInput).t === 'd' && typeof (v as DateInput).v === 'string'
+
+export function metaOf(doc: Y.Doc): Y.Map<unknown> { return doc.getMap('meta') }
+export function sheetOrderOf(doc: Y.Doc): Y.Array<string> { return doc.getArray<string>('sheetOrder') }
+export function sheetsOf(doc: Y.Doc): Y.Map<SheetMap> { return doc.getMap<SheetMap>('sheets') }
+
+export function sheetParts(sheet: SheetMap) {
+  return {
+    rows: sheet.get('rows') as Y.Array<string>,
+    rowsGone: sheet.get('rowsGone') as Y.Map<Tombstone>,
+    cols: sheet.get('cols') as Y.Array<string>,
+    colsGone: sheet.get('colsGone') as Y.Map<Tombstone>,
+    colMeta: sheet.get('colMeta') as Y.Map<ColumnMeta>,
+    cells: sheet.get('cells') as Y.Map<CellInput>,
+  }
+}
+
+export function getTitle(doc: Y.Doc): string {
+  const t = metaOf(doc).get('title')
+  return typeof t === 'string' ? t : ''
+}
+
+/** Visible sheet ids in tab order (ids whose sheet map exists; duplicates from concurrent moves dropped). */
+export function sheetIds(doc: Y.Doc): string[] {
+  const sheets = sheetsOf(doc)
+  const seen = new Set<string>()
+  const out: string[] = []
+  for (const id of sheetOrderOf(doc).toArray()) {
+    if (!seen.has(id) && sheets.has(id)) { seen.add(id); out.push(id) }
+  }
+  return out
+}
+
+export function sheetName(doc: Y.Doc, sheetId: string): string {
+  const s = sheetsOf(doc).get(sheetId)
+  const n = s?.get('name')
+  return typeof n === 'string' ? n : ''
+}
+
+/** Ids in order, tombstones excluded. */
+export function visibleIds(order: Y.Array<string>, gone: Y.Map<Tombstone>): string[] {
+  const out: string[] = []
+  const seen = new Set<string>()
+  for (const id of order.toArray()) {
+    if (!gone.has(id) && !seen.has(id)) { seen.add(id); out.push(id) }
+  }
+  return out
+}
+
+export function visibleRowIds(sheet: SheetMap): string[] {
+  const p = sheetParts(sheet)
+  return visibleIds(p.rows, p.rowsGone)
+}
+export function visibleColIds(sheet: SheetMap): string[] {
+  const p = sheetParts(sheet)
+  return visibleIds(p.cols, p.colsGone)
+}
