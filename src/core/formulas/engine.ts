@@ -84,7 +84,7 @@ export function diffOrder(oldIds: readonly string[], newIds: readonly string[]):
 export class FormulaEngine {
   readonly hf: HyperFormula
   private _layout: WorkbookLayout
-  private readonly tags = new WeakMap<Y.AbstractType<unknown>, TypeTag>()
+  private readonly tags = new WeakMap<object, TypeTag>()
   private readonly listeners = new Set<(c: EngineChange) => void>()
   private readonly onAfterTransaction: (txn: Y.Transaction) => void
   /** origins treated as this client's own (for listeners that skip their echoes) */
@@ -117,7 +117,7 @@ export class FormulaEngine {
   }
 
   private tagSheet(sheetId: string, sheet: SheetMap): void {
-    this.tags.set(sheet as Y.AbstractType<unknown>, { sheetId, part: 'sheet' })
+    this.tags.set(sheet, { sheetId, part: 'sheet' })
     for (const part of ['rows', 'cols', 'rowsGone', 'colsGone', 'cells'] as const) {
       const t = sheet.get(part)
       if (t instanceof Y.AbstractType) this.tags.set(t, { sheetId, part })
@@ -163,7 +163,7 @@ export class FormulaEngine {
     const goneKeys = new Set<string>()
     const sheetsMap = sheetsOf(this.doc), orderArr = sheetOrderOf(this.doc)
     for (const [type, keys] of txn.changed) {
-      if (type === (sheetsMap as Y.AbstractType<unknown>) || type === (orderArr as Y.AbstractType<unknown>)) { sheetsChanged = true; continue }
+      if (type === (sheetsMap as unknown) || type === (orderArr as unknown)) { sheetsChanged = true; continue }
       const tag = this.tags.get(type)
       if (!tag) continue
       if (tag.part === 'cells') {

@@ -1,0 +1,619 @@
+/**
+ * Document lifecycle: one Room per open workbook.
+ *
+ *  - The doc is fully loaded from the store before any client message is processed or answered;
+ *    messages that arrive meanwhile are queued per connection.
+ *  - Every doc update is broadcast to the other connections and queued for the store; the queue is
+ *    written as one merged update after `flushDelayMs` (or at once when it is 0). Store writes run one
+ *    at a time in order (the write chain).
+ *  - When a workbook has more than `compactThreshold` stored updates they are replaced by one.
+ *  - The meta title is mirrored into the workbooks row; updated_at is bumped (throttled).
+ *  - A room is unloaded `unloadDelayMs` after its last connection left, after its writes are flushed.
+ *    Until it is gone from the map, a new connection joins the very same in-memory doc, so a client
+ *    arriving during the unload sees the latest state.
+ */
+import { EventEmitter } from 'node:events'
+import * as Y from 'yjs'
+import { Awareness, removeAwarenessStates } from 'y-protocols/awareness'
+import WebSocket from 'ws'
+import { getTitle, metaOf } from '../../src/core/workbook/schema'
+import type { Store } from '../store/types'
+import type { Logger } from '../log'
+import { ProtocolError, encodeAwarenessMessage, encodeSyncStep1, encodeUpdateMessage, handleMessage } from './protocol'
+
+export interface RoomOptions {
+  /** ms after the last connection leaves before the room is freed (default 30 000) */
+  unloadDelayMs: number
+  /** ms to batch doc updates before writing them; 0 writes each update at once (default 25) */
+  flushDelayMs: number
+  /** compact when a workbook has more stored updates than this (default 200) */
+  compactThreshold: number
+  /** minimum ms between updated_at bumps (default 2 000); title changes are written with the next flush */
+  metaThrottleMs: number
+  /** ping every connection this often; one that did not answer the previous ping is closed (default 30 000) */
+  pingIntervalMs: number
+  /** a connection whose unsent data exceeds this is closed as too slow (default 64 MiB) */
+  maxBufferedBytes: number
+  /** messages a connection may send while its room loads (default 10 000) */
+  maxQueuedMessages: number
+}
+
+export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
+  unloadDelayMs: 30_000,
+  flushDelayMs: 25,
+  compactThreshold: 200,
+  metaThrottleMs: 2_000,
+  pingIntervalMs: 30_000,
+  maxBufferedBytes: 64 * 1024 * 1024,
+  maxQueuedMessages: 10_000,
+}
+
+/** Close codes sent to clients. 4400–4499 tell the stock y-websocket client not to reconnect. */
+export const CLOSE = {
+  goingAway: 1001,
+  protocolError: 1002,
+  unsupportedData: 1003,
+  policy: 1008,
+  internalError: 1011,
+  notFound: 4404,
+} as const
+
+export const MAX_TITLE_LENGTH = 200
+
+export interface RoomEvents {
+  'room-loaded': [id: string]
+  'room-unloading': [id: string]
+  'room-unloaded': [id: string]
+  'room-dropped': [id: string]
+  flushed: [id: string, info: { seq: number; storedUpdates: number }]
+  compacted: [id: string, info: { removed: number; storedUpdates: number }]
+  'store-error': [id: string, error: unknown]
+  'connection-opened': [id: string, conn: Connection]
+  'connection-closed': [id: string, info: { code: number; reason: string }]
+}
+
+export class WorkbookGoneError extends Error {
+  constructor(id: string) { super(`workbook ${id} does not exist`); this.name = 'WorkbookGoneError' }
+}
+
+/** origin of server-side changes (API rename etc.) */
+export const SERVER_ORIGIN = 'server'
+
+export class Connection {
+  /** awareness client ids this connection has announced */
+  readonly awarenessClients = new Set<number>()
+  alive = true
+  /** ready for messages: the room is loaded and the server's sync step 1 went out */
+  started = false
+  closed = false
+  queue: Uint8Array[] = []
+  constructor(readonly ws: WebSocket, readonly room: Room, readonly readOnly = false) {}
+}
+
+type RoomState = 'loading' | 'ready' | 'unloading' | 'closed'
+
+function toBytes(data: WebSocket.RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data))
+  if (data instanceof ArrayBuffer) return new Uint8Array(data)
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+}
+
+export class Room {
+  readonly doc = new Y.Doc()
+  readonly awareness = new Awareness(this.doc)
+  readonly conns = new Set<Connection>()
+  /** in-process users of the doc (API calls) that keep it loaded */
+  holds = 0
+  state: RoomState = 'loading'
+  deleted = false
+  readonly ready: Promise<void>
+
+  private pending: Uint8Array[] = []
+  private flushTimer: NodeJS.Timeout | null = null
+  private retryTimer: NodeJS.Timeout | null = null
+  private metaTimer: NodeJS.Timeout | null = null
+  private unloadTimer: NodeJS.Timeout | null = null
+  private writeChain: Promise<void> = Promise.resolve()
+  private lastSeq = 0
+  private storedUpdates = 0
+  private titleDirty = false
+  private touchDirty = false
+  private lastMetaWrite = 0
+  private compacting = false
+
+  constructor(readonly id: string, private readonly manager: RoomManager) {
+    this.awareness.setLocalState(null)
+    this.ready = this.load()
+    // failures are handled in load(); this keeps the promise from being reported as unhandled
+    this.ready.catch(() => {})
+  }
+
+  private get store(): Store { return this.manager.store }
+  private get opts(): RoomOptions { return this.manager.opts }
+  private get log(): Logger { return this.manager.log }
+
+  // ── loading ─────────────────────────────────────────────────────────────────────────────────
+
+  private async load(): Promise<void> {
+    try {
+      const record = await this.store.getWorkbook(this.id)
+      if (!record) throw new WorkbookGoneError(this.id)
+      const updates = await this.store.loadUpdateRecords(this.id)
+      if (this.state !== 'loading') return
+      this.doc.transact(() => {
+        for (const u of updates) {
+          try {
+            Y.applyUpdate(this.doc, u.data)
+          } catch (e) {
+            throw new Error(`stored update seq ${u.seq} of workbook ${this.id} cannot be applied`, { cause: e })
+          }
+        }
+      })
+      this.storedUpdates = updates.length
+      this.lastSeq = updates.length ? updates[updates.length - 1]!.seq : 0
+    } catch (e) {
+      if (this.state === 'loading') {
+        const gone = e instanceof WorkbookGoneError
+        if (!gone) this.log.error(`[collab] loading workbook ${this.id} failed:`, e)
+        this.state = 'closed'
+        this.manager.forget(this)
+        for (const c of this.conns) this.closeConnection(c, gone ? CLOSE.notFound : CLOSE.internalError, gone ? 'workbook not found' : 'workbook could not be loaded')
+        this.destroyDoc()
+      }
+      throw e
+    }
+    if (this.state !== 'loading') return
+    // Listeners go on only now: loading itself is never broadcast nor written back.
+    this.doc.on('update', this.onDocUpdate)
+    metaOf(this.doc).observe(this.onMetaChange)
+    this.awareness.on('update', this.onAwarenessUpdate)
+    this.state = 'ready'
+    this.manager.emit('room-loaded', this.id)
+    for (const c of this.conns) this.start(c)
+    if (this.conns.size === 0 && this.holds === 0) this.scheduleUnload()
+    if (this.storedUpdates > this.opts.compactThreshold) this.enqueue(() => this.maybeCompact())
+  }
+
+  // ── connections ─────────────────────────────────────────────────────────────────────────────
+
+  addConnection(conn: Connection): void {
+    this.cancelUnload()
+    if (this.deleted || this.state === 'closed') {
+      this.closeConnection(conn, CLOSE.notFound, 'workbook not found')
+      return
+    }
+    this.conns.add(conn)
+    // 'unloading' is fine: unload() sees the connection after its flush and keeps the room
+    if (this.state !== 'loading') this.start(conn)
+  }
+
+  private start(conn: Connection): void {
+    if (conn.closed || conn.started) return
+    conn.started = true
+    this.send(conn, encodeSyncStep1(this.doc))
+    if (this.awareness.getStates().size > 0) this.send(conn, encodeAwarenessMessage(this.awareness))
+    const queued = conn.queue
+    conn.queue = []
+    for (const m of queued) {
+      if (conn.closed) break
+      this.process(conn, m)
+    }
+  }
+
+  receive(conn: Connection, data: WebSocket.RawData, isBinary: boolean): void {
+    if (conn.closed) return
+    try {
+      if (!isBinary) {
+        this.closeConnection(conn, CLOSE.unsupportedData, 'binary messages only')
+        return
+      }
+      const message = toBytes(data)
+      if (!conn.started) {
+        if (conn.queue.length >= this.opts.maxQueuedMessages) {
+          this.closeConnection(conn, CLOSE.policy, 'too many messages')
+          return
+        }
+        conn.queue.push(message)
+        return
+      }
+      this.process(conn, message)
+    } catch (e) {
+      this.log.error(`[collab] ${this.id}: unexpected error receiving a message:`, e)
+      this.closeConnection(conn, CLOSE.internalError, 'internal error')
+    }
+  }
+
+  private process(conn: Connection, message: Uint8Array): void {
+    try {
+      const { reply } = handleMessage(message, { doc: this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly })
+      if (reply) this.send(conn, reply)
+    } catch (e) {
+      if (e instanceof ProtocolError) {
+        this.log.warn(`[collab] ${this.id}: closing a connection after a bad message (${e.code}): ${e.message}`)
+        this.closeConnection(conn, CLOSE.protocolError, e.code)
+      } else {
+        this.log.error(`[collab] ${this.id}: error handling a message:`, e)
+        this.closeConnection(conn, CLOSE.internalError, 'internal error')
+      }
+    }
+  }
+
+  removeConnection(conn: Connection): void {
+    conn.closed = true
+    conn.queue = []
+    if (!this.conns.delete(conn)) return
+    try {
+      if (conn.awarenessClients.size > 0 && this.state !== 'closed') {
+        removeAwarenessStates(this.awareness, Array.from(conn.awarenessClients), null)
+      }
+    } catch (e) {
+      this.log.error(`[collab] ${this.id}: removing awareness states failed:`, e)
+    }
+    if (this.conns.size === 0 && this.holds === 0 && this.state === 'ready') this.scheduleUnload()
+  }
+
+  send(conn: Connection, message: Uint8Array): void {
+    const ws = conn.ws
+    if (conn.closed || ws.readyState !== WebSocket.OPEN) return
+    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      this.log.warn(`[collab] ${this.id}: closing a connection that does not keep up`)
+      this.closeConnection(conn, CLOSE.policy, 'too slow')
+      return
+    }
+    try {
+      ws.send(message, err => { if (err) this.closeConnection(conn, CLOSE.internalError, 'send failed') })
+    } catch (e) {
+      this.log.warn(`[collab] ${this.id}: send failed:`, e)
+      this.closeConnection(conn, CLOSE.internalError, 'send failed')
+    }
+  }
+
+  closeConnection(conn: Connection, code: number, reason: string): void {
+    if (!conn.closed) this.manager.emit('connection-closed', this.id, { code, reason })
+    conn.closed = true
+    conn.queue = []
+    const ws = conn.ws
+    try {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
+        ws.close(code, reason)
+        // a peer that never answers the close handshake is cut off
+        setTimeout(() => { if (ws.readyState !== WebSocket.CLOSED) ws.terminate() }, 2_000).unref()
+      }
+    } catch {
+      ws.terminate()
+    }
+    this.removeConnection(conn)
+  }
+
+  // ── doc → peers and store ───────────────────────────────────────────────────────────────────
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    try {
+      const message = encodeUpdateMessage(update)
+      for (const c of this.conns) if (c !== origin && c.started) this.send(c, message)
+      if (this.deleted) return
+      this.pending.push(update)
+      this.touchDirty = true
+      this.scheduleFlush()
+    } catch (e) {
+      this.log.error(`[collab] ${this.id}: error distributing an update:`, e)
+    }
+  }
+
+  private readonly onMetaChange = (event: Y.YMapEvent<unknown>): void => {
+    if (event.keysChanged.has('title')) this.titleDirty = true
+  }
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    try {
+      if (origin instanceof Connection && this.conns.has(origin)) {
+        for (const id of added) origin.awarenessClients.add(id)
+        for (const id of updated) origin.awarenessClients.add(id)
+        for (const id of removed) origin.awarenessClients.delete(id)
+      }
+      const changed = added.concat(updated, removed)
+      if (changed.length === 0) return
+      // to everyone, the sender too: the stock client's idle watchdog relies on its own renewals echoing
+      const message = encodeAwarenessMessage(this.awareness, changed)
+      for (const c of this.conns) if (c.started) this.send(c, message)
+    } catch (e) {
+      this.log.error(`[collab] ${this.id}: error distributing awareness:`, e)
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.opts.flushDelayMs <= 0) { void this.flush(); return }
+    if (!this.flushTimer) this.flushTimer = setTimeout(() => { this.flushTimer = null; void this.flush() }, this.opts.flushDelayMs)
+  }
+
+  /** Runs store work one task at a time, in order; a failing task never breaks the chain. */
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    this.writeChain = this.writeChain.then(async () => {
+      try {
+        await task()
+      } catch (e) {
+        this.manager.emit('store-error', this.id, e)
+        this.log.error(`[collab] ${this.id}: store write failed:`, e)
+      }
+    })
+    return this.writeChain
+  }
+
+  /**
+   * Writes the pending updates (merged into one), then the workbook row, then compacts if needed.
+   * Resolves when everything queued so far is written (or has failed and been logged).
+   * `final` writes the meta row without throttling (unload, shutdown).
+   */
+  flush(final = false): Promise<void> {
+    if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null }
+    if (this.pending.length > 0 && !this.deleted) {
+      const batch = this.pending
+      this.pending = []
+      this.enqueue(async () => {
+        if (this.deleted) return
+        const merged = batch.length === 1 ? batch[0]! : Y.mergeUpdates(batch)
+        try {
+          this.lastSeq = await this.store.appendUpdate(this.id, merged)
+          this.storedUpdates++
+        } catch (e) {
+          if (this.deleted) return
+          // keep it for the next attempt; nothing is lost while the process lives
+          this.pending.unshift(merged)
+          if (!this.retryTimer && this.state !== 'closed') {
+            this.retryTimer = setTimeout(() => { this.retryTimer = null; void this.flush() }, 1_000)
+          }
+          throw e
+        }
+        this.manager.emit('flushed', this.id, { seq: this.lastSeq, storedUpdates: this.storedUpdates })
+      })
+      this.enqueue(() => this.maybeCompact())
+    }
+    this.enqueue(() => this.writeMeta(final))
+    return this.writeChain
+  }
+
+  private async writeMeta(force: boolean): Promise<void> {
+    if (this.deleted || (!this.titleDirty && !this.touchDirty)) return
+    const now = Date.now()
+    if (!this.titleDirty && !force) {
+      const wait = this.lastMetaWrite + this.opts.metaThrottleMs - now
+      if (wait > 0) {
+        if (!this.metaTimer) {
+          this.metaTimer = setTimeout(() => { this.metaTimer = null; void this.enqueue(() => this.writeMeta(false)) }, wait)
+        }
+        return
+      }
+    }
+    const patch: { title?: string; updatedAt: number } = { updatedAt: now }
+    if (this.titleDirty) patch.title = getTitle(this.doc).trim().slice(0, MAX_TITLE_LENGTH)
+    this.titleDirty = false
+    this.touchDirty = false
+    this.lastMetaWrite = now
+    if (this.metaTimer) { clearTimeout(this.metaTimer); this.metaTimer = null }
+    await this.store.updateWorkbookMeta(this.id, patch)
+  }
+
+  private async maybeCompact(): Promise<void> {
+    if (this.deleted || this.compacting || this.storedUpdates <= this.opts.compactThreshold || this.lastSeq === 0) return
+    this.compacting = true
+    try {
+      // Every stored update up to lastSeq is in the doc (loaded, or written from this doc's own
+      // updates), so its full state replaces them. Pending, not yet written updates are in it too;
+      // writing them again later is harmless (Yjs updates are idempotent).
+      const upto = this.lastSeq
+      const merged = Y.encodeStateAsUpdate(this.doc)
+      const removed = await this.store.compact(this.id, merged, upto)
+      this.storedUpdates = this.storedUpdates - removed + (removed > 0 ? 1 : 0)
+      this.manager.emit('compacted', this.id, { removed, storedUpdates: this.storedUpdates })
+    } finally {
+      this.compacting = false
+    }
+  }
+
+  // ── unloading ───────────────────────────────────────────────────────────────────────────────
+
+  scheduleUnload(): void {
+    this.cancelUnload()
+    if (this.manager.closing) return
+    this.unloadTimer = setTimeout(() => { this.unloadTimer = null; void this.unload() }, this.opts.unloadDelayMs)
+    this.unloadTimer.unref()
+  }
+
+  cancelUnload(): void {
+    if (this.unloadTimer) { clearTimeout(this.unloadTimer); this.unloadTimer = null }
+  }
+
+  private idle(): boolean { return this.conns.size === 0 && this.holds === 0 }
+
+  async unload(): Promise<void> {
+    if (this.state !== 'ready' || !this.idle()) return
+    this.state = 'unloading'
+    this.manager.emit('room-unloading', this.id)
+    try {
+      // loop: someone may join, edit and leave while a flush is being written
+      do { await this.flush(true) } while (this.state === 'unloading' && this.idle() && this.pending.length > 0)
+    } catch (e) {
+      this.log.error(`[collab] ${this.id}: flush before unload failed:`, e)
+    }
+    if (this.state !== 'unloading') return
+    if (!this.idle() || this.pending.length > 0) {
+      this.state = 'ready'
+      if (this.idle()) this.scheduleUnload()
+      return
+    }
+    this.state = 'closed'
+    this.manager.forget(this)
+    this.destroyDoc()
+    this.manager.emit('room-unloaded', this.id)
+  }
+
+  /** Workbook deleted: stop writing, wait for the write in progress, close every connection. */
+  async drop(): Promise<void> {
+    this.deleted = true
+    this.pending = []
+    this.clearTimers()
+    await this.writeChain
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const c of Array.from(this.conns)) this.closeConnection(c, code, reason)
+  }
+
+  private clearTimers(): void {
+    this.cancelUnload()
+    for (const t of [this.flushTimer, this.retryTimer, this.metaTimer]) if (t) clearTimeout(t)
+    this.flushTimer = this.retryTimer = this.metaTimer = null
+  }
+
+  destroyDoc(): void {
+    this.state = 'closed'
+    this.clearTimers()
+    this.doc.off('update', this.onDocUpdate)
+    this.awareness.off('update', this.onAwarenessUpdate)
+    this.awareness.destroy()
+    this.doc.destroy()
+  }
+
+  /** for tests and diagnostics */
+  get storedUpdateCount(): number { return this.storedUpdates }
+}
+
+export class RoomManager extends EventEmitter<RoomEvents> {
+  readonly rooms = new Map<string, Room>()
+  readonly opts: RoomOptions
+  closing = false
+  private readonly pingTimer: NodeJS.Timeout
+
+  constructor(readonly store: Store, readonly log: Logger, opts: Partial<RoomOptions> = {}) {
+    super()
+    this.opts = { ...DEFAULT_ROOM_OPTIONS, ...opts }
+    this.pingTimer = setInterval(() => this.ping(), this.opts.pingIntervalMs)
+    this.pingTimer.unref()
+  }
+
+  private getOrCreate(id: string): Room {
+    let room = this.rooms.get(id)
+    if (!room) {
+      room = new Room(id, this)
+      this.rooms.set(id, room)
+    }
+    return room
+  }
+
+  /** called by a room that is gone (unloaded, failed to load, deleted) */
+  forget(room: Room): void {
+    if (this.rooms.get(room.id) === room) this.rooms.delete(room.id)
+  }
+
+  /** Attaches an upgraded socket to the workbook's room. */
+  connect(id: string, ws: WebSocket, readOnly = false): Connection {
+    const room = this.getOrCreate(id)
+    const conn = new Connection(ws, room, readOnly)
+    ws.on('error', err => this.log.warn(`[collab] ${id}: socket error: ${err.message}`))
+    ws.on('pong', () => { conn.alive = true })
+    ws.on('message', (data, isBinary) => room.receive(conn, data, isBinary))
+    ws.on('close', () => {
+      try { room.removeConnection(conn) } catch (e) { this.log.error(`[collab] ${id}: error on close:`, e) }
+    })
+    this.emit('connection-opened', id, conn)
+    if (this.closing) room.closeConnection(conn, CLOSE.goingAway, 'server shutting down')
+    else room.addConnection(conn)
+    return conn
+  }
+
+  /**
+   * Runs `fn` on the loaded doc of a workbook, keeping the room loaded meanwhile. Changes made with
+   * SERVER_ORIGIN reach live clients and the store like any other update. Resolves after they are
+   * written. Throws WorkbookGoneError for an unknown or deleted workbook.
+   */
+  async withDoc<T>(id: string, fn: (doc: Y.Doc) => T): Promise<T> {
+    if (this.closing) throw new Error('server is shutting down')
+    const room = this.getOrCreate(id)
+    room.holds++
+    room.cancelUnload()
+    try {
+      await room.ready
+      if (room.deleted || room.state === 'closed') throw new WorkbookGoneError(id)
+      const result = fn(room.doc)
+      await room.flush()
+      return result
+    } finally {
+      room.holds--
+      if (room.conns.size === 0 && room.holds === 0 && room.state === 'ready') room.scheduleUnload()
+    }
+  }
+
+  /** Workbook deleted: `deleteFromStore` runs after the room's writes stop, then its sockets close (4404). */
+  async drop(id: string, deleteFromStore: () => Promise<boolean>): Promise<boolean> {
+    const room = this.rooms.get(id)
+    if (room) await room.drop()
+    let existed: boolean
+    try {
+      existed = await deleteFromStore()
+    } finally {
+      if (room) {
+        room.closeAll(CLOSE.notFound, 'workbook deleted')
+        this.forget(room)
+        if (room.state !== 'closed') room.destroyDoc()
+        this.emit('room-dropped', id)
+      }
+    }
+    return existed
+  }
+
+  private ping(): void {
+    for (const room of this.rooms.values()) {
+      for (const conn of Array.from(room.conns)) {
+        if (!conn.alive) {
+          this.log.info(`[collab] ${room.id}: closing a connection that did not answer a ping`)
+          conn.ws.terminate()
+          room.removeConnection(conn)
+          continue
+        }
+        conn.alive = false
+        try { conn.ws.ping() } catch { /* closed meanwhile */ }
+      }
+    }
+  }
+
+  /** Flushes every room and waits for the writes; used on shutdown (all writes) and by tests. */
+  async flushAll(): Promise<void> {
+    await Promise.all(Array.from(this.rooms.values(), async room => {
+      try { await room.ready } catch { return }
+      await room.flush(true)
+    }))
+  }
+
+  /**
+   * Shutdown: stop taking messages (clients resend unsynced changes when they reconnect), write
+   * everything pending, close the sockets (1001) and free the rooms.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    clearInterval(this.pingTimer)
+    for (const room of this.rooms.values()) for (const c of room.conns) c.closed = true
+    await this.flushAll()
+    const closed: Promise<void>[] = []
+    for (const room of Array.from(this.rooms.values())) {
+      for (const c of Array.from(room.conns)) {
+        const ws = c.ws
+        if (ws.readyState !== WebSocket.CLOSED) {
+          closed.push(new Promise<void>(resolve => {
+            ws.once('close', () => resolve())
+            const t = setTimeout(() => { ws.terminate(); resolve() }, 1_000)
+            t.unref()
+            try { ws.close(CLOSE.goingAway, 'server shutting down') } catch { ws.terminate() }
+          }))
+        }
+      }
+      room.conns.clear()
+      this.forget(room)
+      if (room.state !== 'closed') room.destroyDoc()
+    }
+    await Promise.all(closed)
+  }
+}

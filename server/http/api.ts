@@ -1,0 +1,165 @@
+/** JSON API under /api. Every error is {"error": "..."} with a fitting status. */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import * as Y from 'yjs'
+import { getTitle } from '../../src/core/workbook/schema'
+import { setTitle } from '../../src/core/workbook/mutations'
+import { buildWorkbook, type Locale } from '../../src/core/templates/template'
+import type { Store, WorkbookRecord } from '../store/types'
+import { MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError, type RoomManager } from '../collab/rooms'
+import type { TemplateRegistry } from '../templates'
+import type { Logger } from '../log'
+import { HttpError, readJsonBody, sendError, sendJson, sendNoContent } from './util'
+
+export interface ApiContext {
+  store: Store
+  rooms: RoomManager
+  templates: TemplateRegistry
+  maxBodyBytes: number
+  log: Logger
+}
+
+export const LOCALES: readonly Locale[] = ['zh-CN', 'en']
+export const DEFAULT_LOCALE: Locale = 'zh-CN'
+
+/** Random, url-safe, 22 characters (128 bits). */
+export function newWorkbookId(): string {
+  return randomBytes(16).toString('base64url')
+}
+
+export const WORKBOOK_ID = /^[A-Za-z0-9_-]{1,128}$/
+
+export interface WorkbookJson extends WorkbookRecord { url: string }
+
+export const workbookJson = (r: WorkbookRecord): WorkbookJson => ({
+  id: r.id, title: r.title, template: r.template, createdAt: r.createdAt, updatedAt: r.updatedAt, url: `/w/${r.id}`,
+})
+
+function parseLocale(v: unknown, where: string): Locale {
+  if (v === undefined || v === null || v === '') return DEFAULT_LOCALE
+  if (typeof v !== 'string' || !LOCALES.includes(v as Locale)) throw new HttpError(400, `${where} must be one of ${LOCALES.join(', ')}`)
+  return v as Locale
+}
+
+/** Title from a request: a string, control characters replaced, trimmed, at most 200 characters. */
+function parseTitle(v: unknown, { required }: { required: boolean }): string | undefined {
+  if (v === undefined && !required) return undefined
+  if (typeof v !== 'string') throw new HttpError(400, 'title must be a string')
+  const title = v.replace(/[\u0000-\u001f\u007f]/g, ' ').trim()
+  if (title.length > MAX_TITLE_LENGTH) throw new HttpError(400, `title must be at most ${MAX_TITLE_LENGTH} characters`)
+  if (required && title === '') throw new HttpError(400, 'title must not be empty')
+  return title
+}
+
+async function readObject(req: IncomingMessage, ctx: ApiContext, { optional }: { optional: boolean }): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(req, ctx.maxBodyBytes)
+  if (body === undefined && optional) return {}
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object')
+  return body as Record<string, unknown>
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext, id: string) => Promise<void>
+
+const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
+  {
+    pattern: /^\/api\/health$/,
+    methods: { GET: async (_req, res) => sendJson(res, 200, { ok: true }) },
+  },
+  {
+    pattern: /^\/api\/templates$/,
+    methods: {
+      GET: async (_req, res, url, ctx) => sendJson(res, 200, ctx.templates.summaries(parseLocale(url.searchParams.get('lang'), 'lang'))),
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks$/,
+    methods: {
+      GET: async (_req, res, _url, ctx) => sendJson(res, 200, (await ctx.store.listWorkbooks()).map(workbookJson)),
+      POST: async (req, res, _url, ctx) => {
+        const body = await readObject(req, ctx, { optional: true })
+        const templateId = body.template ?? 'blank'
+        if (typeof templateId !== 'string') throw new HttpError(400, 'template must be a string')
+        const template = ctx.templates.get(templateId)
+        if (!template) throw new HttpError(400, `unknown template: ${templateId}`)
+        const title = parseTitle(body.title, { required: false })
+        const locale = parseLocale(body.lang, 'lang')
+        const doc = new Y.Doc()
+        try {
+          buildWorkbook(doc, template, { title: title || undefined, locale })
+          const now = Date.now()
+          const record = await ctx.store.createWorkbook(
+            { id: newWorkbookId(), title: getTitle(doc).slice(0, MAX_TITLE_LENGTH), template: template.id, createdAt: now, updatedAt: now },
+            Y.encodeStateAsUpdate(doc),
+          )
+          sendJson(res, 201, workbookJson(record), { Location: `/api/workbooks/${record.id}` })
+        } finally {
+          doc.destroy()
+        }
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/([^/]+)$/,
+    methods: {
+      GET: async (_req, res, _url, ctx, id) => {
+        const record = await ctx.store.getWorkbook(id)
+        if (!record) throw new HttpError(404, 'workbook not found')
+        sendJson(res, 200, workbookJson(record))
+      },
+      PATCH: async (req, res, _url, ctx, id) => {
+        if (!(await ctx.store.getWorkbook(id))) throw new HttpError(404, 'workbook not found')
+        const body = await readObject(req, ctx, { optional: false })
+        const title = parseTitle(body.title, { required: true })!
+        try {
+          // through the live doc, so connected clients see the new title at once
+          await ctx.rooms.withDoc(id, doc => setTitle(doc, title, SERVER_ORIGIN))
+        } catch (e) {
+          if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
+          throw e
+        }
+        await ctx.store.updateWorkbookMeta(id, { title, updatedAt: Date.now() })
+        const record = await ctx.store.getWorkbook(id)
+        if (!record) throw new HttpError(404, 'workbook not found')
+        sendJson(res, 200, workbookJson(record))
+      },
+      DELETE: async (_req, res, _url, ctx, id) => {
+        const existed = await ctx.rooms.drop(id, () => ctx.store.deleteWorkbook(id))
+        if (!existed) throw new HttpError(404, 'workbook not found')
+        sendNoContent(res)
+      },
+    },
+  },
+]
+
+/** Handles a request whose path starts with /api. Never throws. */
+export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {
+  try {
+    const path = url.pathname.length > 5 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname
+    let id = ''
+    const route = routes.find(r => {
+      const m = r.pattern.exec(path)
+      if (m) id = m[1] ?? ''
+      return m !== null
+    })
+    if (!route) throw new HttpError(404, `no such endpoint: ${url.pathname}`)
+    if (id) {
+      try { id = decodeURIComponent(id) } catch { throw new HttpError(404, 'workbook not found') }
+      if (!WORKBOOK_ID.test(id)) throw new HttpError(404, 'workbook not found')
+    }
+    const method = req.method === 'HEAD' && route.methods.GET ? 'GET' : req.method ?? 'GET'
+    const handler = route.methods[method]
+    if (!handler) {
+      const allowed = Object.keys(route.methods)
+      if (allowed.includes('GET')) allowed.push('HEAD')
+      throw new HttpError(405, `method ${req.method} not allowed`, { Allow: allowed.join(', ') })
+    }
+    await handler(req, res, url, ctx, id)
+  } catch (e) {
+    if (e instanceof HttpError) {
+      sendError(res, e.status, e.message, e.headers)
+    } else {
+      ctx.log.error(`[http] ${req.method} ${url.pathname} failed:`, e)
+      sendError(res, 500, 'internal server error')
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Serves the built SPA: files from the static dir, and index.html for any other GET path (client-side
+ * routes such as /w/<id>). Hashed /assets/* are cached for a year; index.html is always revalidated.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createReadStream, promises as fs, type Stats } from 'node:fs'
+import { extname, join, resolve, sep } from 'node:path'
+import type { Logger } from '../log'
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.webmanifest': 'application/manifest+json; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.xml': 'application/xml; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.otf': 'font/otf',
+  '.wasm': 'application/wasm',
+}
+
+export const contentType = (file: string): string => TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream'
+
+function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'X-Content-Type-Options': 'nosniff', ...headers })
+  res.end(text)
+}
+
+async function fileStats(path: string): Promise<Stats | null> {
+  try {
+    const st = await fs.stat(path)
+    return st.isFile() ? st : null
+  } catch {
+    return null
+  }
+}
+
+export function createStaticHandler(staticDir: string, log: Logger) {
+  const root = resolve(staticDir)
+  const index = join(root, 'index.html')
+
+  function serveFile(req: IncomingMessage, res: ServerResponse, path: string, st: Stats, cacheControl: string): void {
+    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`
+    const headers: Record<string, string> = {
+      'Content-Type': contentType(path),
+      'Cache-Control': cacheControl,
+      ETag: etag,
+      'Last-Modified': st.mtime.toUTCString(),
+      'X-Content-Type-Options': 'nosniff',
+    }
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers)
+      res.end()
+      return
+    }
+    headers['Content-Length'] = String(st.size)
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers)
+      res.end()
+      return
+    }
+    const stream = createReadStream(path)
+    stream.on('open', () => { res.writeHead(200, headers); stream.pipe(res) })
+    stream.on('error', err => {
+      log.error(`[static] reading ${path} failed:`, err)
+      if (!res.headersSent) sendText(res, 500, 'Internal Server Error')
+      else res.destroy()
+    })
+    res.on('close', () => stream.destroy())
+  }
+
+  return async function handleStatic(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' })
+      return
+    }
+    let pathname: string
+    try {
+      pathname = decodeURIComponent(url.pathname)
+    } catch {
+      sendText(res, 400, 'Bad Request')
+      return
+    }
+    if (pathname.includes('\0') || pathname.includes('\\')) {
+      sendText(res, 400, 'Bad Request')
+      return
+    }
+    const file = resolve(root, '.' + pathname)
+    if (file !== root && !file.startsWith(root + sep)) {
+      sendText(res, 404, 'Not Found')
+      return
+    }
+    const isAsset = pathname.startsWith('/assets/')
+    const st = file === root ? null : await fileStats(file)
+    if (st && file !== index) {
+      serveFile(req, res, file, st, isAsset ? 'public, max-age=31536000, immutable' : 'public, max-age=3600')
+      return
+    }
+    // missing hashed assets are real 404s (a stale index.html asking for an old build), not the app
+    if (isAsset) {
+      sendText(res, 404, 'Not Found')
+      return
+    }
+    const indexStats = await fileStats(index)
+    if (!indexStats) {
+      sendText(res, 404, 'The web app is not built: run `npm run build`.')
+      return
+    }
+    serveFile(req, res, index, indexStats, 'no-cache')
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The planning-workbook server: JSON API (/api), y-websocket collaboration (/collab/<id>) and the built
+ * SPA (everything else), on one plain node:http server.
+ *
+ *   PORT (8080)  HOST (127.0.0.1)  DATA_DIR (./data)  STATIC_DIR (./dist)  TEMPLATES_DIR (<repo>/templates)
+ *
+ * `startServer(opts)` runs it in-process (tests use port 0 and a temp data dir); executing this file
+ * starts it from the environment and stops it cleanly on SIGTERM/SIGINT.
+ */
+import { createServer, type IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { resolve } from 'node:path'
+import { WebSocketServer } from 'ws'
+import { SqliteStore } from './store/sqlite'
+import type { Store } from './store/types'
+import { RoomManager, type RoomOptions } from './collab/rooms'
+import { handleApi, WORKBOOK_ID } from './http/api'
+import { createStaticHandler } from './http/static'
+import { sendError } from './http/util'
+import { loadTemplates } from './templates'
+import { consoleLogger, type Logger } from './log'
+
+export interface ServerOptions extends Partial<RoomOptions> {
+  /** 0 picks a free port (default 8080) */
+  port?: number
+  /** default 127.0.0.1 */
+  host?: string
+  /** SQLite database directory, created if missing (default ./data); ignored when `store` is given */
+  dataDir?: string
+  /** built SPA (default ./dist) */
+  staticDir?: string
+  /** template JSON files (default <repo>/templates) */
+  templatesDir?: string
+  /** use this store instead of SQLite under dataDir; it is closed with the server */
+  store?: Store
+  /** largest accepted WebSocket message (default 10 MiB) */
+  maxMessageBytes?: number
+  /** largest accepted API request body (default 1 MiB) */
+  maxBodyBytes?: number
+  /** default: console with timestamps */
+  logger?: Logger
+}
+
+export interface RunningServer {
+  /** http://host:port */
+  url: string
+  port: number
+  /** live rooms; emits room-loaded / room-unloading / room-unloaded / flushed / compacted … */
+  rooms: RoomManager
+  store: Store
+  /** stop accepting, write everything pending, close sockets and the store; idempotent */
+  close(): Promise<void>
+}
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  const body = JSON.stringify({ error: text })
+  try {
+    socket.end(
+      `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+  } finally {
+    // end() flushes the answer; destroy soon after in case the peer never closes its side
+    setTimeout(() => socket.destroy(), 1_000).unref()
+  }
+}
+
+function statusText(status: number): string {
+  return ({ 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error'
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const log = opts.logger ?? consoleLogger
+  const templates = loadTemplates(opts.templatesDir ?? resolve(REPO_ROOT, 'templates'))
+  const store = opts.store ?? new SqliteStore(resolve(opts.dataDir ?? './data'))
+  const roomOptions: Partial<RoomOptions> = {}
+  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages'] as const) {
+    if (opts[k] !== undefined) roomOptions[k] = opts[k]
+  }
+  const rooms = new RoomManager(store, log, roomOptions)
+  const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log }
+  const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log)
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes ?? 10 * 1024 * 1024, perMessageDeflate: false })
+  let closing = false
+
+  const server = createServer((req, res) => {
+    let url: URL
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost')
+    } catch {
+      sendError(res, 400, 'bad request URL')
+      return
+    }
+    const run = async () => {
+      if (url.pathname === '/api' || url.pathname.startsWith('/api/')) await handleApi(req, res, url, apiContext)
+      else if (url.pathname === '/collab' || url.pathname.startsWith('/collab/')) sendError(res, 426, 'WebSocket upgrade required', { Upgrade: 'websocket' })
+      else await handleStatic(req, res, url)
+    }
+    run().catch(e => {
+      log.error(`[http] ${req.method} ${req.url} failed:`, e)
+      if (!res.headersSent) sendError(res, 500, 'internal server error')
+      else res.destroy()
+    })
+  })
+  server.on('clientError', (err, socket) => {
+    if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ECONN')) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    } else {
+      socket.destroy()
+    }
+  })
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    const handle = async () => {
+      if (closing) return refuseUpgrade(socket, 503, 'server shutting down')
+      let url: URL
+      try { url = new URL(req.url ?? '/', 'http://localhost') } catch { return refuseUpgrade(socket, 400, 'bad request URL') }
+      const m = /^\/collab\/([^/]+)\/?$/.exec(url.pathname)
+      if (!m) return refuseUpgrade(socket, 400, 'WebSocket endpoint is /collab/<workbookId>')
+      let id: string
+      try { id = decodeURIComponent(m[1]!) } catch { return refuseUpgrade(socket, 404, 'workbook not found') }
+      if (!WORKBOOK_ID.test(id) || !(await store.getWorkbook(id))) return refuseUpgrade(socket, 404, 'workbook not found')
+      if (closing) return refuseUpgrade(socket, 503, 'server shutting down')
+      wss.handleUpgrade(req, socket, head, ws => {
+        try {
+          rooms.connect(id, ws)
+        } catch (e) {
+          log.error(`[collab] ${id}: connecting failed:`, e)
+          ws.terminate()
+        }
+      })
+    }
+    handle().catch(e => {
+      log.error('[collab] upgrade failed:', e)
+      if (!socket.destroyed) refuseUpgrade(socket, 500, 'internal server error')
+    })
+  })
+
+  try {
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject)
+      server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject)
+        resolveListen()
+      })
+    })
+  } catch (e) {
+    await rooms.close()
+    await store.close()
+    throw e
+  }
+  server.on('error', e => log.error('[http] server error:', e))
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const url = `http://${host}:${address.port}`
+  log.info(`planning-workbooks server listening on ${url} (static: ${resolve(opts.staticDir ?? './dist')}, templates: ${templates.all().length})`)
+
+  let closed: Promise<void> | null = null
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true
+      const serverClosed = new Promise<void>(r => server.close(() => r()))
+      server.closeIdleConnections()
+      await rooms.close()
+      wss.close()
+      server.closeAllConnections()
+      await serverClosed
+      await store.close()
+    })()
+    return closed
+  }
+
+  return { url, port: address.port, rooms, store, close }
+}
+
+async function main(): Promise<void> {
+  const env = process.env
+  const port = env.PORT === undefined || env.PORT === '' ? 8080 : Number(env.PORT)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`)
+  const running = await startServer({
+    port,
+    host: env.HOST || '127.0.0.1',
+    dataDir: env.DATA_DIR || './data',
+    staticDir: env.STATIC_DIR || './dist',
+    templatesDir: env.TEMPLATES_DIR || undefined,
+  })
+  consoleLogger.info(`data: ${resolve(env.DATA_DIR || './data')}`)
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    consoleLogger.info(`${signal}: shutting down`)
+    setTimeout(() => { consoleLogger.error('shutdown took too long; exiting'); process.exit(1) }, 15_000).unref()
+    running.close().then(
+      () => { consoleLogger.info('stopped'); process.exit(0) },
+      e => { consoleLogger.error('shutdown failed:', e); process.exit(1) },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch(e => {
+    consoleLogger.error(e instanceof Error ? e.message : e)
+    process.exit(1)
+  })
+}

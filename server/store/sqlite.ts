@@ -1,0 +1,154 @@
+/** Store on an embedded SQLite database (better-sqlite3, WAL mode) under the data directory. */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { Store, StoredUpdate, WorkbookRecord } from './types'
+
+const SCHEMA_VERSION = 1
+
+interface WorkbookRow { id: string; title: string; template: string; created_at: number; updated_at: number }
+
+const fromRow = (r: WorkbookRow): WorkbookRecord => ({
+  id: r.id, title: r.title, template: r.template, createdAt: r.created_at, updatedAt: r.updated_at,
+})
+
+/** better-sqlite3 returns Buffers; hand out plain Uint8Arrays over the same memory. */
+const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+
+export class SqliteStore implements Store {
+  readonly db: Database.Database
+  private closed = false
+  private readonly stmts
+
+  /** `dataDir` is created if missing; the database file is `<dataDir>/workbooks.sqlite`. */
+  constructor(dataDir: string, fileName = 'workbooks.sqlite') {
+    mkdirSync(dataDir, { recursive: true })
+    this.db = new Database(join(dataDir, fileName))
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('foreign_keys = ON')
+    this.db.pragma('busy_timeout = 5000')
+    this.migrate()
+    const db = this.db
+    this.stmts = {
+      insertWorkbook: db.prepare('INSERT INTO workbooks (id, title, template, created_at, updated_at) VALUES (@id, @title, @template, @createdAt, @updatedAt)'),
+      getWorkbook: db.prepare<[string], WorkbookRow>('SELECT * FROM workbooks WHERE id = ?'),
+      listWorkbooks: db.prepare<[], WorkbookRow>('SELECT * FROM workbooks ORDER BY updated_at DESC, created_at DESC, id'),
+      setTitle: db.prepare('UPDATE workbooks SET title = ? WHERE id = ?'),
+      setUpdatedAt: db.prepare('UPDATE workbooks SET updated_at = MAX(updated_at, ?) WHERE id = ?'),
+      exists: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM workbooks WHERE id = ?'),
+      deleteUpdates: db.prepare('DELETE FROM updates WHERE workbook_id = ?'),
+      deleteWorkbook: db.prepare('DELETE FROM workbooks WHERE id = ?'),
+      append: db.prepare('INSERT INTO updates (workbook_id, data) VALUES (?, ?)'),
+      load: db.prepare<[string], { seq: number; data: Buffer }>('SELECT seq, data FROM updates WHERE workbook_id = ? ORDER BY seq'),
+      count: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM updates WHERE workbook_id = ?'),
+      maxSeqUpTo: db.prepare<[string, number], { s: number | null; n: number }>('SELECT MAX(seq) AS s, COUNT(*) AS n FROM updates WHERE workbook_id = ? AND seq <= ?'),
+      deleteUpTo: db.prepare('DELETE FROM updates WHERE workbook_id = ? AND seq <= ?'),
+      insertAt: db.prepare('INSERT INTO updates (seq, workbook_id, data) VALUES (?, ?, ?)'),
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number
+    if (version > SCHEMA_VERSION) throw new Error(`database schema version ${version} is newer than this server (${SCHEMA_VERSION})`)
+    if (version < 1) {
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS workbooks (
+          id TEXT PRIMARY KEY,
+          title TEXT NOT NULL,
+          template TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS workbooks_by_updated ON workbooks (updated_at DESC);
+        CREATE TABLE IF NOT EXISTS updates (
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+          workbook_id TEXT NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
+          data BLOB NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS updates_by_workbook ON updates (workbook_id, seq);
+        PRAGMA user_version = 1;
+      `)
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error('store is closed')
+  }
+
+  async createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array): Promise<WorkbookRecord> {
+    this.check()
+    this.db.transaction(() => {
+      this.stmts.insertWorkbook.run(record)
+      if (initialUpdate) this.stmts.append.run(record.id, initialUpdate)
+    })()
+    return { ...record }
+  }
+
+  async getWorkbook(id: string): Promise<WorkbookRecord | null> {
+    this.check()
+    const row = this.stmts.getWorkbook.get(id)
+    return row ? fromRow(row) : null
+  }
+
+  async listWorkbooks(): Promise<WorkbookRecord[]> {
+    this.check()
+    return this.stmts.listWorkbooks.all().map(fromRow)
+  }
+
+  async updateWorkbookMeta(id: string, patch: { title?: string; updatedAt?: number }): Promise<boolean> {
+    this.check()
+    return this.db.transaction(() => {
+      if (!this.stmts.exists.get(id)) return false
+      if (patch.title !== undefined) this.stmts.setTitle.run(patch.title, id)
+      if (patch.updatedAt !== undefined) this.stmts.setUpdatedAt.run(patch.updatedAt, id)
+      return true
+    })()
+  }
+
+  async deleteWorkbook(id: string): Promise<boolean> {
+    this.check()
+    return this.db.transaction(() => {
+      this.stmts.deleteUpdates.run(id)
+      return this.stmts.deleteWorkbook.run(id).changes > 0
+    })()
+  }
+
+  async appendUpdate(id: string, data: Uint8Array): Promise<number> {
+    this.check()
+    return Number(this.stmts.append.run(id, data).lastInsertRowid)
+  }
+
+  async loadUpdates(id: string): Promise<Uint8Array[]> {
+    return (await this.loadUpdateRecords(id)).map(r => r.data)
+  }
+
+  async loadUpdateRecords(id: string): Promise<StoredUpdate[]> {
+    this.check()
+    return this.stmts.load.all(id).map(r => ({ seq: r.seq, data: bytes(r.data) }))
+  }
+
+  async countUpdates(id: string): Promise<number> {
+    this.check()
+    return this.stmts.count.get(id)!.n
+  }
+
+  async compact(id: string, merged: Uint8Array, uptoSeq: number): Promise<number> {
+    this.check()
+    return this.db.transaction(() => {
+      const { s, n } = this.stmts.maxSeqUpTo.get(id, uptoSeq)!
+      if (s === null || n === 0) return 0
+      this.stmts.deleteUpTo.run(id, s)
+      // The merged row takes the place of the newest replaced one, so the order by seq stays meaningful
+      // and rows appended meanwhile (seq > s) stay after it.
+      this.stmts.insertAt.run(s, id, merged)
+      return n
+    })()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.db.close()
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Persistence interface of the collaboration server. Async so that a networked implementation
+ * (PostgreSQL) fits the same shape as the embedded SQLite one.
+ *
+ * A workbook's content is the list of Yjs updates stored for it; applying all of them (in any order)
+ * to an empty Y.Doc gives the document. Rows are only ever appended, or replaced by an equivalent
+ * merged update (compaction).
+ */
+
+export interface WorkbookRecord {
+  id: string
+  title: string
+  /** id of the template the workbook was created from */
+  template: string
+  /** epoch milliseconds */
+  createdAt: number
+  /** epoch milliseconds */
+  updatedAt: number
+}
+
+export interface StoredUpdate {
+  seq: number
+  data: Uint8Array
+}
+
+export interface Store {
+  /** Creates the workbook row and, in the same transaction, its first update (if given). */
+  createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array): Promise<WorkbookRecord>
+  getWorkbook(id: string): Promise<WorkbookRecord | null>
+  /** Most recently updated first. */
+  listWorkbooks(): Promise<WorkbookRecord[]>
+  /** Returns false when the workbook does not exist. */
+  updateWorkbookMeta(id: string, patch: { title?: string; updatedAt?: number }): Promise<boolean>
+  /** Deletes the workbook and all its updates. Returns false when it did not exist. */
+  deleteWorkbook(id: string): Promise<boolean>
+  /** Appends one update; returns its sequence number. Throws if the workbook does not exist. */
+  appendUpdate(id: string, data: Uint8Array): Promise<number>
+  loadUpdates(id: string): Promise<Uint8Array[]>
+  /** Like loadUpdates, with sequence numbers (ascending). */
+  loadUpdateRecords(id: string): Promise<StoredUpdate[]>
+  countUpdates(id: string): Promise<number>
+  /**
+   * Replaces the workbook's stored updates with seq ≤ uptoSeq by `merged`, atomically. `merged` must
+   * contain (at least) everything those updates contained. Updates appended after uptoSeq are kept.
+   * Returns how many rows were replaced.
+   */
+  compact(id: string, merged: Uint8Array, uptoSeq: number): Promise<number>
+  close(): Promise<void>
+}

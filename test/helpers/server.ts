@@ -1,0 +1,249 @@
+/**
+ * Test helpers: the real server in-process (port 0, temp data dir), stock y-websocket clients, and
+ * promise helpers that wait on events (with a timeout) instead of sleeping.
+ */
+import { EventEmitter } from 'node:events'
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as Y from 'yjs'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import { startServer, type RunningServer, type ServerOptions } from '../../server/index'
+import { SqliteStore } from '../../server/store/sqlite'
+import type { Store, StoredUpdate, WorkbookRecord } from '../../server/store/types'
+import type { Logger } from '../../server/log'
+
+export const DEFAULT_TIMEOUT = 4_000
+
+/** A temp directory removed by the returned function. */
+export function tempDir(prefix = 'pw-test-'): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Collects log lines; prints them when PW_TEST_LOG is set. */
+export function testLogger(): Logger & { lines: string[] } {
+  const lines: string[] = []
+  const print = !!process.env.PW_TEST_LOG
+  const at = (level: string) => (...args: unknown[]) => {
+    const line = `${level} ${args.map(a => (a instanceof Error ? a.stack ?? a.message : String(a))).join(' ')}`
+    lines.push(line)
+    if (print) console.log(line)
+  }
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+export interface TestServer extends RunningServer {
+  dataDir: string
+  staticDir: string
+  log: ReturnType<typeof testLogger>
+  /** JSON request against the API; `rawBody` is sent as is */
+  api(method: string, path: string, body?: unknown, init?: { rawBody?: string; headers?: Record<string, string> }): Promise<ApiResponse>
+  /** ws://… base for clients */
+  wsUrl: string
+}
+
+export interface ApiResponse {
+  status: number
+  headers: Headers
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any
+  text: string
+}
+
+/** A tiny built SPA for static-serving tests. */
+function writeStaticSite(dir: string): void {
+  mkdirSync(join(dir, 'assets'), { recursive: true })
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><html><body><div id="app"></div><script type="module" src="/assets/app-abc123.js"></script></body></html>')
+  writeFileSync(join(dir, 'assets', 'app-abc123.js'), 'console.log("app")\n')
+  writeFileSync(join(dir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>')
+}
+
+/**
+ * Starts the server on port 0. `dataDir` defaults to a fresh temp dir (reuse one to test restarts).
+ * Short delays by default so tests run fast; override per test.
+ */
+export async function startTestServer(opts: ServerOptions = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'pw-data-'))
+  // <tmp>/dist is served; <tmp>/secret.txt lies just outside it, for traversal tests
+  const staticDir = opts.staticDir ?? join(mkdtempSync(join(tmpdir(), 'pw-static-')), 'dist')
+  if (!opts.staticDir) {
+    writeStaticSite(staticDir)
+    writeFileSync(join(staticDir, '..', 'secret.txt'), 'TOP SECRET')
+  }
+  const log = testLogger()
+  const running = await startServer({ port: 0, unloadDelayMs: 60_000, flushDelayMs: 10, logger: log, ...opts, dataDir, staticDir })
+  const api: TestServer['api'] = async (method, path, body, init = {}) => {
+    const res = await fetch(running.url + path, {
+      method,
+      headers: { 'content-type': 'application/json', ...init.headers },
+      body: init.rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
+    })
+    const text = await res.text()
+    let json: unknown
+    try { json = text ? JSON.parse(text) : undefined } catch { json = undefined }
+    return { status: res.status, headers: res.headers, json, text }
+  }
+  return { ...running, dataDir, staticDir, log, api, wsUrl: running.url.replace(/^http/, 'ws') }
+}
+
+/** Creates a workbook through the API and returns its id. */
+export async function createWorkbook(server: TestServer, body: Record<string, unknown> = {}): Promise<string> {
+  const res = await server.api('POST', '/api/workbooks', body)
+  if (res.status !== 201) throw new Error(`creating a workbook failed: ${res.status} ${res.text}`)
+  return res.json.id as string
+}
+
+// ── waiting without sleeping ──────────────────────────────────────────────────────────────────────
+
+/** Resolves when `check()` returns a value other than undefined/false, re-checking whenever `subscribe` calls back. */
+export function until<T>(
+  what: string,
+  check: () => T | undefined | false,
+  subscribe: (recheck: () => void) => () => void,
+  timeoutMs = DEFAULT_TIMEOUT,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false
+    let unsubscribe: () => void = () => {}
+    const finish = (fn: () => void) => { if (!done) { done = true; clearTimeout(timer); unsubscribe(); fn() } }
+    const timer = setTimeout(() => finish(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))), timeoutMs)
+    const recheck = () => {
+      if (done) return
+      try {
+        const v = check()
+        if (v !== undefined && v !== false) finish(() => resolve(v as T))
+      } catch (e) {
+        finish(() => reject(e))
+      }
+    }
+    unsubscribe = subscribe(recheck)
+    recheck()
+  })
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyListener = (...args: any[]) => void
+interface Listenable {
+  on(event: string, fn: AnyListener): unknown
+  off(event: string, fn: AnyListener): unknown
+}
+
+/** Next `event` on an emitter (node EventEmitter or lib0 Observable) whose arguments pass `filter`. */
+export function nextEvent<A extends unknown[] = unknown[]>(
+  emitter: Listenable, event: string, filter: (...args: A) => boolean = () => true, timeoutMs = DEFAULT_TIMEOUT,
+): Promise<A> {
+  let args: A | undefined
+  return until(`event "${event}"`, () => args, recheck => {
+    const fn = (...a: A) => { if (args === undefined && filter(...a)) { args = a; recheck() } }
+    emitter.on(event, fn as AnyListener)
+    return () => { emitter.off(event, fn as AnyListener) }
+  }, timeoutMs)
+}
+
+/** Resolves once `predicate(doc)` holds, checking after every update. */
+export function docUntil(doc: Y.Doc, what: string, predicate: (doc: Y.Doc) => boolean, timeoutMs = DEFAULT_TIMEOUT): Promise<true> {
+  return until(what, () => predicate(doc), recheck => {
+    doc.on('update', recheck)
+    return () => doc.off('update', recheck)
+  }, timeoutMs)
+}
+
+// ── clients ───────────────────────────────────────────────────────────────────────────────────────
+
+export interface Client {
+  doc: Y.Doc
+  provider: WebsocketProvider
+  synced(): Promise<void>
+  destroy(): void
+}
+
+/** A stock WebsocketProvider client, exactly as the app connects (BroadcastChannel off: it would sync in-process, around the server). */
+export function connectClient(server: { url: string }, workbookId: string, doc = new Y.Doc()): Client {
+  const provider = new WebsocketProvider(server.url.replace(/^http/, 'ws') + '/collab', workbookId, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+  })
+  return {
+    doc,
+    provider,
+    synced: () => provider.synced ? Promise.resolve() : nextEvent<[boolean]>(provider as unknown as Listenable, 'sync', s => s).then(() => {}),
+    destroy: () => { provider.destroy(); doc.destroy() },
+  }
+}
+
+/** A connected and synced client. */
+export async function syncedClient(server: { url: string }, workbookId: string): Promise<Client> {
+  const c = connectClient(server, workbookId)
+  await c.synced()
+  return c
+}
+
+/** A raw ws socket; resolves once open. */
+export function rawSocket(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    ws.once('open', () => resolve(ws))
+    ws.once('error', reject)
+  })
+}
+
+/** Resolves with the HTTP status of a refused upgrade (rejects if the upgrade succeeds). */
+export function refusedUpgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    ws.once('unexpected-response', (_req, res) => { resolve(res.statusCode ?? 0); res.resume(); ws.terminate() })
+    ws.once('open', () => { ws.terminate(); reject(new Error(`upgrade to ${url} was accepted`)) })
+    ws.once('error', e => reject(e))
+  })
+}
+
+/** Resolves with the close code and reason of a socket. */
+export function closed(ws: WebSocket, timeoutMs = DEFAULT_TIMEOUT): Promise<{ code: number; reason: string }> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.reject(new Error('socket already closed'))
+  let info: { code: number; reason: string } | undefined
+  return until('socket close', () => info, recheck => {
+    const fn = (code: number, reason: Buffer) => { info = { code, reason: reason.toString() }; recheck() }
+    ws.on('close', fn)
+    return () => { ws.off('close', fn) }
+  }, timeoutMs)
+}
+
+// ── a store whose writes/loads can be held back ───────────────────────────────────────────────────
+
+/** A gate: `wait()` blocks while closed; emits 'waiting' when something starts waiting on it. */
+export class Gate extends EventEmitter {
+  private waiting: (() => void)[] = []
+  private isOpen = true
+  /** how many calls have waited on the closed gate so far */
+  waiters = 0
+  close(): void { this.isOpen = false }
+  open(): void { this.isOpen = true; const w = this.waiting; this.waiting = []; w.forEach(f => f()) }
+  wait(): Promise<void> {
+    if (this.isOpen) return Promise.resolve()
+    this.waiters++
+    const p = new Promise<void>(r => this.waiting.push(r))
+    this.emit('waiting', this.waiters)
+    return p
+  }
+}
+
+/** SqliteStore whose appendUpdate and loadUpdateRecords can be held back by gates. */
+export class GatedStore implements Store {
+  readonly inner: SqliteStore
+  readonly appendGate = new Gate()
+  readonly loadGate = new Gate()
+  constructor(dataDir: string) { this.inner = new SqliteStore(dataDir) }
+  createWorkbook(r: WorkbookRecord, u?: Uint8Array) { return this.inner.createWorkbook(r, u) }
+  getWorkbook(id: string) { return this.inner.getWorkbook(id) }
+  listWorkbooks() { return this.inner.listWorkbooks() }
+  updateWorkbookMeta(id: string, patch: { title?: string; updatedAt?: number }) { return this.inner.updateWorkbookMeta(id, patch) }
+  deleteWorkbook(id: string) { return this.inner.deleteWorkbook(id) }
+  async appendUpdate(id: string, data: Uint8Array) { await this.appendGate.wait(); return this.inner.appendUpdate(id, data) }
+  loadUpdates(id: string) { return this.inner.loadUpdates(id) }
+  async loadUpdateRecords(id: string): Promise<StoredUpdate[]> { await this.loadGate.wait(); return this.inner.loadUpdateRecords(id) }
+  countUpdates(id: string) { return this.inner.countUpdates(id) }
+  compact(id: string, merged: Uint8Array, uptoSeq: number) { return this.inner.compact(id, merged, uptoSeq) }
+  close() { return this.inner.close() }
+}

@@ -1,0 +1,596 @@
+// @vitest-environment node
+/**
+ * The real server, in-process on port 0 with a temp data dir, driven by stock y-websocket clients,
+ * raw sockets and fetch. No sleeps: every wait is on an event, with a timeout.
+ */
+import { describe, it, expect, afterEach } from 'vitest'
+import { request } from 'node:http'
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import * as Y from 'yjs'
+import WebSocket from 'ws'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import * as syncProtocol from 'y-protocols/sync'
+import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
+import {
+  cellKey, getTitle, metaOf, sheetIds, sheetName, sheetParts, sheetsOf, visibleColIds, visibleRowIds, type CellInput,
+} from '../../src/core/workbook/schema'
+import { setCell, setTitle } from '../../src/core/workbook/mutations'
+import { SqliteStore } from '../../server/store/sqlite'
+import { startServer, type ServerOptions } from '../../server/index'
+import {
+  GatedStore, closed, createWorkbook, docUntil, nextEvent, rawSocket, refusedUpgradeStatus,
+  startTestServer, syncedClient, tempDir, testLogger, until, type Client, type TestServer,
+} from '../helpers/server'
+
+// ── bookkeeping: everything a test opens is closed after it, clients before servers ───────────────
+
+const cleanups: (() => unknown)[] = []
+afterEach(async () => {
+  for (const f of cleanups.splice(0).reverse()) await f()
+})
+
+async function server(opts: ServerOptions = {}): Promise<TestServer> {
+  const s = await startTestServer(opts)
+  cleanups.push(async () => {
+    await s.close()
+    if (!opts.dataDir) rmSync(s.dataDir, { recursive: true, force: true })
+    if (!opts.staticDir) rmSync(dirname(s.staticDir), { recursive: true, force: true })
+  })
+  return s
+}
+
+function dataDir(): string {
+  const t = tempDir('pw-data-')
+  cleanups.push(t.remove)
+  return t.dir
+}
+
+function track(c: Client): Client {
+  cleanups.push(() => c.destroy())
+  return c
+}
+const client = async (s: { url: string }, id: string) => track(await syncedClient(s, id))
+
+function socket(ws: WebSocket): WebSocket {
+  cleanups.push(() => ws.terminate())
+  return ws
+}
+
+// ── cells of the first sheet by visible position ──────────────────────────────────────────────────
+
+function cellAt(doc: Y.Doc, r: number, c: number) {
+  const sheetId = sheetIds(doc)[0]
+  const sheet = sheetId === undefined ? undefined : sheetsOf(doc).get(sheetId)
+  if (!sheetId || !sheet) return undefined
+  const rowId = visibleRowIds(sheet)[r]
+  const colId = visibleColIds(sheet)[c]
+  if (!rowId || !colId) return undefined
+  return { sheetId, rowId, colId, cells: sheetParts(sheet).cells }
+}
+function write(doc: Y.Doc, r: number, c: number, value: CellInput): void {
+  const at = cellAt(doc, r, c)
+  if (!at) throw new Error(`no cell ${r},${c}`)
+  setCell(doc, at.sheetId, at.rowId, at.colId, value, 'test')
+}
+function read(doc: Y.Doc, r: number, c: number): CellInput | undefined {
+  const at = cellAt(doc, r, c)
+  return at?.cells.get(cellKey(at.rowId, at.colId))
+}
+const cellIs = (r: number, c: number, v: CellInput) => (doc: Y.Doc) => read(doc, r, c) === v
+
+/** Applies the stored updates of a workbook to a fresh doc, reading the SQLite file directly. */
+async function storedDoc(dir: string, id: string): Promise<{ doc: Y.Doc; count: number }> {
+  const store = new SqliteStore(dir)
+  try {
+    const updates = await store.loadUpdates(id)
+    const doc = new Y.Doc()
+    for (const u of updates) Y.applyUpdate(doc, u)
+    return { doc, count: updates.length }
+  } finally {
+    await store.close()
+  }
+}
+
+function syncStep1(doc: Y.Doc): Uint8Array {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, 0)
+  syncProtocol.writeSyncStep1(e, doc)
+  return encoding.toUint8Array(e)
+}
+
+// ── collaboration ─────────────────────────────────────────────────────────────────────────────────
+
+describe('collaboration', () => {
+  it('two stock y-websocket clients on one workbook converge', async () => {
+    const s = await server()
+    const id = await createWorkbook(s)
+    const a = await client(s, id)
+    const b = await client(s, id)
+    // both got the template content from the server
+    expect(sheetIds(a.doc)).toHaveLength(1)
+    expect(sheetName(b.doc, sheetIds(b.doc)[0]!)).toBe('Sheet1')
+
+    write(a.doc, 0, 0, 42)
+    await docUntil(b.doc, 'B sees A1=42', cellIs(0, 0, 42))
+    write(b.doc, 1, 1, '你好')
+    await docUntil(a.doc, 'A sees B2', cellIs(1, 1, '你好'))
+
+    // concurrent edits of the same cell and of meta: both end in the same state
+    write(a.doc, 2, 2, 'from a')
+    write(b.doc, 2, 2, 'from b')
+    metaOf(a.doc).set('a', 1)
+    metaOf(b.doc).set('b', 2)
+    await Promise.all([
+      docUntil(a.doc, 'A has b', d => metaOf(d).get('b') === 2),
+      docUntil(b.doc, 'B has a', d => metaOf(d).get('a') === 1),
+    ])
+    const sv = (d: Y.Doc) => Array.from(Y.decodeStateVector(Y.encodeStateVector(d)).entries()).sort((x, y) => x[0] - y[0])
+    const same = () => JSON.stringify(sv(a.doc)) === JSON.stringify(sv(b.doc))
+    await Promise.all([docUntil(a.doc, 'convergence', same), docUntil(b.doc, 'convergence', same)])
+    expect(a.doc.toJSON()).toEqual(b.doc.toJSON())
+    expect(['from a', 'from b']).toContain(read(a.doc, 2, 2))
+    expect(read(a.doc, 2, 2)).toBe(read(b.doc, 2, 2))
+  })
+
+  it('loads the workbook from the store before answering any message', async () => {
+    const dir = dataDir()
+    const first = await startTestServer({ dataDir: dir })
+    const id = await createWorkbook(first)
+    const seed = await syncedClient(first, id)
+    write(seed.doc, 0, 0, 'stored')
+    await nextEvent(first.rooms, 'flushed', (wid: string) => wid === id)
+    seed.destroy()
+    await first.close()
+
+    const store = new GatedStore(dir)
+    store.loadGate.close()
+    const s = await server({ dataDir: dir, store })
+    const opened = nextEvent(s.rooms, 'connection-opened')
+    const ws = socket(await rawSocket(`${s.wsUrl}/collab/${id}`))
+    const received: Uint8Array[] = []
+    ws.on('message', (d: Buffer) => received.push(new Uint8Array(d)))
+    const [, conn] = (await opened) as [string, { ws: WebSocket }]
+    let arrived = 0
+    const bothArrived = until('two messages at the server', () => arrived >= 2, recheck => {
+      const f = () => { arrived++; recheck() }
+      conn.ws.on('message', f)
+      return () => { conn.ws.off('message', f) }
+    })
+    ws.send(syncStep1(new Y.Doc()))
+    ws.send(new Uint8Array([3])) // query awareness
+    await bothArrived
+    expect(store.loadGate.waiters).toBe(1)
+    expect(received).toEqual([])
+
+    store.loadGate.open()
+    // server sync step 1, then the answer to ours (step 2), then the awareness answer
+    await until('three replies', () => received.length >= 3, recheck => {
+      ws.on('message', recheck)
+      return () => { ws.off('message', recheck) }
+    })
+    const kinds = received.map(m => { const d = decoding.createDecoder(m); const t = decoding.readVarUint(d); return t === 0 ? `sync${decoding.readVarUint(d)}` : `type${t}` })
+    expect(kinds.slice(0, 3)).toEqual(['sync0', 'sync1', 'type1'])
+    // the very first step 2 already carries the stored content
+    const d = decoding.createDecoder(received[1]!)
+    decoding.readVarUint(d); decoding.readVarUint(d)
+    const doc = new Y.Doc()
+    Y.applyUpdate(doc, decoding.readVarUint8Array(d))
+    expect(read(doc, 0, 0)).toBe('stored')
+  })
+
+  it('relays awareness and removes a connection\'s states when its socket drops', async () => {
+    const s = await server()
+    const id = await createWorkbook(s)
+    const a = await client(s, id)
+
+    const peerDoc = new Y.Doc()
+    const peer = new Awareness(peerDoc)
+    cleanups.push(() => peer.destroy())
+    peer.setLocalState({ user: { name: '小王' } })
+    const ws = socket(await rawSocket(`${s.wsUrl}/collab/${id}`))
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, 1)
+    encoding.writeVarUint8Array(e, encodeAwarenessUpdate(peer, [peerDoc.clientID]))
+    ws.send(encoding.toUint8Array(e))
+
+    const states = a.provider.awareness
+    const sees = () => states.getStates().get(peerDoc.clientID)?.user?.name === '小王'
+    const subscribe = (recheck: () => void) => { states.on('change', recheck); return () => states.off('change', recheck) }
+    await until('A sees the peer', sees, subscribe)
+    ws.terminate()
+    await until('the peer is gone at A', () => !states.getStates().has(peerDoc.clientID), subscribe)
+  })
+})
+
+// ── persistence and the room lifecycle ────────────────────────────────────────────────────────────
+
+describe('persistence', () => {
+  it('keeps edits across a restart: pending writes are flushed on shutdown', async () => {
+    const dir = dataDir()
+    // no timed flush at all: only the shutdown flush can save the edits
+    const s1 = await startTestServer({ dataDir: dir, flushDelayMs: 600_000, metaThrottleMs: 600_000 })
+    let s1Closed = false
+    cleanups.push(() => (s1Closed ? undefined : s1.close()))
+    const id = await createWorkbook(s1, { title: 'Q3 计划' })
+    const a = await syncedClient(s1, id)
+    const b = await syncedClient(s1, id)
+    write(a.doc, 3, 4, 'persist me')
+    setTitle(a.doc, '改名后的计划', 'test')
+    await docUntil(b.doc, 'B sees the edit (so the server has it)', d => read(d, 3, 4) === 'persist me' && getTitle(d) === '改名后的计划')
+    a.destroy(); b.destroy()
+    expect((await storedDoc(dir, id)).count).toBe(1) // only the initial update so far
+    await s1.close()
+    s1Closed = true
+
+    const s2 = await server({ dataDir: dir })
+    const c = await client(s2, id)
+    expect(read(c.doc, 3, 4)).toBe('persist me')
+    expect(getTitle(c.doc)).toBe('改名后的计划')
+    // the title edited in the doc is mirrored into the workbooks row
+    const row = await s2.api('GET', `/api/workbooks/${id}`)
+    expect(row.json.title).toBe('改名后的计划')
+    expect(row.json.updatedAt).toBeGreaterThanOrEqual(row.json.createdAt)
+  })
+
+  it('compacts many stored updates into one without losing content', async () => {
+    const dir = dataDir()
+    const s = await server({ dataDir: dir, flushDelayMs: 0, compactThreshold: 10 })
+    const id = await createWorkbook(s)
+    const a = await client(s, id)
+    const b = await client(s, id)
+    const compactions: number[] = []
+    s.rooms.on('compacted', (wid, info) => { if (wid === id) compactions.push(info.removed) })
+    for (let i = 0; i < 25; i++) write(a.doc, i, 0, i * 10) // 25 transactions → 25 updates
+    await docUntil(b.doc, 'B has all 25', d => read(d, 24, 0) === 240)
+    await s.rooms.flushAll()
+    expect(compactions.length).toBeGreaterThan(0)
+    expect(compactions.every(n => n > 10)).toBe(true)
+    const count = await s.store.countUpdates(id)
+    expect(count).toBeLessThanOrEqual(11)
+
+    const stored = await storedDoc(dir, id)
+    expect(stored.count).toBe(count)
+    for (let i = 0; i < 25; i++) expect(read(stored.doc, i, 0)).toBe(i * 10)
+    expect(sheetName(stored.doc, sheetIds(stored.doc)[0]!)).toBe('Sheet1')
+    expect(stored.doc.toJSON()).toEqual(a.doc.toJSON())
+  })
+
+  it('frees a room after its last client leaves; a new client gets the latest state', async () => {
+    const s = await server({ unloadDelayMs: 20 })
+    const id = await createWorkbook(s)
+    const a = await syncedClient(s, id)
+    write(a.doc, 0, 1, 'before unload')
+    expect(s.rooms.rooms.has(id)).toBe(true)
+    const unloaded = nextEvent(s.rooms, 'room-unloaded', (wid: string) => wid === id)
+    a.destroy()
+    await unloaded
+    expect(s.rooms.rooms.has(id)).toBe(false)
+
+    const c = await client(s, id)
+    expect(read(c.doc, 0, 1)).toBe('before unload')
+    expect(s.rooms.rooms.has(id)).toBe(true)
+  })
+
+  it('a client arriving while the room unloads joins the same doc (no stale reload)', async () => {
+    const dir = dataDir()
+    const store = new GatedStore(dir)
+    const s = await server({ dataDir: dir, store, unloadDelayMs: 20, flushDelayMs: 0 })
+    const id = await createWorkbook(s)
+    const a = await syncedClient(s, id)
+    let unloads = 0
+    s.rooms.on('room-unloaded', wid => { if (wid === id) unloads++ })
+
+    store.appendGate.close()
+    const blocked = nextEvent(store.appendGate, 'waiting')
+    write(a.doc, 0, 0, 'in flight')
+    await blocked // the server is writing the edit, and that write is held back
+    const unloading = nextEvent(s.rooms, 'room-unloading', (wid: string) => wid === id)
+    a.destroy()
+    await unloading // the unload now waits on the held-back write
+
+    const b = await client(s, id)
+    expect(read(b.doc, 0, 0)).toBe('in flight')
+    store.appendGate.open()
+    write(b.doc, 1, 0, 'after')
+    await s.rooms.flushAll()
+    expect(unloads).toBe(0)
+    expect(s.rooms.rooms.get(id)?.state).toBe('ready')
+
+    const gone = nextEvent(s.rooms, 'room-unloaded', (wid: string) => wid === id)
+    b.provider.destroy()
+    await gone
+    const stored = await storedDoc(dir, id)
+    expect(read(stored.doc, 0, 0)).toBe('in flight')
+    expect(read(stored.doc, 1, 0)).toBe('after')
+    const c = await client(s, id)
+    expect(read(c.doc, 0, 0)).toBe('in flight')
+    expect(read(c.doc, 1, 0)).toBe('after')
+  })
+})
+
+// ── HTTP API ──────────────────────────────────────────────────────────────────────────────────────
+
+describe('API', () => {
+  it('health and localized templates', async () => {
+    const s = await server()
+    const health = await s.api('GET', '/api/health')
+    expect(health.status).toBe(200)
+    expect(health.json).toEqual({ ok: true })
+
+    const zh = await s.api('GET', '/api/templates')
+    expect(zh.status).toBe(200)
+    const blankZh = zh.json.find((t: { id: string }) => t.id === 'blank')
+    expect(blankZh).toEqual({ id: 'blank', title: '空白工作簿', description: expect.any(String), sheets: ['Sheet1'] })
+    const en = await s.api('GET', '/api/templates?lang=en')
+    expect(en.json.find((t: { id: string }) => t.id === 'blank').title).toBe('Blank workbook')
+    const bad = await s.api('GET', '/api/templates?lang=fr')
+    expect(bad.status).toBe(400)
+    expect(bad.json.error).toMatch(/lang/)
+  })
+
+  it('creates, lists, reads, renames and deletes workbooks', async () => {
+    const s = await server()
+    const created = await s.api('POST', '/api/workbooks', { template: 'blank', title: '  双十一备货  ', lang: 'en' })
+    expect(created.status).toBe(201)
+    const wb = created.json
+    expect(wb.id).toMatch(/^[A-Za-z0-9_-]{16,}$/)
+    expect(wb).toMatchObject({ title: '双十一备货', template: 'blank', url: `/w/${wb.id}` })
+    expect(created.headers.get('location')).toBe(`/api/workbooks/${wb.id}`)
+
+    const plain = await s.api('POST', '/api/workbooks', undefined, { rawBody: '' })
+    expect(plain.status).toBe(201)
+    expect(plain.json.title).toBe('空白工作簿') // template title, default language zh-CN
+    const english = await s.api('POST', '/api/workbooks', { lang: 'en', title: '   ' })
+    expect(english.json.title).toBe('Blank workbook')
+    expect(english.json.id).not.toBe(plain.json.id)
+
+    // the stored doc is the template's
+    const c = await client(s, wb.id)
+    expect(getTitle(c.doc)).toBe('双十一备货')
+    expect(metaOf(c.doc).get('templateId')).toBe('blank')
+    expect(visibleRowIds(sheetsOf(c.doc).get(sheetIds(c.doc)[0]!)!)).toHaveLength(100)
+
+    const list = await s.api('GET', '/api/workbooks')
+    expect(list.status).toBe(200)
+    expect(list.json.map((w: { id: string }) => w.id).sort()).toEqual([wb.id, plain.json.id, english.json.id].sort())
+    for (const w of list.json) expect(Object.keys(w).sort()).toEqual(['createdAt', 'id', 'template', 'title', 'updatedAt', 'url'])
+
+    const one = await s.api('GET', `/api/workbooks/${wb.id}`)
+    expect(one.json).toEqual(wb)
+
+    const renamed = await s.api('PATCH', `/api/workbooks/${plain.json.id}`, { title: '新名字' })
+    expect(renamed.status).toBe(200)
+    expect(renamed.json.title).toBe('新名字')
+    const list2 = await s.api('GET', '/api/workbooks')
+    expect(list2.json[0].id).toBe(plain.json.id) // most recently updated first
+
+    const del = await s.api('DELETE', `/api/workbooks/${english.json.id}`)
+    expect(del.status).toBe(204)
+    expect((await s.api('GET', `/api/workbooks/${english.json.id}`)).status).toBe(404)
+    expect((await s.api('GET', '/api/workbooks')).json).toHaveLength(2)
+  })
+
+  it('answers bad input with JSON errors and fitting statuses', async () => {
+    const s = await server()
+    const id = await createWorkbook(s)
+    const cases: [string, string, number, { body?: unknown; rawBody?: string }][] = [
+      ['POST', '/api/workbooks', 400, { rawBody: '{"template": "blank",' }],
+      ['POST', '/api/workbooks', 400, { rawBody: '[1,2]' }],
+      ['POST', '/api/workbooks', 400, { body: { template: 'no-such-template' } }],
+      ['POST', '/api/workbooks', 400, { body: { template: 7 } }],
+      ['POST', '/api/workbooks', 400, { body: { title: 123 } }],
+      ['POST', '/api/workbooks', 400, { body: { title: 'x'.repeat(201) } }],
+      ['POST', '/api/workbooks', 400, { body: { lang: 'fr' } }],
+      ['PATCH', `/api/workbooks/${id}`, 400, { body: { title: '' } }],
+      ['PATCH', `/api/workbooks/${id}`, 400, { body: {} }],
+      ['PATCH', `/api/workbooks/${id}`, 400, { rawBody: 'not json' }],
+      ['GET', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 404, {}],
+      ['PATCH', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 404, { body: { title: 'x' } }],
+      ['DELETE', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 404, {}],
+      ['GET', '/api/workbooks/..%2F..%2Fetc', 404, {}],
+      ['GET', '/api/nothing-here', 404, {}],
+      ['GET', '/api', 404, {}],
+      ['PUT', '/api/workbooks', 405, { body: {} }],
+      ['POST', `/api/workbooks/${id}`, 405, { body: {} }],
+      ['DELETE', '/api/health', 405, {}],
+    ]
+    for (const [method, path, status, { body, rawBody }] of cases) {
+      const res = await s.api(method, path, body, { rawBody })
+      expect({ method, path, status: res.status }).toEqual({ method, path, status })
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/)
+      expect(typeof res.json?.error).toBe('string')
+    }
+    const wrongMethod = await s.api('PUT', '/api/workbooks', {})
+    expect(wrongMethod.headers.get('allow')).toContain('POST')
+
+    // over 1 MB
+    const big = JSON.stringify({ title: 'x', pad: 'y'.repeat(1024 * 1024 + 10) })
+    const tooBig = await s.api('POST', '/api/workbooks', undefined, { rawBody: big })
+    expect(tooBig.status).toBe(413)
+    expect(tooBig.json.error).toMatch(/larger/)
+    // nothing was created by any of it, and the workbook is untouched
+    expect((await s.api('GET', '/api/workbooks')).json).toHaveLength(1)
+    expect((await s.api('GET', '/api/health')).status).toBe(200)
+  })
+
+  it('PATCH title reaches connected clients and the list', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { title: '旧名字' })
+    const a = await client(s, id)
+    expect(getTitle(a.doc)).toBe('旧名字')
+    const res = await s.api('PATCH', `/api/workbooks/${id}`, { title: '  新名字\n  ' })
+    expect(res.status).toBe(200)
+    expect(res.json.title).toBe('新名字')
+    await docUntil(a.doc, 'client sees the new title', d => getTitle(d) === '新名字')
+    expect((await s.api('GET', `/api/workbooks/${id}`)).json.title).toBe('新名字')
+  })
+
+  it('DELETE closes live sockets with 4404 and removes the stored data', async () => {
+    const dir = dataDir()
+    const s = await server({ dataDir: dir })
+    const id = await createWorkbook(s)
+    const keep = await createWorkbook(s)
+    const a = await client(s, id)
+    const k = await client(s, keep)
+    write(a.doc, 0, 0, 'doomed')
+    await s.rooms.flushAll()
+    const closedEvt = nextEvent<[{ code: number; reason: string }]>(a.provider as never, 'closed')
+    expect((await s.api('DELETE', `/api/workbooks/${id}`)).status).toBe(204)
+    const [info] = await closedEvt
+    expect(info.code).toBe(4404)
+    expect(s.rooms.rooms.has(id)).toBe(false)
+    expect(await s.store.countUpdates(id)).toBe(0)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/${id}`)).toBe(404)
+    expect((await s.api('DELETE', `/api/workbooks/${id}`)).status).toBe(404)
+    // the other workbook is unaffected
+    expect(k.provider.wsconnected).toBe(true)
+    expect((await storedDoc(dir, keep)).count).toBe(1)
+  })
+})
+
+// ── WebSocket robustness ──────────────────────────────────────────────────────────────────────────
+
+describe('WebSocket endpoint', () => {
+  it('refuses upgrades to unknown workbooks (404) and other paths (400)', async () => {
+    const s = await server()
+    await createWorkbook(s)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/AAAAAAAAAAAAAAAAAAAAAA`)).toBe(404)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/not%20an%20id`)).toBe(404)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/`)).toBe(400)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/somewhere/else`)).toBe(400)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/api/health`)).toBe(400)
+  })
+
+  it('closes a socket that sends garbage, and only that socket', async () => {
+    const s = await server({ maxMessageBytes: 64 * 1024 })
+    const id = await createWorkbook(s)
+    const a = await client(s, id)
+    const b = await client(s, id)
+    write(a.doc, 0, 0, 'before')
+    await docUntil(b.doc, 'B synced', cellIs(0, 0, 'before'))
+
+    const bad: [string, Uint8Array | string, number, string][] = [
+      ['unknown message type', new Uint8Array([7, 1, 2]), 1002, 'unknown-message'],
+      ['unterminated varint', new Uint8Array([0xff, 0xff, 0xff]), 1002, 'truncated'],
+      ['empty message', new Uint8Array([]), 1002, 'empty'],
+      ['unknown sync type', new Uint8Array([0, 9, 0]), 1002, 'unknown-sync-message'],
+      ['update longer than the message', new Uint8Array([0, 2, 50, 1, 2, 3]), 1002, 'truncated'],
+      ['malformed update', new Uint8Array([0, 2, 6, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]), 1002, 'bad-update'],
+      ['malformed sync step 2', new Uint8Array([0, 1, 4, 9, 0xc8, 0xff, 0x05]), 1002, 'bad-update'],
+      ['malformed awareness', new Uint8Array([1, 4, 1, 5, 1, 0xff]), 1002, 'bad-awareness'],
+      ['text frame', 'hello', 1003, 'binary messages only'],
+      ['too large', new Uint8Array(65 * 1024), 1009, ''],
+    ]
+    for (const [what, bytes, code, reason] of bad) {
+      const ws = socket(await rawSocket(`${s.wsUrl}/collab/${id}`))
+      const closing = closed(ws)
+      ws.send(bytes)
+      const info = await closing
+      expect({ what, ...info }).toEqual({ what, code, reason })
+    }
+    // none of it reached the document
+    expect(a.doc.toJSON()).toEqual(b.doc.toJSON())
+    expect(Array.from(Y.decodeStateVector(Y.encodeStateVector(a.doc)).keys()).sort()).toEqual(
+      Array.from(Y.decodeStateVector(Y.encodeStateVector(s.rooms.rooms.get(id)!.doc)).keys()).sort())
+
+    expect((await s.api('GET', '/api/health')).status).toBe(200)
+    expect(a.provider.wsconnected && b.provider.wsconnected).toBe(true)
+    write(b.doc, 0, 1, 'after')
+    await docUntil(a.doc, 'A still gets edits', cellIs(0, 1, 'after'))
+    expect(read(a.doc, 0, 0)).toBe('before')
+    const fresh = await client(s, id)
+    expect(read(fresh.doc, 0, 1)).toBe('after')
+  })
+})
+
+describe('keep-alive and startup', () => {
+  it('closes sockets that stop answering pings and keeps the live ones', async () => {
+    const s = await server({ pingIntervalMs: 50 })
+    const id = await createWorkbook(s)
+    const live = await client(s, id)
+    const dead = socket(new WebSocket(`${s.wsUrl}/collab/${id}`, { autoPong: false }))
+    const deadClosed = closed(dead, 2_000)
+    const info = await deadClosed
+    expect(info.code).toBe(1006) // terminated, no close frame
+    expect(live.provider.wsconnected).toBe(true)
+    write(live.doc, 0, 0, 'still here')
+    const other = await client(s, id)
+    expect(read(other.doc, 0, 0)).toBe('still here')
+  })
+
+  it('refuses to start with a broken template, naming the file', async () => {
+    const dir = dataDir()
+    const templates = join(dir, 'templates')
+    const repoTemplates = fileURLToPath(new URL('../../templates', import.meta.url))
+    mkdirSync(templates)
+    copyFileSync(join(repoTemplates, 'blank.json'), join(templates, 'blank.json'))
+    writeFileSync(join(templates, 'broken-plan.json'), JSON.stringify({ schemaVersion: 1, id: 'broken-plan', title: 'x', sheets: [] }))
+    const opts = { port: 0, dataDir: join(dir, 'db'), templatesDir: templates, logger: testLogger() }
+    await expect(startServer(opts)).rejects.toThrow(/broken-plan\.json: sheets/)
+    writeFileSync(join(templates, 'broken-plan.json'), '{ not json')
+    await expect(startServer(opts)).rejects.toThrow(/broken-plan\.json.*not valid JSON/)
+    writeFileSync(join(templates, 'broken-plan.json'), JSON.stringify({ schemaVersion: 1, id: 'blank', title: 'x', sheets: [{ name: 'a' }] }))
+    await expect(startServer(opts)).rejects.toThrow(/broken-plan\.json: id.*already used/)
+    // a valid second template is listed
+    writeFileSync(join(templates, 'broken-plan.json'), JSON.stringify({ schemaVersion: 1, id: 'okr', title: { 'zh-CN': '目标', en: 'Goals' }, sheets: [{ name: { 'zh-CN': '目标', en: 'Goals' } }] }))
+    const s = await server({ dataDir: join(dir, 'db'), templatesDir: templates })
+    const list = await s.api('GET', '/api/templates?lang=en')
+    expect(list.json.map((t: { id: string }) => t.id)).toEqual(['blank', 'okr'])
+    const made = await s.api('POST', '/api/workbooks', { template: 'okr' })
+    expect(made.json).toMatchObject({ title: '目标', template: 'okr' })
+  })
+})
+
+// ── the SPA ───────────────────────────────────────────────────────────────────────────────────────
+
+function rawGet(url: string, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url)
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', c => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('static files', () => {
+  it('serves the built app with SPA fallback, content types and cache headers', async () => {
+    const s = await server()
+    const root = await rawGet(s.url, '/')
+    expect(root.status).toBe(200)
+    expect(root.headers['content-type']).toMatch(/^text\/html/)
+    expect(root.headers['cache-control']).toBe('no-cache')
+    expect(root.body).toContain('<div id="app">')
+
+    const route = await rawGet(s.url, '/w/some-workbook?x=1')
+    expect(route.status).toBe(200)
+    expect(route.body).toBe(root.body)
+
+    const asset = await rawGet(s.url, '/assets/app-abc123.js')
+    expect(asset.status).toBe(200)
+    expect(asset.headers['content-type']).toMatch(/^text\/javascript/)
+    expect(asset.headers['cache-control']).toContain('immutable')
+    expect(asset.body).toContain('console.log')
+
+    expect((await rawGet(s.url, '/favicon.svg')).headers['content-type']).toBe('image/svg+xml')
+    expect((await rawGet(s.url, '/assets/missing-123.js')).status).toBe(404)
+
+    expect(readFileSync(join(s.staticDir, '..', 'secret.txt'), 'utf8')).toBe('TOP SECRET')
+    for (const path of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/assets/%2e%2e/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%2e%2e%5csecret.txt', '/assets/..%5c..%5csecret.txt']) {
+      const res = await rawGet(s.url, path)
+      expect(res.body, path).not.toContain('TOP SECRET')
+      if (res.status === 200) expect(res.body, path).toBe(root.body)
+    }
+
+    const apiMiss = await rawGet(s.url, '/api/nope')
+    expect(apiMiss.status).toBe(404)
+    expect(apiMiss.headers['content-type']).toMatch(/^application\/json/)
+  })
+})
