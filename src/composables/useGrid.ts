@@ -1,0 +1,385 @@
+/**
+ * The one binding between Handsontable and the workbook. The grid holds the *edit text* of each cell
+ * (formulas as A1) in a plain array it owns; a custom renderer shows computed values from the formula
+ * engine. Local edits become named mutations; engine change events update only the cells they touch.
+ * Remote structural changes keep the cell being edited open, at its own (rowId, colId), with its text.
+ */
+import { onScopeDispose, ref, watch, type Ref } from 'vue'
+import Handsontable from 'handsontable'
+import { baseRenderer } from 'handsontable/renderers'
+import type { CellInput, ColumnMeta } from '../core/workbook/schema'
+import { cellKey, sheetParts, sheetsOf, splitCellKey } from '../core/workbook/schema'
+import * as m from '../core/workbook/mutations'
+import { inputFromText, textForInput } from '../core/workbook/input'
+import { colToLetters, shiftA1Formula } from '../core/formulas/references'
+import { diffOrder, isErrorValue, type EngineChange } from '../core/formulas/engine'
+import { formatValue } from '../core/format'
+import type { OpenWorkbook } from './useWorkbook'
+
+export interface GridLabels {
+  rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
+  copy: string; cut: string
+}
+
+export interface Selected { row: number; col: number; rowId: string; colId: string; address: string; text: string }
+
+/** The source tag of grid changes that come from the doc (never turned back into mutations). */
+const SYNC = 'sync' as NonNullable<Parameters<Handsontable['alter']>[3]>
+
+interface ClipboardMemo { tsv: string; texts: string[][]; row: number; col: number }
+let clipboardMemo: ClipboardMemo | null = null
+
+export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void) {
+  const selected = ref<Selected | null>(null)
+  let hot: Handsontable | null = null
+  let data: (string | null)[][] = []
+  let rowIds: string[] = []
+  let colIds: string[] = []
+  let renderQueued = false
+  let unsubscribe: (() => void) | null = null
+
+  const engine = () => wb.engine.value!
+  const sheet = () => sheetsOf(wb.doc).get(sheetId.value)
+  const colMeta = (c: number): ColumnMeta | undefined => {
+    const s = sheet()
+    return s ? sheetParts(s).colMeta.get(colIds[c]!) : undefined
+  }
+  const ctx = () => ({ layout: engine().layout, sheetId: sheetId.value })
+  const cellInput = (rowId: string, colId: string): CellInput | undefined => {
+    const s = sheet()
+    return s ? sheetParts(s).cells.get(cellKey(rowId, colId)) : undefined
+  }
+  const textAt = (r: number, c: number) => textForInput(cellInput(rowIds[r]!, colIds[c]!), ctx(), colMeta(c))
+
+  function buildData(): void {
+    const sl = engine().layout.sheet(sheetId.value)
+    rowIds = sl ? [...sl.rows.ids] : []
+    colIds = sl ? [...sl.cols.ids] : []
+    data = rowIds.map(() => new Array(colIds.length).fill(null))
+    const s = sheet()
+    if (!s || !sl) return
+    sheetParts(s).cells.forEach((input, key) => {
+      const [rowId, colId] = splitCellKey(key)
+      const r = sl.rows.indexOf(rowId), c = sl.cols.indexOf(colId)
+      if (r >= 0 && c >= 0) data[r]![c] = textForInput(input, ctx(), colMeta(c)) || null
+    })
+  }
+
+  function scheduleRender(): void {
+    if (renderQueued) return
+    renderQueued = true
+    requestAnimationFrame(() => {
+      renderQueued = false
+      hot?.render()
+      refreshSelected()
+    })
+  }
+
+  function refreshSelected(): void {
+    const sel = hot?.getSelectedLast()
+    if (!sel) { selected.value = null; return }
+    const [r, c] = sel
+    if (r < 0 || c < 0 || r >= rowIds.length || c >= colIds.length) { selected.value = null; return }
+    selected.value = { row: r, col: c, rowId: rowIds[r]!, colId: colIds[c]!, address: colToLetters(c) + (r + 1), text: data[r]?.[c] ?? '' }
+  }
+
+  // ---- rendering --------------------------------------------------------------------------------
+
+  function cellRenderer(this: unknown, instance: Handsontable, td: HTMLTableCellElement, row: number, col: number, prop: string | number, value: unknown, cp: Handsontable.CellProperties) {
+    baseRenderer.call(this as never, instance as never, td, row, col, prop, value, cp as never)
+    const v = engine().getValue(sheetId.value, row, col)
+    const meta = colMeta(col)
+    // text only: user content never becomes HTML
+    td.textContent = formatValue(v, meta)
+    const numeric = typeof v === 'number'
+    td.classList.toggle('htRight', numeric)
+    td.classList.toggle('cell-error', isErrorValue(v))
+    td.classList.toggle('cell-select', meta?.type === 'select')
+    if (isErrorValue(v) && v.message) td.title = v.message
+    else td.removeAttribute('title')
+  }
+
+  function columnSettings(c: number): Handsontable.ColumnSettings {
+    const meta = colMeta(c)
+    if (meta?.type === 'select' && meta.options?.length) {
+      return { editor: 'dropdown', source: meta.options, strict: false, filter: false, renderer: cellRenderer as never }
+    }
+    return { editor: 'text', renderer: cellRenderer as never }
+  }
+
+  function headerText(c: number): string {
+    const meta = colMeta(c)
+    return meta?.title ? `${colToLetters(c)} · ${meta.title}` : colToLetters(c)
+  }
+
+  // ---- local edits → mutations ------------------------------------------------------------------
+
+  function commitTexts(changes: { r: number; c: number; text: string }[]): void {
+    const writes: m.CellWrite[] = []
+    for (const { r, c, text } of changes) {
+      const rowId = rowIds[r], colId = colIds[c]
+      if (!rowId || !colId) continue
+      writes.push({ rowId, colId, value: inputFromText(text, ctx(), colMeta(c)) })
+    }
+    if (writes.length) wb.mutate((doc, origin) => m.setCells(doc, sheetId.value, writes, origin))
+  }
+
+  /** Edits typed in the formula bar. */
+  function commitSelected(text: string): void {
+    const s = selected.value
+    if (!s) return
+    data[s.row]![s.col] = text || null
+    commitTexts([{ r: s.row, c: s.col, text }])
+    hot?.selectCell(s.row, s.col)
+  }
+
+  function structural(fn: (doc: import('yjs').Doc, origin: object) => void): void {
+    try { wb.mutate(fn) } catch (e) { onError(e) }
+  }
+
+  function contextMenu(): Handsontable.GridSettings['contextMenu'] {
+    const L = labels()
+    const sel = () => {
+      const s = hot!.getSelectedRangeLast()
+      if (!s) return undefined
+      const from = s.getTopStartCorner(), to = s.getBottomEndCorner()
+      return { r1: Math.max(0, from.row ?? 0), r2: Math.max(0, to.row ?? 0), c1: Math.max(0, from.col ?? 0), c2: Math.max(0, to.col ?? 0) }
+    }
+    return {
+      items: {
+        row_above: { name: L.rowAbove, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
+        row_below: { name: L.rowBelow, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r2 + 1, s.r2 - s.r1 + 1, o)) } },
+        sep1: { name: '---------' },
+        col_left: { name: L.colLeft, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o)) } },
+        col_right: { name: L.colRight, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertCols(d, sheetId.value, s.c2 + 1, s.c2 - s.c1 + 1, o)) } },
+        sep2: { name: '---------' },
+        remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
+        remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o)) } },
+        sep3: { name: '---------' },
+        copy: { name: L.copy },
+        cut: { name: L.cut },
+      },
+    } as Handsontable.GridSettings['contextMenu']
+  }
+
+  // ---- doc → grid ---------------------------------------------------------------------------------
+
+  /** Applies a structural change to the grid, keeping the selection and an open editor on their cell. */
+  function applyStructure(): void {
+    if (!hot) return
+    const sl = engine().layout.sheet(sheetId.value)
+    if (!sl) return
+    const editor = hot.getActiveEditor() as (Handsontable.editors.BaseEditor & { TEXTAREA?: HTMLTextAreaElement }) | undefined
+    const sel = hot.getSelectedLast()
+    const keep = sel ? { rowId: rowIds[sel[0]], colId: colIds[sel[1]] } : null
+    let editing: { value: string; start: number; end: number } | null = null
+    if (editor?.isOpened()) {
+      const ta = editor.TEXTAREA
+      editing = { value: String(editor.getValue() ?? ''), start: ta?.selectionStart ?? 0, end: ta?.selectionEnd ?? 0 }
+      editor.finishEditing(true) // close without writing: the text is kept and reopened below
+    }
+    const rows = diffOrder(rowIds, sl.rows.ids)
+    const cols = diffOrder(colIds, sl.cols.ids)
+    hot.batch(() => {
+      for (const [at, n] of rows.removes) hot!.alter('remove_row', at, n, SYNC)
+      for (const [at, n] of cols.removes) hot!.alter('remove_col', at, n, SYNC)
+      for (const [at, n] of rows.inserts) hot!.alter('insert_row_above', at, n, SYNC)
+      for (const [at, n] of cols.inserts) hot!.alter('insert_col_start', at, n, SYNC)
+    })
+    rowIds = [...sl.rows.ids]
+    colIds = [...sl.cols.ids]
+    // formulas elsewhere now read differently (B5 → B6); refill every text from the doc
+    buildDataInto()
+    hot.updateSettings({ fixedRowsTop: frozen('frozenRows'), fixedColumnsStart: frozen('frozenCols') })
+    if (keep?.rowId && keep.colId) {
+      const r = rowIds.indexOf(keep.rowId), c = colIds.indexOf(keep.colId)
+      if (r >= 0 && c >= 0) {
+        hot.selectCell(r, c, r, c, false)
+        if (editing) {
+          const ed = hot.getActiveEditor() as Handsontable.editors.BaseEditor & { TEXTAREA?: HTMLTextAreaElement }
+          ed.beginEditing(editing.value)
+          ed.TEXTAREA?.setSelectionRange(editing.start, editing.end)
+        }
+      }
+    }
+  }
+
+  /** Refills the grid's own array in place (Handsontable keeps a reference to it). */
+  function buildDataInto(): void {
+    const arr = data
+    buildData()
+    const fresh = data
+    arr.length = 0
+    for (const row of fresh) arr.push(row)
+    data = arr
+  }
+
+  function frozen(key: 'frozenRows' | 'frozenCols'): number {
+    const v = sheet()?.get(key)
+    return typeof v === 'number' ? v : 0
+  }
+
+  function onEngineChange(c: EngineChange): void {
+    if (!hot) return
+    if (!sheet()) return // the sheet was deleted; the page switches sheets
+    if (c.structural.has(sheetId.value) || (c.sheetsChanged && c.structural.size > 0)) {
+      applyStructure()
+    } else if (c.sheetsChanged || c.structural.size > 0) {
+      // another sheet changed shape or a sheet was renamed: formulas here may read differently
+      refreshFormulaTexts()
+    }
+    const keys = c.cells.get(sheetId.value)
+    if (keys) {
+      const sl = engine().layout.sheet(sheetId.value)!
+      for (const key of keys) {
+        const [rowId, colId] = splitCellKey(key)
+        const r = sl.rows.indexOf(rowId), col = sl.cols.indexOf(colId)
+        if (r < 0 || col < 0 || !data[r]) continue
+        data[r]![col] = textAt(r, col) || null
+      }
+    }
+    scheduleRender()
+  }
+
+  function refreshFormulaTexts(): void {
+    for (let r = 0; r < data.length; r++) {
+      const row = data[r]!
+      for (let c = 0; c < row.length; c++) if (row[c]?.startsWith('=')) row[c] = textAt(r, c) || null
+    }
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------------
+
+  function mount(): void {
+    if (!container.value || !wb.engine.value) return
+    buildData()
+    const L = labels()
+    void L
+    hot = new Handsontable(container.value, {
+      data,
+      licenseKey: 'non-commercial-and-evaluation',
+      themeName: 'ht-theme-main',
+      rowHeaders: true,
+      colHeaders: (c: number) => colToLetters(c),
+      afterGetColHeader: (c: number, th: HTMLTableCellElement) => {
+        if (c < 0) return
+        const span = th.querySelector('.colHeader')
+        if (span) span.textContent = headerText(c)
+        const help = colMeta(c)?.help
+        if (help) th.title = help
+        else th.removeAttribute('title')
+      },
+      colWidths: (c: number) => colMeta(c)?.width ?? (colMeta(c)?.title ? 120 : 90),
+      height: '100%',
+      width: '100%',
+      stretchH: 'none',
+      autoWrapRow: true,
+      autoWrapCol: true,
+      manualColumnResize: true,
+      outsideClickDeselects: false,
+      undo: false,
+      fillHandle: true,
+      fixedRowsTop: frozen('frozenRows'),
+      fixedColumnsStart: frozen('frozenCols'),
+      contextMenu: contextMenu(),
+      copyPaste: true,
+      cells: (_r: number, c: number) => columnSettings(c) as Handsontable.CellMeta,
+      afterChange: (changes, source) => {
+        if (!changes || source === 'loadData' || source === SYNC || source === 'updateData') return
+        const list: { r: number; c: number; text: string }[] = []
+        for (const [r, prop, , next] of changes) {
+          const c = typeof prop === 'number' ? prop : Number(prop)
+          list.push({ r, c, text: next === null || next === undefined ? '' : String(next) })
+        }
+        commitTexts(list)
+      },
+      beforeCreateRow: (_i, _n, source) => source === SYNC,
+      beforeCreateCol: (_i, _n, source) => source === SYNC,
+      beforeRemoveRow: (_i, _n, _p, source) => source === SYNC,
+      beforeRemoveCol: (_i, _n, _p, source) => source === SYNC,
+      afterSelectionEnd: () => refreshSelected(),
+      afterColumnResize: (size: number, c: number) => {
+        const colId = colIds[c]
+        if (colId) wb.mutate((doc, origin) => m.setColumnMeta(doc, sheetId.value, colId, { width: Math.round(size) }, origin))
+      },
+      beforeKeyDown: (e: KeyboardEvent) => {
+        const mod = e.ctrlKey || e.metaKey
+        if (!mod || hot?.getActiveEditor()?.isOpened()) return
+        const k = e.key.toLowerCase()
+        if ((k === 'z' && !e.shiftKey) || k === 'y' || (k === 'z' && e.shiftKey)) {
+          e.preventDefault()
+          e.stopImmediatePropagation()
+          if (k === 'z' && !e.shiftKey) wb.undo()
+          else wb.redo()
+        }
+      },
+      beforeCopy: (copied: unknown[][], coords: { startRow: number; startCol: number }[]) => {
+        // the clipboard gets what people see (as Excel does); a paste back into the grid brings the
+        // formulas, shifted like Excel shifts relative references
+        const c0 = coords[0]
+        if (!c0) return
+        const texts = copied.map((row, i) => row.map((_, j) => data[c0.startRow + i]?.[c0.startCol + j] ?? ''))
+        for (let i = 0; i < copied.length; i++) {
+          for (let j = 0; j < copied[i]!.length; j++) {
+            copied[i]![j] = formatValue(engine().getValue(sheetId.value, c0.startRow + i, c0.startCol + j), colMeta(c0.startCol + j))
+          }
+        }
+        clipboardMemo = { tsv: copied.map(r => r.join('\t')).join('\n'), texts, row: c0.startRow, col: c0.startCol }
+      },
+      beforePaste: (pasted: unknown[][], coords: { startRow: number; startCol: number }[]) => {
+        const c0 = coords[0]
+        if (!c0) return
+        // grow the sheet first so the paste fits (as a mutation, not as a grid-only change)
+        const needRows = c0.startRow + pasted.length - rowIds.length
+        const width = Math.max(0, ...pasted.map(r => r.length))
+        const needCols = c0.startCol + width - colIds.length
+        if (needRows > 0) structural((d, o) => m.insertRows(d, sheetId.value, rowIds.length, needRows, o))
+        if (needCols > 0) structural((d, o) => m.insertCols(d, sheetId.value, colIds.length, needCols, o))
+        const memo = clipboardMemo
+        if (memo && pasted.map(r => r.join('\t')).join('\n') === memo.tsv) {
+          const dr = c0.startRow - memo.row, dc = c0.startCol - memo.col
+          for (let i = 0; i < pasted.length; i++) for (let j = 0; j < pasted[i]!.length; j++) {
+            const t = memo.texts[i]?.[j] ?? ''
+            pasted[i]![j] = t.startsWith('=') ? shiftA1Formula(t, dr, dc) : t
+          }
+        }
+      },
+    })
+    unsubscribe = wb.engine.value.onChange(onEngineChange)
+    if (rowIds.length && colIds.length) hot.selectCell(0, 0)
+    refreshSelected()
+  }
+
+  function switchSheet(): void {
+    if (!hot) return
+    buildData()
+    hot.updateSettings({
+      data,
+      fixedRowsTop: frozen('frozenRows'),
+      fixedColumnsStart: frozen('frozenCols'),
+      contextMenu: contextMenu(),
+    })
+    if (rowIds.length && colIds.length) hot.selectCell(0, 0)
+    refreshSelected()
+  }
+
+  function destroy(): void {
+    unsubscribe?.()
+    unsubscribe = null
+    hot?.destroy()
+    hot = null
+  }
+
+  watch([container, wb.engine], () => { if (!hot) mount() }, { flush: 'post' })
+  watch(sheetId, () => switchSheet())
+  onScopeDispose(destroy)
+
+  return {
+    selected,
+    commitSelected,
+    relabel: () => { hot?.updateSettings({ contextMenu: contextMenu() }) },
+    focusGrid: () => { const s = selected.value; if (hot && s) hot.selectCell(s.row, s.col) },
+    addRows: (n: number) => structural((d, o) => m.insertRows(d, sheetId.value, rowIds.length, n, o)),
+    get hot() { return hot },
+  }
+}

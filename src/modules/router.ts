@@ -1,0 +1,14 @@
+import { createRouter, createWebHistory } from 'vue-router'
+import type { App } from 'vue'
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/', name: 'home', component: () => import('../pages/HomePage.vue') },
+    // the grid, formula engine and sync load only with this page
+    { path: '/w/:id', name: 'workbook', component: () => import('../pages/WorkbookPage.vue'), props: true },
+    { path: '/:pathMatch(.*)*', redirect: '/' },
+  ],
+})
+
+export function install(app: App): void { app.use(router) }
