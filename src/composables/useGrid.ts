@@ -279,6 +279,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       outsideClickDeselects: false,
       undo: false,
       fillHandle: true,
+      // typing through an IME (Chinese input) straight into a selected cell
+      imeFastEdit: true,
       fixedRowsTop: frozen('frozenRows'),
       fixedColumnsStart: frozen('frozenCols'),
       contextMenu: contextMenu(),

@@ -17,7 +17,6 @@ export const HF_CONFIG: Partial<ConfigParams> = {
   maxColumns: 16_384,
   // dates are handed over as serial numbers; text never gets parsed as a date
   dateFormats: ['YYYY-MM-DD'],
-  useColumnIndex: true,
 }
 
 export type CellValue = number | string | boolean | null | { error: string; message?: string }
@@ -51,10 +50,11 @@ export function sheetContent(sheet: SheetMap, sl: SheetLayout, layout: WorkbookL
   const rows = sl.rows.length, cols = sl.cols.length
   const data: RawCellContent[][] = new Array(rows)
   for (let r = 0; r < rows; r++) data[r] = new Array(cols).fill(null)
+  const rowPos = sl.rows.pos, colPos = sl.cols.pos
   sheetParts(sheet).cells.forEach((input, key) => {
-    const [rowId, colId] = splitCellKey(key)
-    const r = sl.rows.indexOf(rowId), c = sl.cols.indexOf(colId)
-    if (r >= 0 && c >= 0) data[r]![c] = rawContent(input, sl.id, layout)
+    const i = key.indexOf(':')
+    const r = rowPos.get(key.slice(0, i)), c = colPos.get(key.slice(i + 1))
+    if (r !== undefined && c !== undefined) data[r]![c] = rawContent(input, sl.id, layout)
   })
   return data
 }

@@ -12,7 +12,14 @@ export const OPEN = '\u27e6' // ⟦
 export const CLOSE = '\u27e7' // ⟧
 export const MAX_COLS = 16384
 
+const letterMemo: string[] = []
+
 export function colToLetters(index: number): string {
+  if (index < 1024) return (letterMemo[index] ??= lettersOf(index))
+  return lettersOf(index)
+}
+
+function lettersOf(index: number): string {
   let n = index + 1
   let s = ''
   while (n > 0) {
@@ -235,12 +242,15 @@ export interface DecodeOptions {
 interface StoredPoint { row?: string; col?: string; rowAbs: boolean; colAbs: boolean }
 
 function parseStoredPoint(p: string): StoredPoint {
-  const [r = '', c = ''] = p.split(',')
+  // hot path on load: plain index arithmetic, no split/replace
+  const comma = p.indexOf(',')
+  const rowAbs = p.charCodeAt(0) === 36 // $
+  const colAbs = p.charCodeAt(comma + 1) === 36
+  const rs = rowAbs ? 1 : 0, cs = comma + 1 + (colAbs ? 1 : 0)
   return {
-    row: r ? r.replace('$', '') : undefined,
-    col: c ? c.replace('$', '') : undefined,
-    rowAbs: r.startsWith('$'),
-    colAbs: c.startsWith('$'),
+    row: comma > rs ? p.slice(rs, comma) : undefined,
+    col: p.length > cs ? p.slice(cs) : undefined,
+    rowAbs, colAbs,
   }
 }
 
@@ -250,9 +260,9 @@ function decodeToken(token: string, ctx: FormulaContext, opts: DecodeOptions): s
   const body = bang >= 0 ? token.slice(bang + 1) : token
   const sheet = ctx.layout.sheet(sheetId)
   if (!sheet) return '#REF!'
-  const [sa, sb] = body.split(':')
-  const a = parseStoredPoint(sa ?? '')
-  const b = sb !== undefined ? parseStoredPoint(sb) : undefined
+  const colon = body.indexOf(':')
+  const a = parseStoredPoint(colon < 0 ? body : body.slice(0, colon))
+  const b = colon < 0 ? undefined : parseStoredPoint(body.slice(colon + 1))
   let prefix = ''
   if (bang >= 0) prefix = (opts.sheetLabel === 'id' ? `'${sheetId}'` : quoteSheetName(sheet.name)) + '!'
 

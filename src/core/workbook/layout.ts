@@ -21,6 +21,8 @@ export class AxisLayout {
    * Returns a visible index, `length` (past the end) or -1 (before the start); undefined if unknown.
    */
   resolveEnd(id: string, side: 'start' | 'end'): number | undefined {
+    const direct = this.pos.get(id)
+    if (direct !== undefined) return direct
     let cur: string | null = id
     const seen = new Set<string>()
     while (cur !== null) {

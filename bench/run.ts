@@ -1,0 +1,82 @@
+/**
+ * Runs every benchmark in one process, prints a table and writes bench/results.json.
+ *
+ *   node --expose-gc --import tsx bench/run.ts [--strict]
+ *
+ * Exit codes: 0 ok (targets missed are reported as FAIL but do not fail the run unless --strict),
+ * 1 ours and the baseline disagree (or a benchmark crashed), 2 a target was missed under --strict.
+ * Add a benchmark: export a `Benchmark` (see harness.ts) and list it in BENCHMARKS.
+ */
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { CorrectnessError, gcExposed, type BenchDetail, type BenchResult, type Benchmark } from './harness'
+import { formulaBenchmark } from './formula'
+
+const BENCHMARKS: Benchmark[] = [formulaBenchmark]
+
+const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url))
+
+function table(rows: string[][], rightAlign: boolean[]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map(r => r[c]!.length)))
+  const line = (r: string[]) => r.map((cell, c) => (rightAlign[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ')
+  const sep = widths.map(w => '-'.repeat(w)).join('  ')
+  return [line(rows[0]!), sep, ...rows.slice(1).map(line)].join('\n')
+}
+
+const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3))
+
+async function main(): Promise<number> {
+  const strict = process.argv.includes('--strict')
+  if (!gcExposed) console.warn('note: global.gc is not exposed; run with `node --expose-gc --import tsx bench/run.ts` for steadier figures\n')
+  const cpuList = cpus()
+  console.log(`node ${process.version}, ${cpuList.length} cpu(s) ${cpuList[0]?.model ?? ''}`.trim())
+
+  const results: BenchResult[] = []
+  const details: (BenchDetail & { benchmark: string })[] = []
+  for (const b of BENCHMARKS) {
+    console.log(`running: ${b.name} …`)
+    const t0 = performance.now()
+    const out = await b.run()
+    console.log(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+    results.push(...out.results)
+    for (const d of out.details ?? []) details.push({ benchmark: b.name, ...d })
+  }
+
+  console.log('\n' + table(
+    [['benchmark', 'ours ms', 'baseline ms', 'ratio', 'target', 'pass'],
+      ...results.map(r => [r.name, fmtMs(r.oursMs), fmtMs(r.baselineMs), `${r.ratio.toFixed(2)}×`, r.target === null ? '—' : `≤ ${r.target}×`, r.target === null ? 'info' : r.pass ? 'pass' : 'FAIL'])],
+    [false, true, true, true, true, false],
+  ))
+  if (details.length) {
+    console.log('\ndetails (informational)\n' + table(
+      [['what', 'ms', 'stat'], ...details.map(d => [d.name, d.ms === null ? '' : fmtMs(d.ms), d.stat])],
+      [false, true, false],
+    ))
+  }
+
+  const report = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? null,
+    gcExposed,
+    results,
+    details,
+  }
+  writeFileSync(RESULTS_FILE, JSON.stringify(report, null, 2) + '\n')
+  console.log(`\nwrote ${RESULTS_FILE}`)
+
+  const missed = results.filter(r => !r.pass)
+  if (missed.length) console.log(`${missed.length} target(s) missed: ${missed.map(r => r.name).join('; ')}`)
+  return strict && missed.length ? 2 : 0
+}
+
+main().then(
+  code => { process.exitCode = code },
+  err => {
+    if (err instanceof CorrectnessError) console.error(`\nCORRECTNESS FAILURE: ${err.message}`)
+    else console.error(err)
+    process.exitCode = 1
+  },
+)

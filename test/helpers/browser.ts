@@ -1,0 +1,56 @@
+/**
+ * Real Chromium (Debian's /usr/bin/chromium) driven by playwright-core, against the real server
+ * serving the built SPA from dist/. No browser is ever downloaded.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { startTestServer, type TestServer } from './server'
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const DIST = join(import.meta.dirname, '..', '..', 'dist')
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`)
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  })
+}
+
+/** The real server serving the built app (run `vite build` first; the test command does). */
+export async function startAppServer(): Promise<TestServer> {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/index.html is missing: run `npx vite build` first (npm test does)')
+  return startTestServer({ staticDir: DIST })
+}
+
+/** Collects page errors so a test can assert there were none. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = []
+  page.on('pageerror', e => errors.push(e.message))
+  page.on('dialog', d => { errors.push(`dialog: ${d.message()}`); void d.dismiss() })
+  return errors
+}
+
+/** The rendered text of a visible cell of the main grid, by zero-based row/col. */
+export function cellText(page: Page, row: number, col: number): Promise<string> {
+  return page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`).innerText()
+}
+
+/** Waits until a cell shows `text` (the grid re-renders on remote changes; no sleeping). */
+export async function waitForCell(page: Page, row: number, col: number, text: string, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(([r, c, t]) => {
+    const td = document.querySelector(`.ht_master tbody tr:nth-child(${Number(r) + 1}) td:nth-of-type(${Number(c) + 1})`)
+    return td?.textContent === t
+  }, [row, col, text] as const, { timeout })
+}
+
+export async function clickCell(page: Page, row: number, col: number): Promise<void> {
+  await page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`).click()
+}
+
+/** Types into the selected cell as a person does, committing with Enter (which moves down). */
+export async function typeCell(page: Page, text: string): Promise<void> {
+  await page.keyboard.type(text)
+  await page.keyboard.press('Enter')
+}
