@@ -7,7 +7,8 @@
 import { onScopeDispose, ref, watch, type Ref } from 'vue'
 import Handsontable from 'handsontable'
 import { baseRenderer } from 'handsontable/renderers'
-import type { CellInput, ColumnMeta } from '../core/workbook/schema'
+import type { CellInput, ColumnMeta, ColumnType } from '../core/workbook/schema'
+import { COLUMN_TYPES } from '../core/workbook/schema'
 import { cellKey, sheetParts, sheetsOf, splitCellKey } from '../core/workbook/schema'
 import * as m from '../core/workbook/mutations'
 import { inputFromText, textForInput } from '../core/workbook/input'
@@ -19,6 +20,8 @@ import type { OpenWorkbook } from './useWorkbook'
 export interface GridLabels {
   rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
   copy: string; cut: string
+  columnType: string; types: Record<ColumnType, string>
+  freezeRows: string; unfreeze: string
 }
 
 export interface Selected { row: number; col: number; rowId: string; colId: string; address: string; text: string }
@@ -156,6 +159,32 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
         remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o)) } },
         sep3: { name: '---------' },
+        column_type: {
+          name: L.columnType,
+          submenu: {
+            items: COLUMN_TYPES.filter(type => type !== 'select').map(type => ({
+              key: `column_type:${type}`,
+              name: L.types[type],
+              callback: () => {
+                const s = sel()
+                if (!s) return
+                structural((d, o) => d.transact(() => {
+                  for (let c = s.c1; c <= s.c2; c++) if (colIds[c]) m.setColumnMeta(d, sheetId.value, colIds[c]!, { type }, o)
+                }, o))
+              },
+            })),
+          },
+        },
+        freeze_rows: {
+          name: L.freezeRows,
+          callback: () => { const s = sel(); if (s) structural((d, o) => m.setFrozen(d, sheetId.value, { rows: s.r2 + 1 }, o)) },
+        },
+        unfreeze: {
+          name: L.unfreeze,
+          hidden: () => frozen('frozenRows') === 0 && frozen('frozenCols') === 0,
+          callback: () => structural((d, o) => m.setFrozen(d, sheetId.value, { rows: 0, cols: 0 }, o)),
+        },
+        sep4: { name: '---------' },
         copy: { name: L.copy },
         cut: { name: L.cut },
       },
@@ -238,6 +267,23 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         data[r]![col] = textAt(r, col) || null
       }
     }
+    scheduleRender()
+  }
+
+  /** Column types, widths and frozen panes are not the engine's business: watch them here. */
+  function onDocTransaction(txn: import('yjs').Transaction): void {
+    const s = sheet()
+    if (!hot || !s) return
+    const colMetaMap = sheetParts(s).colMeta
+    const metaChanged = txn.changed.has(colMetaMap as never)
+    const sheetKeys = txn.changed.get(s as never)
+    const frozenChanged = !!sheetKeys && (sheetKeys.has('frozenRows') || sheetKeys.has('frozenCols'))
+    if (!metaChanged && !frozenChanged) return
+    if (metaChanged) {
+      // text of inputs depends on the type (0.15 edits as 15% in a percent column)
+      for (let r = 0; r < data.length; r++) for (let c = 0; c < colIds.length; c++) if (data[r]![c] !== null) data[r]![c] = textAt(r, c) || null
+    }
+    hot.updateSettings({ fixedRowsTop: frozen('frozenRows'), fixedColumnsStart: frozen('frozenCols') })
     scheduleRender()
   }
 
@@ -347,7 +393,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         }
       },
     })
-    unsubscribe = wb.engine.value.onChange(onEngineChange)
+    const offEngine = wb.engine.value.onChange(onEngineChange)
+    wb.doc.on('afterTransaction', onDocTransaction)
+    unsubscribe = () => { offEngine(); wb.doc.off('afterTransaction', onDocTransaction) }
     if (rowIds.length && colIds.length) hot.selectCell(0, 0)
     refreshSelected()
   }

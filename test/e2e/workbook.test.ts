@@ -72,3 +72,47 @@ describe('a blank workbook in the browser', () => {
     await ctx.close()
   })
 })
+
+describe('editing habits', () => {
+  it('types Chinese text straight into a cell, sets a column type from the context menu, and inserts rows keeping formulas', async () => {
+    const ctx = await browser.newContext({ locale: 'zh-CN' })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: '<img src=x onerror=alert(1)>' })
+    await page.goto(server.url + res.json.url)
+    await page.waitForSelector('.ht_master tbody td')
+    await clickCell(page, 0, 0)
+    // an input method composes on the selected cell (no editor opened first), then commits the text
+    const cdp = await ctx.newCDPSession(page)
+    await cdp.send('Input.imeSetComposition', { text: 'tianmao', selectionStart: 7, selectionEnd: 7 })
+    await cdp.send('Input.insertText', { text: '天猫' })
+    await page.keyboard.press('Enter')
+    await waitForCell(page, 0, 0, '天猫')
+    // the title is shown as text, never as HTML
+    expect(await page.getByTestId('workbook-title').inputValue()).toBe('<img src=x onerror=alert(1)>')
+
+    await clickCell(page, 0, 1)
+    await typeCell(page, '0.6')
+    await typeCell(page, '=B1/2')
+    await waitForCell(page, 1, 1, '0.3')
+    await page.locator('.ht_master tbody tr:nth-child(1) td:nth-of-type(2)').click({ button: 'right' })
+    await page.locator('.htContextMenu td', { hasText: '列类型' }).hover()
+    await page.locator('.htContextMenu td', { hasText: '百分比' }).click()
+    await waitForCell(page, 0, 1, '60.00%')
+    await waitForCell(page, 1, 1, '30.00%')
+
+    // insert a row above row 1 from the context menu: the formula follows its cells
+    await page.locator('.ht_master tbody tr:nth-child(1) td:nth-of-type(1)').click({ button: 'right' })
+    await page.locator('.htContextMenu td', { hasText: '在上方插入行' }).click()
+    await waitForCell(page, 1, 0, '天猫')
+    await waitForCell(page, 2, 1, '30.00%')
+    await clickCell(page, 2, 1)
+    expect(await page.getByTestId('formula-bar').inputValue()).toBe('=B2/2')
+
+    // Ctrl+Z undoes the insert
+    await page.keyboard.press('Control+z')
+    await waitForCell(page, 0, 0, '天猫')
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
+})

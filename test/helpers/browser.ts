@@ -38,7 +38,7 @@ export function cellText(page: Page, row: number, col: number): Promise<string> 
 }
 
 /** Waits until a cell shows `text` (the grid re-renders on remote changes; no sleeping). */
-export async function waitForCell(page: Page, row: number, col: number, text: string, timeout = 10_000): Promise<void> {
+export async function waitForCell(page: Page, row: number, col: number, text: string, timeout = 20_000): Promise<void> {
   await page.waitForFunction(([r, c, t]) => {
     const td = document.querySelector(`.ht_master tbody tr:nth-child(${Number(r) + 1}) td:nth-of-type(${Number(c) + 1})`)
     return td?.textContent === t
