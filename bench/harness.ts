@@ -80,18 +80,5 @@ export function time(fn: () => void): number {
   return performance.now() - t0
 }
 
-/** Seeded PRNG (mulberry32): the same data on every run. */
-export function rng(seed: number) {
-  let s = seed >>> 0
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-  }
-}
+/** Seeded PRNG (mulberry32), shared with the tests: the same data on every run. */
+export { rng } from '../test/helpers/workbook'

@@ -4,6 +4,7 @@ import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { inputFromText, textForInput } from '../../src/core/workbook/input'
 import { sheetParts, sheetsOf, cellKey } from '../../src/core/workbook/schema'
 import { setCell } from '../../src/core/workbook/mutations'
+import { parseA1 } from '../../src/core/formulas/references'
 
 /** A doc with sheets of the given names (rows × cols each) and fixed, readable ids. */
 export function makeDoc(sheets: { name: string; id?: string; rows?: number; cols?: number }[] = [{ name: 'Sheet1' }], clientID?: number): Y.Doc {
@@ -28,11 +29,7 @@ export function layoutOf(doc: Y.Doc) { return new WorkbookLayout(doc) }
 export function type(doc: Y.Doc, sheetId: string, addr: string, text: string, origin: unknown = null): void {
   const layout = layoutOf(doc)
   const sl = layout.sheet(sheetId)!
-  const m = /^([A-Z]+)(\d+)$/.exec(addr)!
-  let col = 0
-  for (const ch of m[1]!) col = col * 26 + ch.charCodeAt(0) - 64
-  col -= 1
-  const row = Number(m[2]) - 1
+  const { row, col } = parseA1(addr)!
   const value = inputFromText(text, { layout, sheetId })
   setCell(doc, sheetId, sl.rows.ids[row]!, sl.cols.ids[col]!, value, origin)
 }
@@ -41,11 +38,7 @@ export function type(doc: Y.Doc, sheetId: string, addr: string, text: string, or
 export function textAt(doc: Y.Doc, sheetId: string, addr: string): string {
   const layout = layoutOf(doc)
   const sl = layout.sheet(sheetId)!
-  const m = /^([A-Z]+)(\d+)$/.exec(addr)!
-  let col = 0
-  for (const ch of m[1]!) col = col * 26 + ch.charCodeAt(0) - 64
-  col -= 1
-  const row = Number(m[2]) - 1
+  const { row, col } = parseA1(addr)!
   const cells = sheetParts(sheetsOf(doc).get(sheetId)!).cells
   return textForInput(cells.get(cellKey(sl.rows.ids[row]!, sl.cols.ids[col]!)), { layout, sheetId })
 }
