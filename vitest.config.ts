@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // browser tests measure nothing but still need the CPU to themselves on a 2-core machine
+    fileParallelism: false,
   },
 })

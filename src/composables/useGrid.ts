@@ -12,7 +12,8 @@ import { COLUMN_TYPES } from '../core/workbook/schema'
 import { cellKey, sheetParts, sheetsOf, splitCellKey } from '../core/workbook/schema'
 import * as m from '../core/workbook/mutations'
 import { inputFromText, textForInput } from '../core/workbook/input'
-import { colToLetters, shiftA1Formula } from '../core/formulas/references'
+import { colToLetters, decodeFormula, encodeFormula, shiftA1Formula } from '../core/formulas/references'
+import type { WorkbookLayout } from '../core/workbook/layout'
 import { diffOrder, isErrorValue, type EngineChange } from '../core/formulas/engine'
 import { formatValue } from '../core/format'
 import type { OpenWorkbook } from './useWorkbook'
@@ -40,6 +41,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   let colIds: string[] = []
   let renderQueued = false
   let unsubscribe: (() => void) | null = null
+  /** the layout the grid currently shows (the engine's is already the new one when a change arrives) */
+  let prevLayout: WorkbookLayout | null = null
 
   const engine = () => wb.engine.value!
   const sheet = () => sheetsOf(wb.doc).get(sheetId.value)
@@ -55,6 +58,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   const textAt = (r: number, c: number) => textForInput(cellInput(rowIds[r]!, colIds[c]!), ctx(), colMeta(c))
 
   function buildData(): void {
+    prevLayout = engine().layout
     const sl = engine().layout.sheet(sheetId.value)
     rowIds = sl ? [...sl.rows.ids] : []
     colIds = sl ? [...sl.cols.ids] : []
@@ -201,11 +205,17 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     const editor = hot.getActiveEditor() as (Handsontable.editors.BaseEditor & { TEXTAREA?: HTMLTextAreaElement }) | undefined
     const sel = hot.getSelectedLast()
     const keep = sel ? { rowId: rowIds[sel[0]], colId: colIds[sel[1]] } : null
+    // a remote change must not pull the keyboard away from the title, formula bar or a tab being renamed
+    const listening = hot.isListening()
     let editing: { value: string; start: number; end: number } | null = null
     if (editor?.isOpened()) {
       const ta = editor.TEXTAREA
       editing = { value: String(editor.getValue() ?? ''), start: ta?.selectionStart ?? 0, end: ta?.selectionEnd ?? 0 }
       editor.finishEditing(true) // close without writing: the text is kept and reopened below
+    }
+    // an open formula draft keeps meaning the same cells: read it against the old layout, write it for the new
+    if (editing?.value.startsWith('=') && prevLayout) {
+      editing.value = decodeFormula(encodeFormula(editing.value, { layout: prevLayout, sheetId: sheetId.value }), ctx())
     }
     const rows = diffOrder(rowIds, sl.rows.ids)
     const cols = diffOrder(colIds, sl.cols.ids)
@@ -223,7 +233,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     if (keep?.rowId && keep.colId) {
       const r = rowIds.indexOf(keep.rowId), c = colIds.indexOf(keep.colId)
       if (r >= 0 && c >= 0) {
-        hot.selectCell(r, c, r, c, false)
+        hot.selectCell(r, c, r, c, false, listening)
         if (editing) {
           const ed = hot.getActiveEditor() as Handsontable.editors.BaseEditor & { TEXTAREA?: HTMLTextAreaElement }
           ed.beginEditing(editing.value)
@@ -249,9 +259,13 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   }
 
   function onEngineChange(c: EngineChange): void {
+    try { applyEngineChange(c) } finally { prevLayout = engine().layout }
+  }
+
+  function applyEngineChange(c: EngineChange): void {
     if (!hot) return
     if (!sheet()) return // the sheet was deleted; the page switches sheets
-    if (c.structural.has(sheetId.value) || (c.sheetsChanged && c.structural.size > 0)) {
+    if (c.structural.has(sheetId.value)) {
       applyStructure()
     } else if (c.sheetsChanged || c.structural.size > 0) {
       // another sheet changed shape or a sheet was renamed: formulas here may read differently
@@ -335,7 +349,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       afterChange: (changes, source) => {
         if (!changes || source === 'loadData' || source === SYNC || source === 'updateData') return
         const list: { r: number; c: number; text: string }[] = []
-        for (const [r, prop, , next] of changes) {
+        for (const [r, prop, prev, next] of changes) {
+          // Enter on an unchanged cell must not re-read its value (a number would turn into text)
+          if (prev === next) continue
           const c = typeof prop === 'number' ? prop : Number(prop)
           list.push({ r, c, text: next === null || next === undefined ? '' : String(next) })
         }
@@ -409,7 +425,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       fixedColumnsStart: frozen('frozenCols'),
       contextMenu: contextMenu(),
     })
-    if (rowIds.length && colIds.length) hot.selectCell(0, 0)
+    // select A1 of the new sheet without taking the focus (a tab may be going into rename)
+    if (rowIds.length && colIds.length) hot.selectCell(0, 0, 0, 0, true, false)
+    hot.unlisten()
     refreshSelected()
   }
 

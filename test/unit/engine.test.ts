@@ -148,3 +148,36 @@ describe('cells', () => {
     expect(cells.get(cellKey('s0r2', 's0c0'))).toEqual({ t: 'd', v: '2026-06-18' })
   })
 })
+
+describe('undo of another structure change', () => {
+  it('undoing an insert that a colleague referenced gives #REF! in the engine too, as on a fresh load', () => {
+    const a = makeDoc([{ name: 'Sheet1', id: 's0', rows: 10, cols: 3 }], 1)
+    const b = new Y.Doc(); b.clientID = 2
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a))
+    const link = pair(a, b)
+    for (let i = 1; i <= 5; i++) type(a, 's0', `A${i}`, String(i))
+    link.exchange()
+    const ea = new FormulaEngine(a)
+    const undo = new Y.UndoManager([sheetsOf(a)], { trackedOrigins: new Set(['me']) })
+    insertRows(a, 's0', 5, 1, 'me')
+    link.exchange()
+    type(b, 's0', 'C1', '=SUM(A1:A6)')
+    link.exchange()
+    undo.undo()
+    link.exchange()
+    const f = fresh(a)
+    expect(snapshot(ea.hf, ea.layout)).toEqual(snapshot(f.hf, f.layout))
+    expect(ea.getValue('s0', 0, 2)).toMatchObject({ error: '#REF!' })
+  })
+
+  it('renaming a sheet re-reads formulas that name it as text', () => {
+    const d = makeDoc([{ name: 'One', id: 's0', rows: 5, cols: 3 }, { name: 'Data', id: 's1', rows: 5, cols: 3 }])
+    const e = new FormulaEngine(d)
+    type(d, 's1', 'A1', '42')
+    type(d, 's0', 'A1', '=Foo!A1+1') // no sheet Foo yet: kept as text
+    renameSheet(d, 's1', 'Foo')
+    const f = fresh(d)
+    expect(snapshot(e.hf, e.layout)).toEqual(snapshot(f.hf, f.layout))
+    expect(e.getValue('s0', 0, 0)).toBe(43)
+  })
+})

@@ -224,6 +224,11 @@ export class FormulaEngine {
         const back = (ins: [number, number][], ids: string[]) =>
           ins.some(([at, count]) => ids.slice(at, at + count).some(x => goneKeys.has(x)))
         if (back(rows.inserts, n.rows.ids) || back(cols.inserts, n.cols.ids)) reconcile = true
+        // ids that vanish without a tombstone (an undone insert) read as #REF! in the doc, while
+        // HyperFormula would shrink ranges around them
+        const vanished = (removes: [number, number][], ids: string[], gone: { has(id: string): boolean }) =>
+          removes.some(([at, count]) => ids.slice(at, at + count).some(x => !gone.has(x)))
+        if (vanished(rows.removes, o.rows.ids, n.rows.gone) || vanished(cols.removes, o.cols.ids, n.cols.gone)) reconcile = true
         if (rows.inserts.length || cols.inserts.length) this.fillInserted(id, n, rows.inserts, cols.inserts)
       }
       // 3. cells
@@ -240,7 +245,7 @@ export class FormulaEngine {
         }
       }
       if (reconcile) this.reconcileFormulas()
-      else if (structural.size) this.reconcileFormulas(true)
+      else if (structural.size || sheetsChanged) this.reconcileFormulas(true)
     })
     const change: EngineChange = {
       structural, cells: cellKeys, sheetsChanged, origin: txn.origin,
