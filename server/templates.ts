@@ -1,34 +1,45 @@
 /** Loads and validates every templates/*.json at startup; a broken file stops the server with its name. */
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import * as Y from 'yjs'
-import { TemplateError, buildWorkbook, localize, validateTemplate, type Locale, type Template } from '../src/core/templates/template'
+import { TemplateError, localize, resolveTemplate, validateTemplate, type Locale, type Template } from '../src/core/templates/template'
+import { checkTemplate, type TemplatePreview } from '../src/core/templates/check'
+
+export interface TemplateSummary {
+  id: string
+  title: string
+  description: string
+  sheets: string[]
+  preview: TemplatePreview
+}
 
 export class TemplateRegistry {
-  private readonly byId = new Map<string, Template>()
+  private readonly byId = new Map<string, { template: Template; previews: Record<Locale, TemplatePreview> }>()
 
-  constructor(templates: Template[]) {
-    for (const t of templates) this.byId.set(t.id, t)
+  constructor(templates: { template: Template; previews: Record<Locale, TemplatePreview> }[]) {
+    for (const t of templates) this.byId.set(t.template.id, t)
   }
 
-  get(id: string): Template | undefined { return this.byId.get(id) }
+  /** The resolved template (includes and patches applied). */
+  get(id: string): Template | undefined { return this.byId.get(id)?.template }
   has(id: string): boolean { return this.byId.has(id) }
-  all(): Template[] { return Array.from(this.byId.values()) }
+  all(): Template[] { return Array.from(this.byId.values(), t => t.template) }
 
-  /** Summaries for the API; blank first, then by id. */
-  summaries(locale: Locale): { id: string; title: string; description: string; sheets: string[] }[] {
-    return this.all()
-      .sort((a, b) => (a.id === 'blank' ? -1 : b.id === 'blank' ? 1 : a.id.localeCompare(b.id)))
-      .map(t => ({
+  /** Summaries for the API: blank first, then the combined plan, then by id. */
+  summaries(locale: Locale): TemplateSummary[] {
+    const rank = (id: string) => (id === 'blank' ? 0 : id === 'operations-plan' ? 1 : 2)
+    return Array.from(this.byId.values())
+      .sort((a, b) => rank(a.template.id) - rank(b.template.id) || a.template.id.localeCompare(b.template.id))
+      .map(({ template: t, previews }) => ({
         id: t.id,
         title: localize(t.title, locale),
         description: localize(t.description, locale),
         sheets: t.sheets.map(s => localize(s.name, locale)),
+        preview: previews[locale],
       }))
   }
 }
 
-/** Throws TemplateError (naming the file) for unreadable, malformed, invalid or duplicate templates. */
+/** Throws TemplateError (naming the file) for unreadable, malformed, invalid, duplicate or failing templates. */
 export function loadTemplates(dir: string): TemplateRegistry {
   let files: string[]
   try {
@@ -36,8 +47,9 @@ export function loadTemplates(dir: string): TemplateRegistry {
   } catch (e) {
     throw new Error(`templates directory ${dir} cannot be read: ${(e as Error).message}`)
   }
-  const templates: Template[] = []
-  const seen = new Map<string, string>()
+  const parsed: { template: Template; path: string }[] = []
+  const seen = new Map<string, Template>()
+  const paths = new Map<string, string>()
   for (const file of files) {
     const path = join(dir, file)
     let json: unknown
@@ -47,19 +59,19 @@ export function loadTemplates(dir: string): TemplateRegistry {
       throw new TemplateError(path, '(file)', `is not valid JSON: ${(e as Error).message}`)
     }
     const t = validateTemplate(json, path)
-    // a dry run in both languages, so data the builder rejects fails now and not on first use
-    for (const locale of ['zh-CN', 'en'] as const) {
-      try {
-        buildWorkbook(new Y.Doc(), t, { locale })
-      } catch (e) {
-        throw new TemplateError(path, '(build)', `${locale}: ${(e as Error).message}`)
-      }
-    }
-    const other = seen.get(t.id)
+    const other = paths.get(t.id)
     if (other) throw new TemplateError(path, 'id', `"${t.id}" is already used by ${other}`)
-    seen.set(t.id, path)
-    templates.push(t)
+    paths.set(t.id, path)
+    seen.set(t.id, t)
+    parsed.push({ template: t, path })
   }
   if (!seen.has('blank')) throw new Error(`templates directory ${dir} has no "blank" template`)
-  return new TemplateRegistry(templates)
+  // includes may name templates in files read later, so resolve once all are known
+  const loaded = parsed.map(({ template, path }) => {
+    const resolved = resolveTemplate(template, id => seen.get(id), path)
+    // a dry run in both languages, computed: a template that fails, fails now and not on first use
+    const { previews } = checkTemplate(resolved, path)
+    return { template: resolved, previews }
+  })
+  return new TemplateRegistry(loaded)
 }

@@ -305,7 +305,7 @@ function decodeToken(token: string, ctx: FormulaContext, opts: DecodeOptions): s
 /** Stored form → A1 text for the current layout. Deleted targets become #REF!. */
 export function decodeFormula(stored: string, ctx: FormulaContext, opts: DecodeOptions = {}): string {
   if (stored.indexOf(OPEN) < 0) {
-    return opts.sheetLabel === 'id' ? relabelSheets(stored, ctx) : stored
+    return opts.sheetLabel === 'id' ? engineText(stored, ctx) : stored
   }
   let out = ''
   let i = 0
@@ -323,7 +323,30 @@ export function decodeFormula(stored: string, ctx: FormulaContext, opts: DecodeO
     let j = i + 1
     while (j < stored.length && stored[j] !== '"' && stored[j] !== OPEN) j++
     const chunk = stored.slice(i, j)
-    out += opts.sheetLabel === 'id' && chunk.includes('!') ? relabelSheets(chunk, ctx) : chunk
+    out += opts.sheetLabel === 'id' ? engineChunk(chunk, ctx) : chunk
+    i = j
+  }
+  return out
+}
+
+const BOOL_WORD = /(^|[^\p{L}\p{N}_.$'])(TRUE|FALSE)(?![\p{L}\p{N}_.(]|\s*\()/giu
+
+/** Formula text outside string literals, for the engine: sheet names → ids, TRUE/FALSE → TRUE()/FALSE(). */
+function engineChunk(chunk: string, ctx: FormulaContext): string {
+  const t = chunk.includes('!') ? relabelSheets(chunk, ctx) : chunk
+  // HyperFormula knows TRUE and FALSE only as functions; Excel also takes them as bare literals
+  return /TRUE|FALSE/i.test(t) ? t.replace(BOOL_WORD, (_m, pre: string, word: string) => `${pre}${word.toUpperCase()}()`) : t
+}
+
+function engineText(stored: string, ctx: FormulaContext): string {
+  if (!/TRUE|FALSE/i.test(stored) && !stored.includes('!')) return stored
+  let out = ''
+  let i = 0
+  while (i < stored.length) {
+    if (stored[i] === '"') { const j = readQuoted(stored, i, '"'); out += stored.slice(i, j); i = j; continue }
+    let j = i + 1
+    while (j < stored.length && stored[j] !== '"') j++
+    out += engineChunk(stored.slice(i, j), ctx)
     i = j
   }
   return out

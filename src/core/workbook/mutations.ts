@@ -8,6 +8,7 @@ import {
   type CellInput, type ColumnMeta, type SheetMap, type Tombstone,
 } from './schema'
 import { newColId, newRowId, newSheetId } from './ids'
+import { afterInsertRows, autofillEditedRows, emptyRowsAmong, formulaColumns } from './table'
 
 export type Origin = unknown
 
@@ -161,9 +162,16 @@ function deleteIds(sheet: SheetMap, axis: Axis, at: number, count: number): stri
   return removed
 }
 
+/** Inserts rows; inside a table they get its column formulas, and right above its totals row they join its ranges. */
 export function insertRows(doc: Y.Doc, sheetId: string, at: number, count = 1, origin: Origin = null, ids?: string[]): string[] {
   const newIds = ids ?? Array.from({ length: count }, newRowId)
-  doc.transact(() => insertIds(requireSheet(doc, sheetId), 'rows', at, newIds), origin)
+  doc.transact(() => {
+    const sheet = requireSheet(doc, sheetId)
+    const p = sheetParts(sheet)
+    const before = visibleIds(p.rows, p.rowsGone)
+    insertIds(sheet, 'rows', at, newIds)
+    afterInsertRows(doc, sheetId, sheet, newIds, before, at)
+  }, origin)
   return newIds
 }
 
@@ -196,6 +204,28 @@ export function setCells(doc: Y.Doc, sheetId: string, writes: CellWrite[], origi
       if (w.value === null || w.value === '') { if (cells.has(key)) cells.delete(key) }
       else if (!sameInput(cells.get(key), w.value)) cells.set(key, w.value)
     }
+  }, origin)
+}
+
+/**
+ * A person's edit: like setCells, and a row that was empty and is now written, right below the table,
+ * gets the column formulas (the table grows as in Excel).
+ */
+export function editCells(doc: Y.Doc, sheetId: string, writes: CellWrite[], origin: Origin = null): void {
+  doc.transact(() => {
+    const sheet = requireSheet(doc, sheetId)
+    const wasEmpty = formulaColumns(sheet).length ? emptyRowsAmong(sheet, writes.filter(w => w.value !== null && w.value !== '').map(w => w.rowId)) : []
+    setCells(doc, sheetId, writes, origin)
+    autofillEditedRows(sheet, wasEmpty)
+  }, origin)
+}
+
+/** Marks a row as the table's totals row (null clears). */
+export function setTotalsRow(doc: Y.Doc, sheetId: string, rowId: string | null, origin: Origin = null): void {
+  doc.transact(() => {
+    const sheet = requireSheet(doc, sheetId)
+    if (rowId === null) sheet.delete('totalsRow')
+    else sheet.set('totalsRow', rowId)
   }, origin)
 }
 

@@ -13,6 +13,7 @@
  *     colMeta     Y.Map<ColumnMeta>      colId → plain JSON metadata
  *     cells       Y.Map<CellInput>       "rowId:colId" → input (never a computed value)
  *     frozenRows, frozenCols  number
+ *     totalsRow   string                 id of the table's totals row, if any (rows above it are data)
  *
  * Deleted rows and columns stay in the order as tombstones. That keeps the position of a deleted id
  * known, so a formula range whose end row was deleted still resolves to the rows around it (as Excel
@@ -37,7 +38,36 @@ export interface ColumnMeta {
   help?: string
   /** currency symbol, default ¥ */
   currency?: string
+  /**
+   * A calculated column: the formula every data row gets (new rows too), in stored form with the row
+   * id `@` standing for "this row" (see table.ts).
+   */
+  formula?: string
+  /** conditional colours, first match wins */
+  rules?: ColorRule[]
+  /** allowed values; cells outside are flagged, never rejected (a co-editor's value is not lost) */
+  validation?: Validation
 }
+
+export type RuleStyle = 'good' | 'warn' | 'bad' | 'info' | 'strong'
+export const RULE_STYLES: readonly RuleStyle[] = ['good', 'warn', 'bad', 'info', 'strong']
+export type RuleOp = '<' | '<=' | '>' | '>=' | '=' | '<>' | 'between' | 'empty' | 'notEmpty'
+export const RULE_OPS: readonly RuleOp[] = ['<', '<=', '>', '>=', '=', '<>', 'between', 'empty', 'notEmpty']
+
+/** Colours a cell when the computed value of this column (or of `colId` in the same row) matches. */
+export interface ColorRule {
+  op: RuleOp
+  value?: number | string
+  /** upper bound for 'between' */
+  value2?: number
+  /** test another column of the same row */
+  colId?: string
+  /** which rows the rule applies to; default 'data' (not the totals row) */
+  rows?: 'data' | 'totals' | 'all'
+  style: RuleStyle
+}
+
+export interface Validation { min?: number; max?: number; integer?: boolean }
 
 /** A formula in stored (position-independent) form; `v` starts with '='. */
 export interface FormulaInput { t: 'f'; v: string }
