@@ -4,7 +4,8 @@ export class ApiError extends Error {
 }
 
 export interface WorkbookInfo { id: string; title: string; template: string; createdAt: number; updatedAt: number; url: string }
-export interface TemplateInfo { id: string; title: string; description: string; sheets: string[] }
+export interface TemplatePreview { sheet: string; columns: string[]; rows: string[][] }
+export interface TemplateInfo { id: string; title: string; description: string; sheets: string[]; preview?: TemplatePreview }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res: Response

@@ -17,12 +17,17 @@ import type { WorkbookLayout } from '../core/workbook/layout'
 import { diffOrder, isErrorValue, type EngineChange } from '../core/formulas/engine'
 import { formatValue } from '../core/format'
 import type { OpenWorkbook } from './useWorkbook'
+import { ruleStyle, totalsRowOf, validationProblem, type ValidationProblem } from '../core/workbook/table'
+import { RULE_STYLES } from '../core/workbook/schema'
+import { DateTextEditor } from './gridEditors'
 
 export interface GridLabels {
   rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
   copy: string; cut: string
   columnType: string; types: Record<ColumnType, string>
   freezeRows: string; unfreeze: string
+  invalid: (p: ValidationProblem) => string
+  calculated: string
 }
 
 export interface Selected { row: number; col: number; rowId: string; colId: string; address: string; text: string }
@@ -43,6 +48,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   let unsubscribe: (() => void) | null = null
   /** the layout the grid currently shows (the engine's is already the new one when a change arrives) */
   let prevLayout: WorkbookLayout | null = null
+  /** the totals row id, cached: looked up per rendered cell */
+  let totalsId: string | undefined
 
   const engine = () => wb.engine.value!
   const sheet = () => sheetsOf(wb.doc).get(sheetId.value)
@@ -60,6 +67,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   function buildData(): void {
     prevLayout = engine().layout
     const sl = engine().layout.sheet(sheetId.value)
+    const sh = sheet()
+    totalsId = sh ? totalsRowOf(sh) : undefined
     rowIds = sl ? [...sl.rows.ids] : []
     colIds = sl ? [...sl.cols.ids] : []
     data = rowIds.map(() => new Array(colIds.length).fill(null))
@@ -99,10 +108,20 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     // text only: user content never becomes HTML
     td.textContent = formatValue(v, meta)
     const numeric = typeof v === 'number'
+    const rowId = rowIds[row]
+    const isTotals = rowId !== undefined && rowId === totalsId
     td.classList.toggle('htRight', numeric)
     td.classList.toggle('cell-error', isErrorValue(v))
     td.classList.toggle('cell-select', meta?.type === 'select')
+    td.classList.toggle('cell-totals', isTotals)
+    const style = meta?.rules && rowId
+      ? ruleStyle(meta, id => (id === undefined ? v : engine().getValueById(sheetId.value, rowId, id)), isTotals)
+      : undefined
+    for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
+    const problem = validationProblem(meta, v)
+    td.classList.toggle('cell-invalid', !!problem)
     if (isErrorValue(v) && v.message) td.title = v.message
+    else if (problem) td.title = labels().invalid(problem)
     else td.removeAttribute('title')
   }
 
@@ -111,6 +130,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     if (meta?.type === 'select' && meta.options?.length) {
       return { editor: 'dropdown', source: meta.options, strict: false, filter: false, renderer: cellRenderer as never }
     }
+    if (meta?.type === 'date') return { editor: DateTextEditor as never, renderer: cellRenderer as never }
     return { editor: 'text', renderer: cellRenderer as never }
   }
 
@@ -128,7 +148,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       if (!rowId || !colId) continue
       writes.push({ rowId, colId, value: inputFromText(text, ctx(), colMeta(c)) })
     }
-    if (writes.length) wb.mutate((doc, origin) => m.setCells(doc, sheetId.value, writes, origin))
+    if (writes.length) wb.mutate((doc, origin) => m.editCells(doc, sheetId.value, writes, origin))
   }
 
   /** Edits typed in the formula bar. */
@@ -292,6 +312,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     const metaChanged = txn.changed.has(colMetaMap as never)
     const sheetKeys = txn.changed.get(s as never)
     const frozenChanged = !!sheetKeys && (sheetKeys.has('frozenRows') || sheetKeys.has('frozenCols'))
+    if (sheetKeys?.has('totalsRow')) { totalsId = totalsRowOf(s); scheduleRender() }
     if (!metaChanged && !frozenChanged) return
     if (metaChanged) {
       // text of inputs depends on the type (0.15 edits as 15% in a percent column)
@@ -325,8 +346,11 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         if (c < 0) return
         const span = th.querySelector('.colHeader')
         if (span) span.textContent = headerText(c)
-        const help = colMeta(c)?.help
-        if (help) th.title = help
+        const meta = colMeta(c)
+        const tip = [meta?.help, meta?.formula ? labels().calculated : ''].filter(Boolean).join('\n')
+        th.classList.toggle('col-help', !!meta?.help)
+        th.classList.toggle('col-calculated', !!meta?.formula)
+        if (tip) th.title = tip
         else th.removeAttribute('title')
       },
       colWidths: (c: number) => colMeta(c)?.width ?? (colMeta(c)?.title ? 120 : 90),
