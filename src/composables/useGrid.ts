@@ -433,6 +433,14 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         }
       },
     })
+    // With imeFastEdit, Handsontable select()s its textarea 1 ms after a selection change or render. When
+    // someone types fast after Enter ("=A1*A2"), that select() can land after the first characters and
+    // the next ones replace them. Once an editor is open (typing began), there is nothing to select.
+    const focus = (hot as unknown as { getFocusManager?: () => { setRefocusElementGetter?: (f: () => HTMLElement | null) => void } }).getFocusManager?.()
+    focus?.setRefocusElementGetter?.(() => {
+      const ed = hot?.getActiveEditor() as (Handsontable.editors.BaseEditor & { TEXTAREA?: HTMLTextAreaElement }) | undefined
+      return ed && !ed.isOpened() ? ed.TEXTAREA ?? null : null
+    })
     const offEngine = wb.engine.value.onChange(onEngineChange)
     wb.doc.on('afterTransaction', onDocTransaction)
     unsubscribe = () => { offEngine(); wb.doc.off('afterTransaction', onDocTransaction) }

@@ -40,14 +40,29 @@ export function cellText(page: Page, row: number, col: number): Promise<string> 
 
 /** Waits until a cell shows `text` (the grid re-renders on remote changes; no sleeping). */
 export async function waitForCell(page: Page, row: number, col: number, text: string, timeout = 20_000): Promise<void> {
-  await page.waitForFunction(([r, c, t]) => {
-    const td = document.querySelector(`.ht_master tbody tr:nth-child(${Number(r) + 1}) td:nth-of-type(${Number(c) + 1})`)
-    return td?.textContent === t
-  }, [row, col, text] as const, { timeout })
+  try {
+    await page.waitForFunction(([r, c, t]) => {
+      const td = document.querySelector(`.ht_master tbody tr:nth-child(${Number(r) + 1}) td:nth-of-type(${Number(c) + 1})`)
+      return td?.textContent === t
+    }, [row, col, text] as const, { timeout })
+  } catch (e) {
+    // say what the grid showed instead, so a failure can be read without a trace
+    const seen = await page.evaluate(() => Array.from(document.querySelectorAll('.ht_master tbody tr')).slice(0, 8)
+      .map(tr => Array.from(tr.querySelectorAll('td')).slice(0, 8).map(td => td.textContent).join(' | ')).join('\n')).catch(() => '(page gone)')
+    throw new Error(`cell (${row}, ${col}) never showed ${JSON.stringify(text)}; the grid showed:\n${seen}\n${(e as Error).message.split('\n')[0]}`)
+  }
 }
 
+/**
+ * Clicks a cell where a person would: at its place on screen. In frozen rows/columns Handsontable draws
+ * a copy of the cell over the master table, and that copy is what takes the click.
+ */
 export async function clickCell(page: Page, row: number, col: number): Promise<void> {
-  await page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`).click()
+  const td = page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`)
+  await td.scrollIntoViewIfNeeded()
+  const box = await td.boundingBox()
+  if (!box) throw new Error(`cell (${row}, ${col}) is not on screen`)
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
 }
 
 /** Types into the selected cell as a person does, committing with Enter (which moves down). */

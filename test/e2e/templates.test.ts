@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText } from '../helpers/browser'
+import type { TestServer } from '../helpers/server'
+
+let server: TestServer
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startAppServer()
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+const td = (page: Page, row: number, col: number) => page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`)
+
+async function openTab(page: Page, name: string): Promise<void> {
+  await page.getByRole('tab', { name, exact: true }).click()
+  await expect.poll(() => page.getByRole('tab', { name, exact: true }).getAttribute('aria-selected')).toBe('true')
+}
+
+describe('the operations plan from the template gallery', () => {
+  it('creates the workbook from its card and shows the computed seed figures, colours and a growing table', async () => {
+    const ctx = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1400, height: 900 } })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(server.url + '/')
+    const card = page.locator('[data-template="operations-plan"]')
+    await card.click()
+    await expect.poll(() => card.getAttribute('aria-checked')).toBe('true')
+    // the card previews its first sheet with the seed's rows
+    expect(await card.locator('table.preview').innerText()).toContain('宏观环境')
+    await expect.poll(() => page.getByTestId('chosen-template').innerText()).toContain('运营规划')
+    await page.getByTestId('new-title').fill('2024 运营规划')
+    await page.getByTestId('create').click()
+    await page.waitForURL(/\/w\/[\w-]+$/)
+    await page.waitForSelector('.ht_master tbody td')
+
+    // 商品运营: 动销率 = 30天销量 / 库存量, slow movers (< 30 %) in red
+    await openTab(page, '商品运营')
+    await waitForCell(page, 0, 7, '60.00%')
+    expect(await cellText(page, 1, 7)).toBe('18.75%')
+    expect(await cellText(page, 2, 7)).toBe('70.00%')
+    expect(await td(page, 1, 7).getAttribute('class')).toContain('cell-bad')
+    expect(await td(page, 0, 7).getAttribute('class')).not.toContain('cell-bad')
+    // the header says the column is calculated and explains itself
+    const header = page.locator('.ht_clone_top thead th', { hasText: '动销率' }).first()
+    expect(await header.getAttribute('class')).toContain('col-calculated')
+    expect(await header.getAttribute('title')).toContain('库存量')
+
+    // a product typed into the row below the table gets the column formulas
+    await clickCell(page, 3, 0)
+    await typeCell(page, 'MB004')
+    await clickCell(page, 3, 5)
+    await typeCell(page, '200')
+    await clickCell(page, 3, 6)
+    await typeCell(page, '50')
+    await waitForCell(page, 3, 7, '25.00%')
+    expect(await td(page, 3, 7).getAttribute('class')).toContain('cell-bad')
+
+    // 绩效考核: 38 / 32 / 15 / 10 → 95 → 良好, weights total 100 %
+    await openTab(page, '绩效考核')
+    await waitForCell(page, 4, 5, '95')
+    expect(await cellText(page, 4, 6)).toBe('良好')
+    for (const [r, score, grade] of [[0, '38', '良好'], [1, '32', '优秀'], [2, '15', '优秀'], [3, '10', '待改进']] as const) {
+      expect(await cellText(page, r, 5)).toBe(score)
+      expect(await cellText(page, r, 6)).toBe(grade)
+    }
+    expect(await td(page, 4, 5).getAttribute('class')).toContain('cell-totals')
+    expect(await td(page, 4, 2).getAttribute('class')).toContain('cell-good')
+    // a weight changed so they no longer total 100 % is flagged at once
+    await clickCell(page, 0, 2)
+    await typeCell(page, '30%')
+    await waitForCell(page, 4, 2, '90%')
+    expect(await td(page, 4, 2).getAttribute('class')).toContain('cell-bad')
+    expect(await cellText(page, 4, 1)).toContain('100%')
+
+    // a dropdown column offers its options
+    await clickCell(page, 0, 8)
+    await page.keyboard.press('Enter')
+    await page.waitForSelector('.autocompleteEditor:visible, .handsontableEditor:visible')
+    expect(await page.locator('.autocompleteEditor td, .handsontableEditor td').allInnerTexts()).toEqual(expect.arrayContaining(['越高越好', '越低越好', '比值', '手工评分']))
+    await page.keyboard.press('Escape')
+
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
+})

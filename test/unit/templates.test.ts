@@ -1,0 +1,137 @@
+/**
+ * Every shipped template loads, validates, builds in both languages and computes with no formula
+ * errors; rows added to its tables get the column formulas and compute cleanly too.
+ */
+import { fileURLToPath } from 'node:url'
+import { mkdtempSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { loadTemplates } from '../../server/templates'
+import { buildWorkbook, validateTemplate, TemplateError, LOCALES } from '../../src/core/templates/template'
+import { FormulaEngine, isErrorValue } from '../../src/core/formulas/engine'
+import { shiftA1Formula } from '../../src/core/formulas/references'
+import { sheetParts, sheetsOf } from '../../src/core/workbook/schema'
+import { editCells, insertRows } from '../../src/core/workbook/mutations'
+import { formulaColumns, totalsRowOf } from '../../src/core/workbook/table'
+import { textForInput } from '../../src/core/workbook/input'
+import { cellKey } from '../../src/core/workbook/schema'
+
+const TEMPLATES = fileURLToPath(new URL('../../templates', import.meta.url))
+const registry = loadTemplates(TEMPLATES)
+
+const EXPECTED = [
+  'blank', 'market-analysis', 'goal-setting', 'strategy-execution', 'activity-progress', 'performance-appraisal',
+  'product-operations', 'kpi-monitoring', 'team-roles', 'budget-forecast', 'channel-plan', 'operations-plan',
+]
+
+function errorsIn(doc: Y.Doc, engine: FormulaEngine): string[] {
+  const out: string[] = []
+  for (const sheetId of engine.layout.order) {
+    const sl = engine.layout.sheet(sheetId)!
+    sheetParts(sheetsOf(doc).get(sheetId)!).cells.forEach((_v, key) => {
+      const [r, c] = key.split(':') as [string, string]
+      const v = engine.getValueById(sheetId, r, c)
+      if (isErrorValue(v)) out.push(`${sl.name}!${sl.rows.indexOf(r) + 1}:${sl.cols.indexOf(c) + 1} ${v.error}`)
+    })
+  }
+  return out
+}
+
+describe('shipped templates', () => {
+  it('include every plan the team asked for, each with a description in both languages', () => {
+    expect(registry.all().map(t => t.id).sort()).toEqual([...EXPECTED].sort())
+    for (const s of registry.summaries('zh-CN')) expect(s.description, s.id).not.toBe('')
+    for (const s of registry.summaries('en')) expect(s.description, s.id).toMatch(/[a-z]/)
+  })
+
+  it('operations-plan holds the sheets of every other template, named in Chinese', () => {
+    const ops = registry.summaries('zh-CN').find(s => s.id === 'operations-plan')!
+    for (const id of EXPECTED.filter(x => x !== 'blank' && x !== 'operations-plan')) {
+      for (const name of registry.summaries('zh-CN').find(s => s.id === id)!.sheets) expect(ops.sheets).toContain(name)
+    }
+    expect(ops.sheets.every(n => /[\u4e00-\u9fff]/.test(n) || /^PESTEL/.test(n))).toBe(true)
+  })
+
+  for (const id of EXPECTED) {
+    for (const locale of LOCALES) {
+      it(`${id} (${locale}) computes with no errors, and new rows get its column formulas`, () => {
+        const doc = new Y.Doc()
+        buildWorkbook(doc, registry.get(id)!, { locale })
+        const engine = new FormulaEngine(doc)
+        expect(errorsIn(doc, engine)).toEqual([])
+        for (const sheetId of [...engine.layout.order]) {
+          const sheet = sheetsOf(doc).get(sheetId)!
+          const fcols = formulaColumns(sheet)
+          if (!fcols.length) continue
+          const { cells } = sheetParts(sheet)
+          const sl = () => engine.layout.sheet(sheetId)!
+          const text = (r: number, colId: string) => textForInput(cells.get(cellKey(sl().rows.ids[r]!, colId)), { layout: engine.layout, sheetId })
+          // a row inserted below the first data row
+          insertRows(doc, sheetId, 1, 1)
+          for (const [colId] of fcols) {
+            const first = text(0, colId)
+            expect(first, `${sl().name} first row`).toMatch(/^=/)
+            if (!first.includes('!')) expect(text(1, colId)).toBe(shiftA1Formula(first, 1, 0))
+            else expect(text(1, colId)).toMatch(/^=/)
+          }
+          // a row inserted right above the totals row, or typed into right below the table
+          const totals = totalsRowOf(sheet)
+          let added: number
+          if (totals) {
+            added = sl().rows.indexOf(totals)
+            insertRows(doc, sheetId, added, 1)
+          } else {
+            added = 0
+            while (fcols.some(([c]) => cells.has(cellKey(sl().rows.ids[added]!, c)))) added++
+            const free = sl().cols.ids.find(c => !fcols.some(([f]) => f === c))!
+            editCells(doc, sheetId, [{ rowId: sl().rows.ids[added]!, colId: free, value: 'x' }])
+          }
+          for (const [colId] of fcols) expect(text(added, colId), `${sl().name} row ${added + 1}`).toMatch(/^=/)
+        }
+        expect(errorsIn(doc, engine)).toEqual([])
+        engine.destroy()
+      })
+    }
+  }
+})
+
+describe('template loading errors', () => {
+  const file = 'x.json'
+  const base = { schemaVersion: 2, id: 'x', title: 'x', sheets: [{ name: 'a', columns: [{ key: 'k', type: 'number' }] }] }
+  const fails = (patch: (t: typeof base & Record<string, unknown>) => void, field: RegExp) => {
+    const t = structuredClone(base) as typeof base & Record<string, unknown>
+    patch(t)
+    let err: unknown
+    try { validateTemplate(t, file) } catch (e) { err = e }
+    expect(err).toBeInstanceOf(TemplateError)
+    expect((err as TemplateError).field).toMatch(field)
+  }
+
+  it('names the field that is wrong', () => {
+    fails(t => { t.schemaVersion = 99 }, /schemaVersion/)
+    fails(t => { (t.sheets[0]!.columns[0] as Record<string, unknown>).type = 'money' }, /sheets\[0\]\.columns\[0\]\.type/)
+    fails(t => { (t.sheets[0]!.columns[0] as Record<string, unknown>).rules = [{ op: '~', style: 'good' }] }, /rules\[0\]\.op/)
+    fails(t => { (t.sheets[0]!.columns[0] as Record<string, unknown>).rules = [{ op: '>', value: 1, style: 'good', column: 'nope' }] }, /rules\[0\]\.column/)
+    fails(t => { (t.sheets[0]!.columns[0] as Record<string, unknown>).formula = 'A1*2' }, /formula/)
+    fails(t => { (t.sheets[0]!.columns[0] as Record<string, unknown>).type = 'select' }, /options/)
+    fails(t => { (t.sheets[0] as Record<string, unknown>).totals = [{ bad: 1 }] }, /totals\[0\]/)
+    fails(t => { t.patches = [{ sheet: 'a', cell: 'nope', value: 1 }] }, /patches\[0\]\.cell/)
+  })
+
+  it('a template whose formula fails or whose sample breaks its dropdown stops the server with file, sheet and cell', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-tpl-'))
+    mkdirSync(join(dir, 't'))
+    copyFileSync(join(TEMPLATES, 'blank.json'), join(dir, 't', 'blank.json'))
+    const write = (t: unknown) => writeFileSync(join(dir, 't', 'plan.json'), JSON.stringify(t))
+    write({ schemaVersion: 2, id: 'plan', title: 'p', sheets: [{ name: '计划', data: [[1, 0, '=A1/B1']] }] })
+    expect(() => loadTemplates(join(dir, 't'))).toThrow(/plan\.json: sheets\[0\] "计划" C1: zh-CN: formula gives #DIV\/0!/)
+    write({ schemaVersion: 2, id: 'plan', title: 'p', sheets: [{ name: '计划', columns: [{ type: 'select', options: ['是', '否'] }], data: [['也许']] }] })
+    expect(() => loadTemplates(join(dir, 't'))).toThrow(/plan\.json: sheets\[0\] "计划" A1: zh-CN: value "也许" breaks/)
+    write({ schemaVersion: 2, id: 'plan', title: 'p', include: ['nothing'], sheets: [] })
+    expect(() => loadTemplates(join(dir, 't'))).toThrow(/plan\.json: include\[0\]: unknown template "nothing"/)
+    write({ schemaVersion: 2, id: 'plan', title: 'p', sheets: [{ name: '计划', data: [["='别的表'!A1"]] }] })
+    expect(() => loadTemplates(join(dir, 't'))).toThrow(/plan\.json: sheets\[0\] "计划" A1/)
+  })
+})
