@@ -28,6 +28,7 @@ export interface GridLabels {
   freezeRows: string; unfreeze: string
   invalid: (p: ValidationProblem) => string
   calculated: string
+  applyColumnFormula: string; stopColumnFormula: string
 }
 
 export interface Selected { row: number; col: number; rowId: string; colId: string; address: string; text: string }
@@ -208,6 +209,21 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
           hidden: () => frozen('frozenRows') === 0 && frozen('frozenCols') === 0,
           callback: () => structural((d, o) => m.setFrozen(d, sheetId.value, { rows: 0, cols: 0 }, o)),
         },
+        column_formula: {
+          name: L.applyColumnFormula,
+          hidden: () => { const s = sel(); return !s || !data[s.r1]?.[s.c1]?.startsWith('=') },
+          callback: () => {
+            const s = sel()
+            const input = s && cellInput(rowIds[s.r1]!, colIds[s.c1]!)
+            if (!s || !input || typeof input !== 'object' || input.t !== 'f') return
+            structural((d, o) => m.setColumnFormula(d, sheetId.value, colIds[s.c1]!, { rowId: rowIds[s.r1]!, stored: input.v }, o))
+          },
+        },
+        column_formula_off: {
+          name: L.stopColumnFormula,
+          hidden: () => { const s = sel(); return !s || !colMeta(s.c1)?.formula },
+          callback: () => { const s = sel(); if (s) structural((d, o) => m.setColumnFormula(d, sheetId.value, colIds[s.c1]!, null, o)) },
+        },
         sep4: { name: '---------' },
         copy: { name: L.copy },
         cut: { name: L.cut },
@@ -347,7 +363,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         const span = th.querySelector('.colHeader')
         if (span) span.textContent = headerText(c)
         const meta = colMeta(c)
-        const tip = [meta?.help, meta?.formula ? labels().calculated : ''].filter(Boolean).join('\n')
+        // headers are narrow: the tooltip carries the whole title, its help and whether it is calculated
+        const tip = [meta?.title, meta?.help, meta?.formula ? labels().calculated : ''].filter(Boolean).join('\n')
         th.classList.toggle('col-help', !!meta?.help)
         th.classList.toggle('col-calculated', !!meta?.formula)
         if (tip) th.title = tip

@@ -3,7 +3,7 @@ import * as Y from 'yjs'
 import { FormulaEngine } from '../../src/core/formulas/engine'
 import { encodeFormula } from '../../src/core/formulas/references'
 import { sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
-import { editCells, insertRows, deleteRows, setColumnMeta, setTotalsRow } from '../../src/core/workbook/mutations'
+import { editCells, insertRows, deleteRows, setColumnFormula, setColumnMeta, setTotalsRow } from '../../src/core/workbook/mutations'
 import { inputFromText } from '../../src/core/workbook/input'
 import { matchRule, ruleStyle, toColumnFormula, totalsRowOf, validationProblem } from '../../src/core/workbook/table'
 import { layoutOf, makeDoc, pair, textAt, type } from '../helpers/workbook'
@@ -79,6 +79,25 @@ describe('calculated columns', () => {
     expect(textAt(doc, 's0', 'C6')).toBe('=SUM(C1:C5)')
     insertRows(doc, 's0', 6, 1) // below the totals row (now row 6)
     expect(textAt(doc, 's0', 'C7')).toBe('')
+  })
+})
+
+describe('making a column calculated from the grid', () => {
+  it('fills every data row above the totals row with the formula for its row, and new rows follow', () => {
+    const doc = tableDoc()
+    const engine = new FormulaEngine(doc)
+    type(doc, 's0', 'D2', '=B2-A2')
+    const layout = layoutOf(doc)
+    const stored = (sheetParts(sheetsOf(doc).get('s0')!).cells.get('s0r1:s0c3') as { v: string }).v
+    setColumnFormula(doc, 's0', 's0c3', { rowId: layout.sheet('s0')!.rows.ids[1]!, stored })
+    expect(['D1', 'D2', 'D3', 'D4'].map(a => textAt(doc, 's0', a))).toEqual(['=B1-A1', '=B2-A2', '=B3-A3', ''])
+    expect(engine.getValue('s0', 2, 3)).toBe(27)
+    insertRows(doc, 's0', 3, 1)
+    expect(textAt(doc, 's0', 'D4')).toBe('=B4-A4')
+    setColumnFormula(doc, 's0', 's0c3', null)
+    insertRows(doc, 's0', 4, 1)
+    expect(textAt(doc, 's0', 'D5')).toBe('')
+    expect(textAt(doc, 's0', 'D1')).toBe('=B1-A1')
   })
 })
 

@@ -8,7 +8,7 @@ import {
   type CellInput, type ColumnMeta, type SheetMap, type Tombstone,
 } from './schema'
 import { newColId, newRowId, newSheetId } from './ids'
-import { afterInsertRows, autofillEditedRows, emptyRowsAmong, formulaColumns } from './table'
+import { afterInsertRows, autofillEditedRows, columnFormulaFor, emptyRowsAmong, formulaColumns, toColumnFormula, totalsRowOf } from './table'
 
 export type Origin = unknown
 
@@ -217,6 +217,29 @@ export function editCells(doc: Y.Doc, sheetId: string, writes: CellWrite[], orig
     const wasEmpty = formulaColumns(sheet).length ? emptyRowsAmong(sheet, writes.filter(w => w.value !== null && w.value !== '').map(w => w.rowId)) : []
     setCells(doc, sheetId, writes, origin)
     autofillEditedRows(sheet, wasEmpty)
+  }, origin)
+}
+
+/**
+ * Makes a column calculated from the formula in one of its cells, as Excel's "overwrite all cells in
+ * this column": every data row that holds anything (above the totals row) gets the formula for its own
+ * row, and so do new rows. `null` stops calculating (cells keep their formulas).
+ */
+export function setColumnFormula(doc: Y.Doc, sheetId: string, colId: string, from: { rowId: string; stored: string } | null, origin: Origin = null): void {
+  doc.transact(() => {
+    const sheet = requireSheet(doc, sheetId)
+    if (from === null) { setColumnMeta(doc, sheetId, colId, { formula: undefined }, origin); return }
+    const formula = toColumnFormula(from.stored, from.rowId)
+    setColumnMeta(doc, sheetId, colId, { formula }, origin)
+    const p = sheetParts(sheet)
+    const colIds = visibleIds(p.cols, p.colsGone)
+    const totals = totalsRowOf(sheet)
+    for (const rowId of visibleIds(p.rows, p.rowsGone)) {
+      if (rowId === totals) break
+      if (rowId !== from.rowId && !colIds.some(c => p.cells.has(cellKey(rowId, c)))) continue
+      const next = columnFormulaFor(formula, rowId)
+      if (!sameInput(p.cells.get(cellKey(rowId, colId)), next)) p.cells.set(cellKey(rowId, colId), next)
+    }
   }, origin)
 }
 
