@@ -49,6 +49,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   let unsubscribe: (() => void) | null = null
   /** the layout the grid currently shows (the engine's is already the new one when a change arrives) */
   let prevLayout: WorkbookLayout | null = null
+  /** labels for the renderer, rebuilt when the language changes */
+  let cachedLabels: GridLabels | null = null
   /** the totals row id, cached: looked up per rendered cell */
   let totalsId: string | undefined
 
@@ -122,7 +124,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     const problem = validationProblem(meta, v)
     td.classList.toggle('cell-invalid', !!problem)
     if (isErrorValue(v) && v.message) td.title = v.message
-    else if (problem) td.title = labels().invalid(problem)
+    else if (problem) td.title = (cachedLabels ??= labels()).invalid(problem)
     else td.removeAttribute('title')
   }
 
@@ -211,7 +213,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         },
         column_formula: {
           name: L.applyColumnFormula,
-          hidden: () => { const s = sel(); return !s || !data[s.r1]?.[s.c1]?.startsWith('=') },
+          hidden: () => { const s = sel(); return !s || rowIds[s.r1] === totalsId || !data[s.r1]?.[s.c1]?.startsWith('=') },
           callback: () => {
             const s = sel()
             const input = s && cellInput(rowIds[s.r1]!, colIds[s.c1]!)
@@ -494,7 +496,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   return {
     selected,
     commitSelected,
-    relabel: () => { hot?.updateSettings({ contextMenu: contextMenu() }) },
+    relabel: () => { cachedLabels = null; hot?.updateSettings({ contextMenu: contextMenu() }); hot?.render() },
     focusGrid: () => { const s = selected.value; if (hot && s) hot.selectCell(s.row, s.col) },
     addRows: (n: number) => structural((d, o) => m.insertRows(d, sheetId.value, rowIds.length, n, o)),
     get hot() { return hot },

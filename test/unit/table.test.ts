@@ -101,7 +101,48 @@ describe('making a column calculated from the grid', () => {
   })
 })
 
+describe('references to other rows in calculated columns', () => {
+  it('keep their distance from the row: a running balance filled down the column', () => {
+    const doc = makeDoc([{ name: 'Sheet1', id: 's0', rows: 12, cols: 3 }])
+    ;['5', '7', '9'].forEach((v, i) => type(doc, 's0', `A${i + 1}`, v))
+    type(doc, 's0', 'A6', 'notes below the table')
+    type(doc, 's0', 'B3', '=B2+A3')
+    const stored = (sheetParts(sheetsOf(doc).get('s0')!).cells.get('s0r2:s0c1') as { v: string }).v
+    setColumnFormula(doc, 's0', 's0c1', { rowId: 's0r2', stored })
+    // row 1 has no row above it: #REF!, as when Excel fills a formula past the edge
+    expect(['B1', 'B2', 'B3', 'B6'].map(a => textAt(doc, 's0', a))).toEqual(['=#REF!', '=B1+A2', '=B2+A3', ''])
+    type(doc, 's0', 'B1', '=A1')
+    edit(doc, 'A4', '11')
+    expect(textAt(doc, 's0', 'B4')).toBe('=B3+A4')
+    const engine = new FormulaEngine(doc)
+    expect(engine.getValue('s0', 3, 1)).toBe(32)
+    // inserted between rows 2 and 3, the new row points at the row above it
+    insertRows(doc, 's0', 2, 1)
+    expect(textAt(doc, 's0', 'B3')).toBe('=B2+A3')
+  })
+})
+
 describe('totals row', () => {
+  it('leaves a running total ("up to this row") alone when rows are added above the totals row', () => {
+    const doc = tableDoc()
+    type(doc, 's0', 'D1', '=SUM($C$1:C1)')
+    type(doc, 's0', 'D3', '=SUM($C$1:C3)')
+    insertRows(doc, 's0', 3, 1)
+    expect(textAt(doc, 's0', 'D3')).toBe('=SUM($C$1:C3)')
+    expect(textAt(doc, 's0', 'C5')).toBe('=SUM(C1:C4)')
+  })
+
+  it('grows ranges inside column formulas too, so rows added later share the same total', () => {
+    const doc = tableDoc()
+    const layout = layoutOf(doc)
+    const stored = encodeFormula('=IF(C1="","",C1/SUM($C$1:$C$3))', { layout, sheetId: 's0' })
+    setColumnFormula(doc, 's0', 's0c3', { rowId: 's0r0', stored })
+    insertRows(doc, 's0', 3, 1)
+    insertRows(doc, 's0', 1, 1)
+    expect(textAt(doc, 's0', 'D2')).toBe('=IF(C2="","",C2/SUM($C$1:$C$5))')
+    expect(textAt(doc, 's0', 'D1')).toBe('=IF(C1="","",C1/SUM($C$1:$C$5))')
+  })
+
   it('rows inserted right above the totals row join its ranges, and undo takes both back', () => {
     const doc = tableDoc()
     const engine = new FormulaEngine(doc)

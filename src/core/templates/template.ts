@@ -321,7 +321,7 @@ export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: st
       sheet.columns?.forEach((c, i) => {
         if (c.formula === undefined) return
         const stored = encodeFormula(localize(c.formula, locale), ctx)
-        setColumnMeta(doc, sheetId, colIds[i]!, { formula: toColumnFormula(stored, rowIds[0]!) }, origin)
+        setColumnMeta(doc, sheetId, colIds[i]!, { formula: toColumnFormula(stored, rowIds[0]!, rowIds) }, origin)
       })
       const sheetMap = sheetsOf(doc).get(sheetId)!
       if (nData) fillColumnFormulas(sheetMap, rowIds.slice(0, nData))

@@ -229,15 +229,20 @@ export function setColumnFormula(doc: Y.Doc, sheetId: string, colId: string, fro
   doc.transact(() => {
     const sheet = requireSheet(doc, sheetId)
     if (from === null) { setColumnMeta(doc, sheetId, colId, { formula: undefined }, origin); return }
-    const formula = toColumnFormula(from.stored, from.rowId)
-    setColumnMeta(doc, sheetId, colId, { formula }, origin)
     const p = sheetParts(sheet)
+    const order = visibleIds(p.rows, p.rowsGone)
     const colIds = visibleIds(p.cols, p.colsGone)
     const totals = totalsRowOf(sheet)
-    for (const rowId of visibleIds(p.rows, p.rowsGone)) {
-      if (rowId === totals) break
-      if (rowId !== from.rowId && !colIds.some(c => p.cells.has(cellKey(rowId, c)))) continue
-      const next = columnFormulaFor(formula, rowId)
+    const formula = toColumnFormula(from.stored, from.rowId, order)
+    setColumnMeta(doc, sheetId, colId, { formula }, origin)
+    // the table around the cell: the unbroken run of non-empty rows, stopping at the totals row
+    const filled = (r: string | undefined) => r !== undefined && r !== totals && colIds.some(c => p.cells.has(cellKey(r, c)))
+    const at = order.indexOf(from.rowId)
+    let top = at, bottom = at
+    while (filled(order[top - 1])) top--
+    while (filled(order[bottom + 1])) bottom++
+    for (const rowId of order.slice(top, bottom + 1)) {
+      const next = columnFormulaFor(formula, rowId, order)
       if (!sameInput(p.cells.get(cellKey(rowId, colId)), next)) p.cells.set(cellKey(rowId, colId), next)
     }
   }, origin)

@@ -4,8 +4,9 @@
  * above it, conditional colours, and validation flags. No Vue imports: the server uses this too.
  *
  * A calculated column keeps its formula in the column's metadata in stored form, with the row id `@`
- * meaning "this row" (`=⟦@,c7⟧/⟦@,c6⟧`). Same-row references follow the row; everything else (absolute
- * references, other rows, other sheets) is stored by id like any formula.
+ * meaning "this row" (`=⟦@,c7⟧/⟦@,c6⟧`) and `@-1`, `@+2` the rows above and below it. Relative
+ * references on the sheet follow the row; the rest (absolute references, other sheets) is stored by id
+ * like any formula.
  */
 import type * as Y from 'yjs'
 import { CLOSE, OPEN } from '../formulas/references'
@@ -49,14 +50,38 @@ function mapTokenRows(stored: string, fn: (row: string, abs: boolean, sheet: str
   return out
 }
 
-/** Stored formula written for `anchorRowId` → column formula: same-sheet relative refs to that row become `@`. */
-export function toColumnFormula(stored: string, anchorRowId: string): string {
-  return mapTokenRows(stored, (row, abs, sheet) => (!abs && sheet === undefined && row === anchorRowId ? THIS_ROW : row))
+/**
+ * Stored formula written for `anchorRowId` → column formula: relative references on the same sheet
+ * become offsets from "this row" (`@`, `@-1`, `@+1`), given the sheet's visible row order.
+ */
+export function toColumnFormula(stored: string, anchorRowId: string, order: readonly string[] = [anchorRowId]): string {
+  const at = order.indexOf(anchorRowId)
+  return mapTokenRows(stored, (row, abs, sheet) => {
+    if (abs || sheet !== undefined) return row
+    if (row === anchorRowId) return THIS_ROW
+    const p = order.indexOf(row)
+    if (p < 0 || at < 0) return row
+    return `${THIS_ROW}${p > at ? '+' : '-'}${Math.abs(p - at)}`
+  })
 }
 
-/** The formula a calculated column puts in one row. */
-export function columnFormulaFor(formula: string, rowId: string): FormulaInput {
-  return { t: 'f', v: mapTokenRows(formula, row => (row === THIS_ROW ? rowId : row)) }
+/**
+ * The formula a calculated column puts in one row. `order` (visible row ids) resolves `@-1`-style
+ * offsets; an offset that falls outside the sheet gives #REF!, as Excel does when a formula is filled
+ * past the edge.
+ */
+export function columnFormulaFor(formula: string, rowId: string, order?: readonly string[]): FormulaInput {
+  let broken = false
+  let at = -2
+  const v = mapTokenRows(formula, row => {
+    if (row === THIS_ROW) return rowId
+    if (!row.startsWith(THIS_ROW)) return row
+    if (at === -2) at = order ? order.indexOf(rowId) : -1
+    const target = at < 0 ? undefined : order![at + Number(row.slice(1))]
+    if (target === undefined) { broken = true; return row }
+    return target
+  })
+  return { t: 'f', v: broken ? '=#REF!' : v }
 }
 
 /** The totals row id, when it is set and not deleted. */
@@ -93,11 +118,14 @@ function isTableRow(sheet: SheetMap, rowId: string | undefined, fcols: [string, 
 
 /** Puts the column formulas into the given rows where their cells are empty. Call inside a transaction. */
 export function fillColumnFormulas(sheet: SheetMap, rowIds: readonly string[], fcols = formulaColumns(sheet)): void {
-  const { cells } = sheetParts(sheet)
+  const { cells, rows, rowsGone } = sheetParts(sheet)
+  let order: string[] | undefined
   for (const rowId of rowIds) {
     for (const [colId, f] of fcols) {
       const key = cellKey(rowId, colId)
-      if (!cells.has(key)) cells.set(key, columnFormulaFor(f, rowId))
+      if (cells.has(key)) continue
+      if (!order && (f.includes(`${THIS_ROW}-`) || f.includes(`${THIS_ROW}+`))) order = visibleIds(rows, rowsGone)
+      cells.set(key, columnFormulaFor(f, rowId, order))
     }
   }
 }
@@ -121,22 +149,31 @@ export function afterInsertRows(doc: Y.Doc, sheetId: string, sheet: SheetMap, ne
 
 /**
  * Multi-row ranges on `sheetId` that end at `fromRow` (and start elsewhere) end at `toRow` instead, in
- * every formula of the workbook: what a table does when rows are added at its end.
+ * every formula of the workbook and every column formula: what a table does when rows are added at its
+ * end. A relative end in `fromRow`'s own row ("up to this row", a running total) is left alone.
  */
 export function extendRangeEnds(doc: Y.Doc, sheetId: string, fromRow: string, toRow: string): void {
+  const extend = (stored: string, cellSheetId: string, cellRow: string | undefined) =>
+    mapTokenRows(stored, (row, abs, tokenSheet, side, other) => {
+      if ((tokenSheet ?? cellSheetId) !== sheetId) return row
+      if (side !== 'end' || row !== fromRow || other === undefined || other === fromRow) return row
+      if (!abs && tokenSheet === undefined && cellRow === fromRow) return row
+      return toRow
+    })
   sheetsOf(doc).forEach((sheet, cellSheetId) => {
-    const { cells } = sheetParts(sheet)
+    const { cells, colMeta } = sheetParts(sheet)
     const updates: [string, FormulaInput][] = []
     cells.forEach((input, key) => {
       if (!isFormula(input) || input.v.indexOf(fromRow) < 0) return
-      const next = mapTokenRows(input.v, (row, _abs, tokenSheet, side, other) => {
-        if ((tokenSheet ?? cellSheetId) !== sheetId) return row
-        if (side === 'end' && row === fromRow && other !== undefined && other !== fromRow) return toRow
-        return row
-      })
+      const next = extend(input.v, cellSheetId, key.slice(0, key.indexOf(':')))
       if (next !== input.v) updates.push([key, { t: 'f', v: next }])
     })
     for (const [key, v] of updates) cells.set(key, v)
+    colMeta.forEach((meta, colId) => {
+      if (typeof meta?.formula !== 'string' || meta.formula.indexOf(fromRow) < 0) return
+      const next = extend(meta.formula, cellSheetId, undefined)
+      if (next !== meta.formula) colMeta.set(colId, { ...meta, formula: next })
+    })
   })
 }
 
@@ -202,8 +239,10 @@ export function matchRule(rule: ColorRule, v: CellValue): boolean {
 
 /** The style of the first matching rule. `valueOf(colId)` gives the computed value of a column in the row. */
 export function ruleStyle(meta: ColumnMeta | undefined, valueOf: (colId: string | undefined) => CellValue, isTotalsRow: boolean): RuleStyle | undefined {
-  if (!meta?.rules) return undefined
+  // metadata comes from any co-editor's client: tolerate junk rather than break rendering
+  if (!Array.isArray(meta?.rules)) return undefined
   for (const rule of meta.rules) {
+    if (typeof rule !== 'object' || rule === null) continue
     const scope = rule.rows ?? 'data'
     if (scope === 'data' && isTotalsRow) continue
     if (scope === 'totals' && !isTotalsRow) continue
@@ -222,11 +261,11 @@ export type ValidationProblem =
 /** What is wrong with a computed value under the column's rules (dropdown options, number bounds). */
 export function validationProblem(meta: ColumnMeta | undefined, v: CellValue): ValidationProblem | undefined {
   if (!meta || v === null || v === '' || typeof v === 'object') return undefined
-  if (meta.type === 'select' && meta.options?.length && !meta.options.includes(String(v))) {
+  if (meta.type === 'select' && Array.isArray(meta.options) && meta.options.length && !meta.options.includes(String(v))) {
     return { code: 'not-in-options', options: meta.options }
   }
   const val = meta.validation
-  if (!val) return undefined
+  if (typeof val !== 'object' || val === null) return undefined
   if (typeof v !== 'number') return val.min !== undefined || val.max !== undefined || val.integer ? { code: 'not-number' } : undefined
   if (val.integer && !Number.isInteger(v)) return { code: 'not-integer' }
   if (val.min !== undefined && v < val.min - EPS) return { code: 'below-min', min: val.min }
