@@ -12,10 +12,19 @@ export class DateTextEditor extends Handsontable.editors.DateEditor {
 
   override beginEditing(newInitialValue?: unknown, event?: Event): void {
     const current = this.row === null || this.col === null ? null : this.hot.getDataAtCell(this.row, this.col)
-    this.typing = (typeof newInitialValue === 'string' && newInitialValue !== '' && !ISO.test(newInitialValue))
+    // a keystroke opens the editor with an initial value ('' plus the typed character, or the IME's
+    // text); Enter, F2 and double-click open it without one
+    this.typing = (typeof newInitialValue === 'string' && !ISO.test(newInitialValue))
       || (current !== null && current !== '' && !ISO.test(String(current)))
     this.TEXTAREA.setAttribute('type', this.typing ? 'text' : 'date')
     super.beginEditing(newInitialValue, event)
+  }
+
+  override close(): void {
+    super.close()
+    // between edits the field takes fast typing (imeFastEdit keeps the focus in it): keep it a text field
+    this.typing = false
+    this.TEXTAREA.setAttribute('type', 'text')
   }
 
   override setValue(value?: unknown): void {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText } from '../helpers/browser'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText, cellLocator } from '../helpers/browser'
 import type { TestServer } from '../helpers/server'
 
 let server: TestServer
@@ -15,7 +15,7 @@ afterAll(async () => {
   await server?.close()
 })
 
-const td = (page: Page, row: number, col: number) => page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`)
+const td = cellLocator
 
 async function openTab(page: Page, name: string): Promise<void> {
   await page.getByRole('tab', { name, exact: true }).click()
@@ -84,6 +84,19 @@ describe('the operations plan from the template gallery', () => {
     await page.waitForSelector('.autocompleteEditor:visible, .handsontableEditor:visible')
     expect(await page.locator('.autocompleteEditor td, .handsontableEditor td').allInnerTexts()).toEqual(expect.arrayContaining(['越高越好', '越低越好', '比值', '手工评分']))
     await page.keyboard.press('Escape')
+
+    // a date column: Enter opens the date picker on the ISO date; typing straight in still works
+    await openTab(page, '活动进度')
+    await waitForCell(page, 0, 5, '2024-05-10')
+    await clickCell(page, 0, 5)
+    await page.keyboard.press('Enter')
+    const picker = page.locator('input.handsontableInput[type="date"]')
+    await picker.waitFor({ state: 'visible' })
+    expect(await picker.inputValue()).toBe('2024-05-10')
+    await page.keyboard.press('Escape')
+    await clickCell(page, 1, 5)
+    await typeCell(page, '2024-5-28')
+    await waitForCell(page, 1, 5, '2024-05-28')
 
     expect(errors).toEqual([])
     await ctx.close()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
-import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText } from '../helpers/browser'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText, cellLocator } from '../helpers/browser'
 import type { TestServer } from '../helpers/server'
 
 let server: TestServer
@@ -95,14 +95,14 @@ describe('editing habits', () => {
     await typeCell(page, '0.6')
     await typeCell(page, '=B1/2')
     await waitForCell(page, 1, 1, '0.3')
-    await page.locator('.ht_master tbody tr:nth-child(1) td:nth-of-type(2)').click({ button: 'right' })
+    await cellLocator(page, 0, 1).click({ button: 'right' })
     await page.locator('.htContextMenu td', { hasText: '列类型' }).hover()
     await page.locator('.htContextMenu td', { hasText: '百分比' }).click()
     await waitForCell(page, 0, 1, '60.00%')
     await waitForCell(page, 1, 1, '30.00%')
 
     // insert a row above row 1 from the context menu: the formula follows its cells
-    await page.locator('.ht_master tbody tr:nth-child(1) td:nth-of-type(1)').click({ button: 'right' })
+    await cellLocator(page, 0, 0).click({ button: 'right' })
     await page.locator('.htContextMenu td', { hasText: '在上方插入行' }).click()
     await waitForCell(page, 1, 0, '天猫')
     await waitForCell(page, 2, 1, '30.00%')

@@ -33,18 +33,27 @@ export function watchErrors(page: Page): string[] {
   return errors
 }
 
+/**
+ * CSS selector of a cell of the main grid by zero-based row/col. Handsontable renders only the rows and
+ * columns in view, so cells are found by their ARIA indexes (1 is the header row/column), not by order.
+ */
+export function cellSelector(row: number, col: number): string {
+  return `.ht_master tbody tr[aria-rowindex="${row + 2}"] td[aria-colindex="${col + 2}"]`
+}
+
+export function cellLocator(page: Page, row: number, col: number) {
+  return page.locator(cellSelector(row, col))
+}
+
 /** The rendered text of a visible cell of the main grid, by zero-based row/col. */
 export function cellText(page: Page, row: number, col: number): Promise<string> {
-  return page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`).innerText()
+  return cellLocator(page, row, col).innerText()
 }
 
 /** Waits until a cell shows `text` (the grid re-renders on remote changes; no sleeping). */
 export async function waitForCell(page: Page, row: number, col: number, text: string, timeout = 20_000): Promise<void> {
   try {
-    await page.waitForFunction(([r, c, t]) => {
-      const td = document.querySelector(`.ht_master tbody tr:nth-child(${Number(r) + 1}) td:nth-of-type(${Number(c) + 1})`)
-      return td?.textContent === t
-    }, [row, col, text] as const, { timeout })
+    await page.waitForFunction(([sel, t]) => document.querySelector(sel)?.textContent === t, [cellSelector(row, col), text] as const, { timeout })
   } catch (e) {
     // say what the grid showed instead, so a failure can be read without a trace
     const seen = await page.evaluate(() => Array.from(document.querySelectorAll('.ht_master tbody tr')).slice(0, 8)
@@ -58,7 +67,7 @@ export async function waitForCell(page: Page, row: number, col: number, text: st
  * a copy of the cell over the master table, and that copy is what takes the click.
  */
 export async function clickCell(page: Page, row: number, col: number): Promise<void> {
-  const td = page.locator(`.ht_master tbody tr:nth-child(${row + 1}) td:nth-of-type(${col + 1})`)
+  const td = cellLocator(page, row, col)
   await td.scrollIntoViewIfNeeded()
   const box = await td.boundingBox()
   if (!box) throw new Error(`cell (${row}, ${col}) is not on screen`)
