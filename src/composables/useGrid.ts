@@ -29,6 +29,7 @@ export interface GridLabels {
   invalid: (p: ValidationProblem) => string
   calculated: string
   applyColumnFormula: string; stopColumnFormula: string
+  columnSettings: string
 }
 
 export interface Selected { row: number; col: number; rowId: string; colId: string; address: string; text: string }
@@ -39,7 +40,12 @@ const SYNC = 'sync' as NonNullable<Parameters<Handsontable['alter']>[3]>
 interface ClipboardMemo { tsv: string; texts: string[][]; row: number; col: number }
 let clipboardMemo: ClipboardMemo | null = null
 
-export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void) {
+export interface GridActions {
+  /** open the column settings for a column (the page owns the dialog) */
+  columnSettings(colId: string, letter: string, meta: ColumnMeta): void
+}
+
+export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
   const selected = ref<Selected | null>(null)
   let hot: Handsontable | null = null
   let data: (string | null)[][] = []
@@ -186,6 +192,15 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
         remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o)) } },
         sep3: { name: '---------' },
+        column_settings: {
+          name: L.columnSettings,
+          hidden: () => !actions,
+          callback: () => {
+            const s = sel()
+            const colId = s && colIds[s.c1]
+            if (s && colId) actions?.columnSettings(colId, colToLetters(s.c1), { ...(colMeta(s.c1) ?? {}) })
+          },
+        },
         column_type: {
           name: L.columnType,
           submenu: {
