@@ -3,6 +3,7 @@
  * SPA (everything else), on one plain node:http server.
  *
  *   PORT (8080)  HOST (127.0.0.1)  DATA_DIR (./data)  STATIC_DIR (./dist)  TEMPLATES_DIR (<repo>/templates)
+ *   UNLOAD_DELAY_MS (30000)  PING_INTERVAL_MS (30000)  FLUSH_DELAY_MS (0)
  *
  * `startServer(opts)` runs it in-process (tests use port 0 and a temp data dir); executing this file
  * starts it from the environment and stops it cleanly on SIGTERM/SIGINT.
@@ -182,7 +183,17 @@ async function main(): Promise<void> {
   const env = process.env
   const port = env.PORT === undefined || env.PORT === '' ? 8080 : Number(env.PORT)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`)
+  const ms = (name: string): number | undefined => {
+    const v = env[name]
+    if (v === undefined || v === '') return undefined
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of milliseconds, got ${JSON.stringify(v)}`)
+    return n
+  }
   const running = await startServer({
+    unloadDelayMs: ms('UNLOAD_DELAY_MS'),
+    pingIntervalMs: ms('PING_INTERVAL_MS'),
+    flushDelayMs: ms('FLUSH_DELAY_MS'),
     port,
     host: env.HOST || '127.0.0.1',
     dataDir: env.DATA_DIR || './data',

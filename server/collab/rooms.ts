@@ -3,9 +3,12 @@
  *
  *  - The doc is fully loaded from the store before any client message is processed or answered;
  *    messages that arrive meanwhile are queued per connection.
- *  - Every doc update is broadcast to the other connections and queued for the store; the queue is
- *    written as one merged update after `flushDelayMs` (or at once when it is 0). Store writes run one
- *    at a time in order (the write chain).
+ *  - Every doc update is queued for the store and written at once (group commit: while one write is
+ *    in flight, the updates that arrive meanwhile are merged and written together next). An update is
+ *    relayed to the other connections only after it is stored, and a new client's initial state
+ *    (SyncStep2) is sent only after everything in it is stored: whatever reached another client
+ *    survives a crash of this process. Store writes run one at a time in order (the write chain).
+ *    If the store fails, updates are relayed anyway (live editing goes on) and retried every second.
  *  - When a workbook has more than `compactThreshold` stored updates they are replaced by one.
  *  - The meta title is mirrored into the workbooks row; updated_at is bumped (throttled).
  *  - A room is unloaded `unloadDelayMs` after its last connection left, after its writes are flushed.
@@ -24,7 +27,7 @@ import { ProtocolError, encodeAwarenessMessage, encodeSyncStep1, encodeUpdateMes
 export interface RoomOptions {
   /** ms after the last connection leaves before the room is freed (default 30 000) */
   unloadDelayMs: number
-  /** ms to batch doc updates before writing them; 0 writes each update at once (default 25) */
+  /** extra ms to gather doc updates before writing them (and relaying them); 0 writes at once (default 0) */
   flushDelayMs: number
   /** compact when a workbook has more stored updates than this (default 200) */
   compactThreshold: number
@@ -40,7 +43,7 @@ export interface RoomOptions {
 
 export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
   unloadDelayMs: 30_000,
-  flushDelayMs: 25,
+  flushDelayMs: 0,
   compactThreshold: 200,
   metaThrottleMs: 2_000,
   pingIntervalMs: 30_000,
@@ -65,7 +68,8 @@ export interface RoomEvents {
   'room-unloading': [id: string]
   'room-unloaded': [id: string]
   'room-dropped': [id: string]
-  flushed: [id: string, info: { seq: number; storedUpdates: number }]
+  /** `updates` doc updates written as one row; `waitedMs`: from the oldest one's arrival to its commit */
+  flushed: [id: string, info: { seq: number; storedUpdates: number; updates: number; waitedMs: number }]
   compacted: [id: string, info: { removed: number; storedUpdates: number }]
   'store-error': [id: string, error: unknown]
   'connection-opened': [id: string, conn: Connection]
@@ -109,6 +113,15 @@ export class Room {
   readonly ready: Promise<void>
 
   private pending: Uint8Array[] = []
+  /** when the oldest pending update arrived (performance.now()) */
+  private pendingSince = 0
+  /** run once the pending updates are stored (relays to peers, initial states for new clients) */
+  private pendingAfter: (() => void)[] = []
+  /** run once the write in flight is stored */
+  private inflightAfter: (() => void)[] = []
+  /** a write of the pending updates is on the chain and has not started yet */
+  private writeQueued = false
+  private writing = false
   private flushTimer: NodeJS.Timeout | null = null
   private retryTimer: NodeJS.Timeout | null = null
   private metaTimer: NodeJS.Timeout | null = null
@@ -225,8 +238,12 @@ export class Room {
 
   private process(conn: Connection, message: Uint8Array): void {
     try {
-      const { reply } = handleMessage(message, { doc: this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly })
-      if (reply) this.send(conn, reply)
+      const { reply, syncType } = handleMessage(message, { doc: this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly })
+      // a SyncStep2 reply carries the doc's state: it leaves only once all of that is stored
+      if (reply) {
+        if (syncType === 0) this.afterStored(() => this.send(conn, reply))
+        else this.send(conn, reply)
+      }
     } catch (e) {
       if (e instanceof ProtocolError) {
         this.log.warn(`[collab] ${this.id}: closing a connection after a bad message (${e.code}): ${e.message}`)
@@ -290,13 +307,28 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     try {
       const message = encodeUpdateMessage(update)
-      for (const c of this.conns) if (c !== origin && c.started) this.send(c, message)
-      if (this.deleted) return
+      const relay = () => { for (const c of this.conns) if (c !== origin && c.started) this.send(c, message) }
+      if (this.deleted) { relay(); return }
+      if (this.pending.length === 0) this.pendingSince = performance.now()
       this.pending.push(update)
+      this.pendingAfter.push(relay)
       this.touchDirty = true
       this.scheduleFlush()
     } catch (e) {
       this.log.error(`[collab] ${this.id}: error distributing an update:`, e)
+    }
+  }
+
+  /** Runs `fn` once every doc update received so far is stored (at once when nothing is waiting). */
+  private afterStored(fn: () => void): void {
+    if (this.pending.length > 0 && !this.deleted) this.pendingAfter.push(fn)
+    else if (this.writing) this.inflightAfter.push(fn)
+    else fn()
+  }
+
+  private runAll(fns: (() => void)[]): void {
+    for (const fn of fns) {
+      try { fn() } catch (e) { this.log.error(`[collab] ${this.id}: error after a store write:`, e) }
     }
   }
 
@@ -325,7 +357,11 @@ export class Room {
   }
 
   private scheduleFlush(): void {
-    if (this.opts.flushDelayMs <= 0) { void this.flush(); return }
+    if (this.opts.flushDelayMs <= 0) {
+      // one write per turn of the event loop: messages read together are committed together
+      if (!this.flushTimer) this.flushTimer = setImmediate(() => { this.flushTimer = null; void this.flush() }) as unknown as NodeJS.Timeout
+      return
+    }
     if (!this.flushTimer) this.flushTimer = setTimeout(() => { this.flushTimer = null; void this.flush() }, this.opts.flushDelayMs)
   }
 
@@ -348,12 +384,20 @@ export class Room {
    * `final` writes the meta row without throttling (unload, shutdown).
    */
   flush(final = false): Promise<void> {
-    if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null }
-    if (this.pending.length > 0 && !this.deleted) {
-      const batch = this.pending
-      this.pending = []
+    this.clearFlushTimer()
+    if (this.pending.length > 0 && !this.deleted && !this.writeQueued) {
+      this.writeQueued = true
+      // the batch is taken when the task starts: whatever arrives while the previous write is in
+      // flight joins it (group commit)
       this.enqueue(async () => {
-        if (this.deleted) return
+        this.writeQueued = false
+        if (this.deleted || this.pending.length === 0) return
+        const batch = this.pending
+        const since = this.pendingSince
+        this.inflightAfter = this.pendingAfter
+        this.pending = []
+        this.pendingAfter = []
+        this.writing = true
         const merged = batch.length === 1 ? batch[0]! : Y.mergeUpdates(batch)
         try {
           this.lastSeq = await this.store.appendUpdate(this.id, merged)
@@ -362,17 +406,31 @@ export class Room {
           if (this.deleted) return
           // keep it for the next attempt; nothing is lost while the process lives
           this.pending.unshift(merged)
+          if (this.pending.length === 1) this.pendingSince = since
           if (!this.retryTimer && this.state !== 'closed') {
             this.retryTimer = setTimeout(() => { this.retryTimer = null; void this.flush() }, 1_000)
           }
           throw e
+        } finally {
+          this.writing = false
+          const after = this.inflightAfter
+          this.inflightAfter = []
+          // relayed even when the write failed: live editing goes on while the store is retried
+          if (!this.deleted) this.runAll(after)
         }
-        this.manager.emit('flushed', this.id, { seq: this.lastSeq, storedUpdates: this.storedUpdates })
+        this.manager.emit('flushed', this.id, { seq: this.lastSeq, storedUpdates: this.storedUpdates, updates: batch.length, waitedMs: performance.now() - since })
       })
       this.enqueue(() => this.maybeCompact())
     }
     this.enqueue(() => this.writeMeta(final))
     return this.writeChain
+  }
+
+  private clearFlushTimer(): void {
+    if (!this.flushTimer) return
+    if (this.opts.flushDelayMs <= 0) clearImmediate(this.flushTimer as unknown as NodeJS.Immediate)
+    else clearTimeout(this.flushTimer)
+    this.flushTimer = null
   }
 
   private async writeMeta(force: boolean): Promise<void> {
@@ -454,6 +512,7 @@ export class Room {
   async drop(): Promise<void> {
     this.deleted = true
     this.pending = []
+    this.pendingAfter = []
     this.clearTimers()
     await this.writeChain
   }
@@ -464,8 +523,9 @@ export class Room {
 
   private clearTimers(): void {
     this.cancelUnload()
-    for (const t of [this.flushTimer, this.retryTimer, this.metaTimer]) if (t) clearTimeout(t)
-    this.flushTimer = this.retryTimer = this.metaTimer = null
+    this.clearFlushTimer()
+    for (const t of [this.retryTimer, this.metaTimer]) if (t) clearTimeout(t)
+    this.retryTimer = this.metaTimer = null
   }
 
   destroyDoc(): void {

@@ -73,7 +73,7 @@ export async function startTestServer(opts: ServerOptions = {}): Promise<TestSer
     writeFileSync(join(staticDir, '..', 'secret.txt'), 'TOP SECRET')
   }
   const log = testLogger()
-  const running = await startServer({ port: 0, unloadDelayMs: 60_000, flushDelayMs: 10, logger: log, ...opts, dataDir, staticDir })
+  const running = await startServer({ port: 0, unloadDelayMs: 60_000, logger: log, ...opts, dataDir, staticDir })
   const api: TestServer['api'] = async (method, path, body, init = {}) => {
     const res = await fetch(running.url + path, {
       method,

@@ -21,7 +21,7 @@ import { setCell, setTitle } from '../../src/core/workbook/mutations'
 import { SqliteStore } from '../../server/store/sqlite'
 import { startServer, type ServerOptions } from '../../server/index'
 import {
-  GatedStore, closed, createWorkbook, docUntil, nextEvent, rawSocket, refusedUpgradeStatus,
+  GatedStore, closed, connectClient, createWorkbook, docUntil, nextEvent, rawSocket, refusedUpgradeStatus,
   startTestServer, syncedClient, tempDir, testLogger, until, type Client, type TestServer,
 } from '../helpers/server'
 
@@ -208,22 +208,30 @@ describe('collaboration', () => {
 // ── persistence and the room lifecycle ────────────────────────────────────────────────────────────
 
 describe('persistence', () => {
-  it('keeps edits across a restart: pending writes are flushed on shutdown', async () => {
+  it('keeps edits across a restart: shutdown waits for the write in flight and writes what queued behind it', async () => {
     const dir = dataDir()
-    // no timed flush at all: only the shutdown flush can save the edits
-    const s1 = await startTestServer({ dataDir: dir, flushDelayMs: 600_000, metaThrottleMs: 600_000 })
+    const store = new GatedStore(dir)
+    const s1 = await startTestServer({ dataDir: dir, store, metaThrottleMs: 600_000 })
     let s1Closed = false
     cleanups.push(() => (s1Closed ? undefined : s1.close()))
     const id = await createWorkbook(s1, { title: 'Q3 计划' })
     const a = await syncedClient(s1, id)
     const b = await syncedClient(s1, id)
+    store.appendGate.close()
+    const held = nextEvent(store.appendGate, 'waiting')
     write(a.doc, 3, 4, 'persist me')
+    await held // that write is in flight and held back
     setTitle(a.doc, '改名后的计划', 'test')
-    await docUntil(b.doc, 'B sees the edit (so the server has it)', d => read(d, 3, 4) === 'persist me' && getTitle(d) === '改名后的计划')
-    a.destroy(); b.destroy()
+    const serverDoc = s1.rooms.rooms.get(id)!.doc
+    await docUntil(serverDoc, 'the server has the second edit', d => getTitle(d) === '改名后的计划')
+    // nothing is relayed before it is stored
+    expect(read(b.doc, 3, 4)).toBeUndefined()
     expect((await storedDoc(dir, id)).count).toBe(1) // only the initial update so far
-    await s1.close()
+    const closing = s1.close()
+    store.appendGate.open()
+    await closing
     s1Closed = true
+    a.destroy(); b.destroy()
 
     const s2 = await server({ dataDir: dir })
     const c = await client(s2, id)
@@ -235,16 +243,47 @@ describe('persistence', () => {
     expect(row.json.updatedAt).toBeGreaterThanOrEqual(row.json.createdAt)
   })
 
+  it('an update reaches other clients only once it is stored; concurrent ones are written together', async () => {
+    const dir = dataDir()
+    const s = await server({ dataDir: dir })
+    const id = await createWorkbook(s)
+    const a = await client(s, id)
+    const b = await client(s, id)
+    const batches: number[] = []
+    s.rooms.on('flushed', (wid, info) => { if (wid === id) batches.push(info.updates) })
+    let checked = 0
+    const missing: number[] = []
+    b.doc.on('update', (_u: Uint8Array, origin: unknown) => {
+      if (origin !== b.provider) return
+      // whatever B was sent is already in the store (SQLite answers synchronously)
+      const stored = new Y.Doc()
+      for (const u of (s.store as SqliteStore).db.prepare<[string], { data: Buffer }>('SELECT data FROM updates WHERE workbook_id = ?').all(id)) Y.applyUpdate(stored, u.data)
+      for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(b.doc))) {
+        if ((Y.decodeStateVector(Y.encodeStateVector(stored)).get(client) ?? 0) < clock) missing.push(checked)
+      }
+      checked++
+    })
+    for (let i = 0; i < 40; i++) write(a.doc, i % 10, 1, `v${i}`)
+    await docUntil(b.doc, 'B has the last edit', d => read(d, 9, 1) === 'v39')
+    expect(checked).toBeGreaterThan(0)
+    expect(missing).toEqual([])
+    // 40 transactions sent in one burst: fewer rows than updates (group commit)
+    expect(batches.reduce((x, y) => x + y, 0)).toBe(40)
+  })
+
   it('compacts many stored updates into one without losing content', async () => {
     const dir = dataDir()
-    const s = await server({ dataDir: dir, flushDelayMs: 0, compactThreshold: 10 })
+    const s = await server({ dataDir: dir, compactThreshold: 10 })
     const id = await createWorkbook(s)
     const a = await client(s, id)
     const b = await client(s, id)
     const compactions: number[] = []
     s.rooms.on('compacted', (wid, info) => { if (wid === id) compactions.push(info.removed) })
-    for (let i = 0; i < 25; i++) write(a.doc, i, 0, i * 10) // 25 transactions → 25 updates
-    await docUntil(b.doc, 'B has all 25', d => read(d, 24, 0) === 240)
+    // one at a time (each relayed, so stored, before the next): 25 stored updates
+    for (let i = 0; i < 25; i++) {
+      write(a.doc, i, 0, i * 10)
+      await docUntil(b.doc, `B has edit ${i}`, d => read(d, i, 0) === i * 10)
+    }
     await s.rooms.flushAll()
     expect(compactions.length).toBeGreaterThan(0)
     expect(compactions.every(n => n > 10)).toBe(true)
@@ -277,7 +316,7 @@ describe('persistence', () => {
   it('a client arriving while the room unloads joins the same doc (no stale reload)', async () => {
     const dir = dataDir()
     const store = new GatedStore(dir)
-    const s = await server({ dataDir: dir, store, unloadDelayMs: 20, flushDelayMs: 0 })
+    const s = await server({ dataDir: dir, store, unloadDelayMs: 20 })
     const id = await createWorkbook(s)
     const a = await syncedClient(s, id)
     let unloads = 0
@@ -291,9 +330,13 @@ describe('persistence', () => {
     a.destroy()
     await unloading // the unload now waits on the held-back write
 
-    const b = await client(s, id)
-    expect(read(b.doc, 0, 0)).toBe('in flight')
+    // B joins during the unload; its initial state waits for the held-back write (then holds it)
+    const b = connectClient(s, id)
+    cleanups.push(() => b.destroy())
+    await nextEvent(s.rooms, 'connection-opened', (wid: string) => wid === id)
     store.appendGate.open()
+    await b.synced()
+    expect(read(b.doc, 0, 0)).toBe('in flight')
     write(b.doc, 1, 0, 'after')
     await s.rooms.flushAll()
     expect(unloads).toBe(0)
