@@ -11,3 +11,10 @@ installPinia(app)
 installI18n(app)
 installRouter(app)
 app.mount('#app')
+
+// the app's files stay in the browser, so a workbook opened before opens offline (production builds only)
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js', { type: 'module' }).catch((e: unknown) => console.warn('offline support unavailable:', e))
+  })
+}

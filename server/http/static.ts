@@ -106,7 +106,8 @@ export function createStaticHandler(staticDir: string, log: Logger) {
     const isAsset = pathname.startsWith('/assets/')
     const st = file === root ? null : await fileStats(file)
     if (st && file !== index) {
-      serveFile(req, res, file, st, isAsset ? 'public, max-age=31536000, immutable' : 'public, max-age=3600')
+      // the service worker is checked for updates on every visit
+      serveFile(req, res, file, st, isAsset ? 'public, max-age=31536000, immutable' : pathname === '/sw.js' ? 'no-cache' : 'public, max-age=3600')
       return
     }
     // missing hashed assets are real 404s (a stale index.html asking for an old build), not the app

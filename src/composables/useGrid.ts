@@ -20,6 +20,7 @@ import type { OpenWorkbook } from './useWorkbook'
 import { ruleStyle, totalsRowOf, validationProblem, type ValidationProblem } from '../core/workbook/table'
 import { RULE_STYLES } from '../core/workbook/schema'
 import { DateTextEditor } from './gridEditors'
+import { peerBox, type Peer, type PeerBox } from '../sync/presence'
 
 export interface GridLabels {
   rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
@@ -32,7 +33,11 @@ export interface GridLabels {
   columnSettings: string
 }
 
-export interface Selected { row: number; col: number; rowId: string; colId: string; address: string; text: string }
+export interface Selected {
+  row: number; col: number; rowId: string; colId: string; address: string; text: string
+  /** the opposite corner of the selected range (the same cell when one cell is selected) */
+  endRowId: string; endColId: string
+}
 
 /** The source tag of grid changes that come from the doc (never turned back into mutations). */
 const SYNC = 'sync' as NonNullable<Parameters<Handsontable['alter']>[3]>
@@ -43,6 +48,8 @@ let clipboardMemo: ClipboardMemo | null = null
 export interface GridActions {
   /** open the column settings for a column (the page owns the dialog) */
   columnSettings(colId: string, letter: string, meta: ColumnMeta): void
+  /** colleagues present, whose selections are outlined in their colour */
+  peers?: Ref<Peer[]>
 }
 
 export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
@@ -59,6 +66,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   let cachedLabels: GridLabels | null = null
   /** the totals row id, cached: looked up per rendered cell */
   let totalsId: string | undefined
+  /** colleagues' selections on this sheet, in visible positions (recomputed when they or the layout change) */
+  let boxes: PeerBox[] = []
 
   const engine = () => wb.engine.value!
   const sheet = () => sheetsOf(wb.doc).get(sheetId.value)
@@ -95,17 +104,64 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     renderQueued = true
     requestAnimationFrame(() => {
       renderQueued = false
+      computeBoxes()
       hot?.render()
       refreshSelected()
     })
   }
 
+  function computeBoxes(): void {
+    const peers = actions?.peers?.value ?? []
+    if (!peers.length) { boxes = []; return }
+    const rowIndex = new Map(rowIds.map((id, i) => [id, i]))
+    const colIndex = new Map(colIds.map((id, i) => [id, i]))
+    boxes = peers
+      .map(p => peerBox(p, sheetId.value, id => rowIndex.get(id) ?? -1, id => colIndex.get(id) ?? -1))
+      .filter((b): b is PeerBox => b !== null)
+  }
+
+  /** Outlines colleagues' selections in their colour, with their name on the active cell. */
+  function paintPresence(td: HTMLTableCellElement, row: number, col: number): void {
+    let shadow = ''
+    let tag: PeerBox | undefined
+    for (const b of boxes) {
+      if (row < b.r1 || row > b.r2 || col < b.c1 || col > b.c2) continue
+      const edges: string[] = []
+      if (row === b.r1) edges.push(`inset 0 2px 0 0 ${b.peer.color}`)
+      if (row === b.r2) edges.push(`inset 0 -2px 0 0 ${b.peer.color}`)
+      if (col === b.c1) edges.push(`inset 2px 0 0 0 ${b.peer.color}`)
+      if (col === b.c2) edges.push(`inset -2px 0 0 0 ${b.peer.color}`)
+      if (edges.length) shadow = shadow ? `${shadow}, ${edges.join(', ')}` : edges.join(', ')
+      if (row === b.tagRow && col === b.tagCol && !tag) tag = b
+    }
+    td.style.boxShadow = shadow
+    td.classList.toggle('cell-peer', !!shadow)
+    if (tag) {
+      const span = document.createElement('span')
+      span.className = 'presence-tag'
+      span.style.background = tag.peer.color
+      // text only: a name is user input
+      span.textContent = tag.peer.name
+      span.dataset.peer = String(tag.peer.clientId)
+      td.appendChild(span)
+    }
+  }
+
   function refreshSelected(): void {
     const sel = hot?.getSelectedLast()
     if (!sel) { selected.value = null; return }
-    const [r, c] = sel
+    const [r, c, r2, c2] = sel
     if (r < 0 || c < 0 || r >= rowIds.length || c >= colIds.length) { selected.value = null; return }
-    selected.value = { row: r, col: c, rowId: rowIds[r]!, colId: colIds[c]!, address: colToLetters(c) + (r + 1), text: data[r]?.[c] ?? '' }
+    const er = Math.min(Math.max(r2, 0), rowIds.length - 1), ec = Math.min(Math.max(c2, 0), colIds.length - 1)
+    const next: Selected = {
+      row: r, col: c, rowId: rowIds[r]!, colId: colIds[c]!, address: colToLetters(c) + (r + 1), text: data[r]?.[c] ?? '',
+      endRowId: rowIds[er]!, endColId: colIds[ec]!,
+    }
+    const prev = selected.value
+    // the same selection again (a re-render): keep the object, so watchers do not fire for nothing
+    if (prev && prev.rowId === next.rowId && prev.colId === next.colId && prev.endRowId === next.endRowId && prev.endColId === next.endColId
+      && prev.row === next.row && prev.col === next.col && prev.text === next.text) return
+    selected.value = next
   }
 
   // ---- rendering --------------------------------------------------------------------------------
@@ -132,6 +188,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     if (isErrorValue(v) && v.message) td.title = v.message
     else if (problem) td.title = (cachedLabels ??= labels()).invalid(problem)
     else td.removeAttribute('title')
+    paintPresence(td, row, col)
   }
 
   function columnSettings(c: number): Handsontable.ColumnSettings {
@@ -260,10 +317,10 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     const keep = sel ? { rowId: rowIds[sel[0]], colId: colIds[sel[1]] } : null
     // a remote change must not pull the keyboard away from the title, formula bar or a tab being renamed
     const listening = hot.isListening()
-    let editing: { value: string; start: number; end: number } | null = null
+    let editing: { value: string; start: number; end: number; full: boolean } | null = null
     if (editor?.isOpened()) {
       const ta = editor.TEXTAREA
-      editing = { value: String(editor.getValue() ?? ''), start: ta?.selectionStart ?? 0, end: ta?.selectionEnd ?? 0 }
+      editing = { value: String(editor.getValue() ?? ''), start: ta?.selectionStart ?? 0, end: ta?.selectionEnd ?? 0, full: editor.isInFullEditMode() }
       editor.finishEditing(true) // close without writing: the text is kept and reopened below
     }
     // an open formula draft keeps meaning the same cells: read it against the old layout, write it for the new
@@ -289,7 +346,11 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         hot.selectCell(r, c, r, c, false, listening)
         if (editing) {
           const ed = hot.getActiveEditor() as Handsontable.editors.BaseEditor & { TEXTAREA?: HTMLTextAreaElement }
+          // the same mode as before: quick edit (arrows commit) or full edit (arrows move the caret)
+          if (editing.full) ed.enableFullEditMode()
           ed.beginEditing(editing.value)
+          // quick-edit mode opens on an empty field (for input methods): put the text back
+          ed.setValue(editing.value)
           ed.TEXTAREA?.setSelectionRange(editing.start, editing.end)
         }
       }
@@ -420,6 +481,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       beforeRemoveRow: (_i, _n, _p, source) => source === SYNC,
       beforeRemoveCol: (_i, _n, _p, source) => source === SYNC,
       afterSelectionEnd: () => refreshSelected(),
+      // while dragging a range, colleagues see it grow
+      afterSelection: () => refreshSelected(),
       afterColumnResize: (size: number, c: number) => {
         const colId = colIds[c]
         if (colId) wb.mutate((doc, origin) => m.setColumnMeta(doc, sheetId.value, colId, { width: Math.round(size) }, origin))
@@ -485,6 +548,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   function switchSheet(): void {
     if (!hot) return
     buildData()
+    computeBoxes()
     hot.updateSettings({
       data,
       fixedRowsTop: frozen('frozenRows'),
@@ -505,6 +569,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   }
 
   watch([container, wb.engine], () => { if (!hot) mount() }, { flush: 'post' })
+  if (actions?.peers) watch(actions.peers, () => scheduleRender())
   watch(sheetId, () => switchSheet())
   onScopeDispose(destroy)
 
@@ -513,6 +578,15 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     commitSelected,
     relabel: () => { cachedLabels = null; hot?.updateSettings({ contextMenu: contextMenu() }); hot?.render() },
     focusGrid: () => { const s = selected.value; if (hot && s) hot.selectCell(s.row, s.col) },
+    /** selects a cell by ids (on the sheet shown) and scrolls it into view; false when it is gone */
+    selectById: (rowId: string, colId: string, endRowId = rowId, endColId = colId): boolean => {
+      const r = rowIds.indexOf(rowId), c = colIds.indexOf(colId)
+      if (!hot || r < 0 || c < 0) return false
+      const r2 = rowIds.indexOf(endRowId), c2 = colIds.indexOf(endColId)
+      hot.selectCell(r, c, r2 < 0 ? r : r2, c2 < 0 ? c : c2)
+      refreshSelected()
+      return true
+    },
     addRows: (n: number) => structural((d, o) => m.insertRows(d, sheetId.value, rowIds.length, n, o)),
     get hot() { return hot },
   }

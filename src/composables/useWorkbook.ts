@@ -1,15 +1,25 @@
 /**
- * One open workbook: its Y.Doc, the y-websocket provider, the formula engine and a per-person undo
- * manager, exposed as refs. Everything is torn down when the owning scope is disposed.
+ * One open workbook: its Y.Doc, the y-websocket provider, the browser's own copy (IndexedDB), the
+ * formula engine, presence (awareness) and a per-person undo manager, exposed as refs. Everything is
+ * torn down when the owning scope is disposed.
+ *
+ * Connection status, as people see it:
+ *   connecting  first contact, nothing to show yet
+ *   syncing     connected, exchanging what each side lacks
+ *   connected   in step with the server; edits go out as they are made
+ *   offline     no server; edits are kept in this browser (`unsent` counts them) and sent on reconnect
  */
 import { onScopeDispose, ref, shallowRef, type Ref, type ShallowRef } from 'vue'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
+import { IndexeddbPersistence } from 'y-indexeddb'
+import type { Awareness } from 'y-protocols/awareness'
 import { FormulaEngine } from '../core/formulas/engine'
 import { getTitle, metaOf, sheetIds, sheetName, sheetOrderOf, sheetsOf } from '../core/workbook/schema'
 import * as m from '../core/workbook/mutations'
+import type { Identity } from '../sync/identity'
 
-export type ConnectionStatus = 'connecting' | 'connected' | 'offline'
+export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline'
 
 export interface SheetTab { id: string; name: string }
 
@@ -20,35 +30,60 @@ export interface OpenWorkbook {
   engine: ShallowRef<FormulaEngine | null>
   ready: Ref<boolean>
   status: Ref<ConnectionStatus>
+  /** changes made here that the server has not had yet (kept in this browser meanwhile) */
+  unsent: Ref<number>
+  /** shown from this browser's copy, not (yet) in step with the server */
+  fromLocalCopy: Ref<boolean>
+  /** the browser has no copy and the server cannot be reached */
+  unreachable: Ref<boolean>
   closedReason: Ref<string>
   title: Ref<string>
   sheets: Ref<SheetTab[]>
   canUndo: Ref<boolean>
   canRedo: Ref<boolean>
+  awareness: Awareness
   undo(): void
   redo(): void
   /** runs a named mutation with this person's origin */
   mutate<T>(fn: (doc: Y.Doc, origin: object) => T): T
   rename(title: string): void
+  /** announces who I am to everyone present */
+  setIdentity(id: Identity): void
 }
 
 export function collabUrl(): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/collab`
 }
 
-export function useWorkbook(id: string): OpenWorkbook {
+const unsentKey = (id: string) => `pw.unsent.${id}`
+
+function readUnsent(id: string): number {
+  try { return Math.max(0, Number(localStorage.getItem(unsentKey(id))) || 0) } catch { return 0 }
+}
+function writeUnsent(id: string, n: number): void {
+  try { if (n > 0) localStorage.setItem(unsentKey(id), String(n)); else localStorage.removeItem(unsentKey(id)) } catch { /* private mode */ }
+}
+
+export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
   const doc = new Y.Doc()
   const origin = { who: 'local' }
   const engine = shallowRef<FormulaEngine | null>(null)
   const ready = ref(false)
   const status = ref<ConnectionStatus>('connecting')
+  const unsent = ref(readUnsent(id))
+  const fromLocalCopy = ref(false)
+  const unreachable = ref(false)
   const closedReason = ref('')
   const title = ref('')
   const sheets = ref<SheetTab[]>([])
   const canUndo = ref(false)
   const canRedo = ref(false)
 
-  const provider = new WebsocketProvider(collabUrl(), id, doc, { disableBc: true })
+  // the browser's copy first: a workbook opened before opens offline, and edits made offline survive a reload
+  const local = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(`pw-workbook-${id}`, doc)
+  const provider = new WebsocketProvider(collabUrl(), id, doc, { disableBc: true, maxBackoffTime: 5_000 })
+  const awareness = provider.awareness
+  awareness.setLocalStateField('user', { name: identity.name, color: identity.color })
 
   const undoManager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc)], {
     trackedOrigins: new Set([origin]),
@@ -64,37 +99,92 @@ export function useWorkbook(id: string): OpenWorkbook {
     sheets.value = sheetIds(doc).map(sid => ({ id: sid, name: sheetName(doc, sid) }))
   }
 
-  provider.on('status', ({ status: s }: { status: string }) => {
-    status.value = s === 'connected' ? 'connected' : s === 'connecting' ? 'connecting' : 'offline'
-  })
-  provider.on('connection-close', (ev: CloseEvent | null) => {
-    if (ev && ev.code >= 4400 && ev.code < 4500) closedReason.value = ev.reason || String(ev.code)
-  })
-  provider.on('sync', (synced: boolean) => {
-    if (!synced || engine.value) return
+  let socketUp = false
+  let everSynced = false
+  const refreshStatus = () => {
+    status.value = socketUp ? (provider.synced ? 'connected' : 'syncing') : everSynced || ready.value ? 'offline' : 'connecting'
+    fromLocalCopy.value = ready.value && !everSynced
+  }
+
+  /** The engine starts once there is a workbook to show: from the server or from the browser's copy. */
+  const start = () => {
+    if (engine.value || sheetIds(doc).length === 0) return
     const e = new FormulaEngine(doc)
     e.localOrigins.add(origin)
     e.onChange((c) => { if (c.sheetsChanged) refreshMeta() })
     engine.value = e
     refreshMeta()
     ready.value = true
+    unreachable.value = false
+    refreshStatus()
+  }
+
+  provider.on('status', ({ status: s }: { status: string }) => {
+    socketUp = s === 'connected'
+    refreshStatus()
   })
+  provider.on('connection-close', (ev: CloseEvent | null) => {
+    if (ev && ev.code >= 4400 && ev.code < 4500) {
+      closedReason.value = ev.reason || String(ev.code)
+      // a deleted workbook's copy is of no use to anyone
+      if (ev.code === 4404) void local?.clearData()
+    }
+    if (!ready.value && local?.synced) unreachable.value = true
+  })
+  provider.on('connection-error', () => { if (!ready.value && local?.synced) unreachable.value = true })
+  provider.on('sync', (synced: boolean) => {
+    if (synced) {
+      // everything made here went out with the sync exchange that just finished
+      everSynced = true
+      unsent.value = 0
+      writeUnsent(id, 0)
+      start()
+    }
+    refreshStatus()
+  })
+  local?.on('synced', () => {
+    start()
+    if (!ready.value && !socketUp && status.value !== 'connecting') unreachable.value = true
+  })
+
+  // changes made while not in step with the server are counted until the next sync
+  const onUpdate = (_u: Uint8Array, o: unknown) => {
+    if (o === provider || o === local) return
+    if (!(socketUp && provider.synced)) {
+      unsent.value++
+      writeUnsent(id, unsent.value)
+    }
+  }
+  doc.on('update', onUpdate)
+
+  // the browser knows first when the network goes: stop the socket instead of waiting for a timeout
+  const onOffline = () => provider.disconnect()
+  const onOnline = () => provider.connect()
+  window.addEventListener('offline', onOffline)
+  window.addEventListener('online', onOnline)
+
   const onMeta = () => { title.value = getTitle(doc) }
   metaOf(doc).observe(onMeta)
 
   onScopeDispose(() => {
+    window.removeEventListener('offline', onOffline)
+    window.removeEventListener('online', onOnline)
+    doc.off('update', onUpdate)
     metaOf(doc).unobserve(onMeta)
     undoManager.destroy()
     provider.destroy()
+    void local?.destroy()
     engine.value?.destroy()
     doc.destroy()
   })
 
   return {
-    doc, origin, engine, ready, status, closedReason, title, sheets, canUndo, canRedo,
+    doc, origin, engine, ready, status, unsent, fromLocalCopy, unreachable, closedReason, title, sheets, canUndo, canRedo, awareness,
     undo: () => { undoManager.undo(); refreshUndo() },
     redo: () => { undoManager.redo(); refreshUndo() },
-    mutate: (fn) => fn(doc, origin),
-    rename: (t: string) => m.setTitle(doc, t, origin),
+    // each change someone makes is its own undo step (as in Excel), with whatever it sets off at once
+    mutate: (fn) => { undoManager.stopCapturing(); return fn(doc, origin) },
+    rename: (t: string) => { undoManager.stopCapturing(); m.setTitle(doc, t, origin) },
+    setIdentity: (who: Identity) => awareness.setLocalStateField('user', { name: who.name, color: who.color }),
   }
 }
