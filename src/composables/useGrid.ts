@@ -50,6 +50,9 @@ export interface GridActions {
   columnSettings(colId: string, letter: string, meta: ColumnMeta): void
   /** colleagues present, whose selections are outlined in their colour */
   peers?: Ref<Peer[]>
+  /** Ctrl+Z / Ctrl+Y (the page also takes the person back to where the step was made) */
+  undo?(): void
+  redo?(): void
 }
 
 export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
@@ -494,8 +497,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         if ((k === 'z' && !e.shiftKey) || k === 'y' || (k === 'z' && e.shiftKey)) {
           e.preventDefault()
           e.stopImmediatePropagation()
-          if (k === 'z' && !e.shiftKey) wb.undo()
-          else wb.redo()
+          if (k === 'z' && !e.shiftKey) void (actions?.undo ? actions.undo() : wb.undo())
+          else void (actions?.redo ? actions.redo() : wb.redo())
         }
       },
       beforeCopy: (copied: unknown[][], coords: { startRow: number; startCol: number }[]) => {

@@ -15,9 +15,10 @@ import { WebsocketProvider } from 'y-websocket'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import type { Awareness } from 'y-protocols/awareness'
 import { FormulaEngine } from '../core/formulas/engine'
-import { getTitle, metaOf, sheetIds, sheetName, sheetOrderOf, sheetsOf } from '../core/workbook/schema'
+import { getTitle, metaOf, sheetIds, sheetName } from '../core/workbook/schema'
 import * as m from '../core/workbook/mutations'
 import type { Identity } from '../sync/identity'
+import { personalUndo, type UndoPlace } from '../sync/undo'
 
 export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline'
 
@@ -42,8 +43,11 @@ export interface OpenWorkbook {
   canUndo: Ref<boolean>
   canRedo: Ref<boolean>
   awareness: Awareness
-  undo(): void
-  redo(): void
+  /** undoes my last step; returns where it was made */
+  undo(): UndoPlace | null
+  redo(): UndoPlace | null
+  /** where I am now: remembered with each step I make */
+  setPlaceGetter(fn: () => UndoPlace | null): void
   /** runs a named mutation with this person's origin */
   mutate<T>(fn: (doc: Y.Doc, origin: object) => T): T
   rename(title: string): void
@@ -85,10 +89,9 @@ export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
   const awareness = provider.awareness
   awareness.setLocalStateField('user', { name: identity.name, color: identity.color })
 
-  const undoManager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc)], {
-    trackedOrigins: new Set([origin]),
-    captureTimeout: 400,
-  })
+  let place: () => UndoPlace | null = () => null
+  const history = personalUndo(doc, origin, () => place())
+  const undoManager = history.manager
   const refreshUndo = () => { canUndo.value = undoManager.canUndo(); canRedo.value = undoManager.canRedo() }
   undoManager.on('stack-item-added', refreshUndo)
   undoManager.on('stack-item-popped', refreshUndo)
@@ -171,7 +174,7 @@ export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
     window.removeEventListener('online', onOnline)
     doc.off('update', onUpdate)
     metaOf(doc).unobserve(onMeta)
-    undoManager.destroy()
+    history.destroy()
     provider.destroy()
     void local?.destroy()
     engine.value?.destroy()
@@ -180,11 +183,12 @@ export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
 
   return {
     doc, origin, engine, ready, status, unsent, fromLocalCopy, unreachable, closedReason, title, sheets, canUndo, canRedo, awareness,
-    undo: () => { undoManager.undo(); refreshUndo() },
-    redo: () => { undoManager.redo(); refreshUndo() },
+    undo: () => { const p = history.undo(); refreshUndo(); return p },
+    redo: () => { const p = history.redo(); refreshUndo(); return p },
+    setPlaceGetter: (fn) => { place = fn },
     // each change someone makes is its own undo step (as in Excel), with whatever it sets off at once
-    mutate: (fn) => { undoManager.stopCapturing(); return fn(doc, origin) },
-    rename: (t: string) => { undoManager.stopCapturing(); m.setTitle(doc, t, origin) },
+    mutate: (fn) => { history.newStep(); return fn(doc, origin) },
+    rename: (t: string) => { history.newStep(); m.setTitle(doc, t, origin) },
     setIdentity: (who: Identity) => awareness.setLocalStateField('user', { name: who.name, color: who.color }),
   }
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator, cellSelector } from '../helpers/browser'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator, cellSelector, cellText } from '../helpers/browser'
 import type { TestServer } from '../helpers/server'
 
 let server: TestServer
@@ -93,7 +93,7 @@ describe('two people on one workbook', () => {
     await A.page.keyboard.press('Enter')
     await waitForCell(A.page, 5, 1, 'hello world')
     await waitForCell(B.page, 5, 1, 'hello world')
-    expect(await cellLocator(B.page, 3, 1).innerText()).toBe('')
+    expect(await cellText(B.page, 3, 1)).toBe('')
 
     // ── per-person undo ──────────────────────────────────────────────────────────────────────────
     await clickCell(A.page, 8, 3)
@@ -104,8 +104,8 @@ describe('two people on one workbook', () => {
     await A.page.keyboard.press('Control+z')
     await waitForCell(A.page, 8, 3, '')
     await waitForCell(B.page, 8, 3, '')
-    expect(await cellLocator(A.page, 8, 4).innerText()).toBe('theirs')
-    expect(await cellLocator(B.page, 8, 4).innerText()).toBe('theirs')
+    expect(await cellText(A.page, 8, 4)).toBe('theirs')
+    expect(await cellText(B.page, 8, 4)).toBe('theirs')
     // redo from the toolbar
     await A.page.getByTestId('redo').click()
     await waitForCell(B.page, 8, 3, 'mine')
@@ -116,8 +116,8 @@ describe('two people on one workbook', () => {
     await waitForCell(A.page, 3, 1, 'hello world')
     await waitForCell(A.page, 6, 3, 'mine')
     await waitForCell(B.page, 6, 3, 'mine')
-    expect(await cellLocator(A.page, 6, 4).innerText()).toBe('')
-    expect(await cellLocator(A.page, 3, 3).innerText()).toBe('')
+    expect(await cellText(A.page, 6, 4)).toBe('')
+    expect(await cellText(A.page, 3, 3)).toBe('')
 
     // ── offline: edit, come back, merge ──────────────────────────────────────────────────────────
     await A.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))

@@ -45,20 +45,24 @@ export function cellLocator(page: Page, row: number, col: number) {
   return page.locator(cellSelector(row, col))
 }
 
-/** The rendered text of a visible cell of the main grid, by zero-based row/col. */
+/** The rendered text of a visible cell of the main grid, by zero-based row/col (a colleague's name tag on it left out). */
 export function cellText(page: Page, row: number, col: number): Promise<string> {
-  return cellLocator(page, row, col).innerText()
+  return cellLocator(page, row, col).evaluate(td => Array.from(td.childNodes)
+    .filter(n => !(n instanceof HTMLElement && n.classList.contains('presence-tag'))).map(n => n.textContent ?? '').join(''))
 }
 
 /** Waits until a cell shows `text` (the grid re-renders on remote changes; no sleeping). */
 export async function waitForCell(page: Page, row: number, col: number, text: string, timeout = 20_000): Promise<void> {
   try {
-    await page.waitForFunction(([sel, t]) => document.querySelector(sel)?.textContent === t, [cellSelector(row, col), text] as const, { timeout })
+    await page.waitForFunction(([sel, t]) => {
+      const td = document.querySelector(sel)
+      return !!td && Array.from(td.childNodes).filter(n => !(n instanceof HTMLElement && n.classList.contains('presence-tag'))).map(n => n.textContent ?? '').join('') === t
+    }, [cellSelector(row, col), text] as const, { timeout })
   } catch (e) {
     // say what the grid showed instead, so a failure can be read without a trace
     const seen = await page.evaluate(() => Array.from(document.querySelectorAll('.ht_master tbody tr')).slice(0, 8)
       .map(tr => Array.from(tr.querySelectorAll('td')).slice(0, 8).map(td => td.textContent).join(' | ')).join('\n')).catch(() => '(page gone)')
-    throw new Error(`cell (${row}, ${col}) never showed ${JSON.stringify(text)}; the grid showed:\n${seen}\n${(e as Error).message.split('\n')[0]}`)
+    throw new Error(`cell (${row}, ${col}) of ${page.url()} never showed ${JSON.stringify(text)}; the grid showed:\n${seen}\n${(e as Error).message.split('\n')[0]}`)
   }
 }
 
