@@ -31,6 +31,8 @@ export interface GridLabels {
   calculated: string
   applyColumnFormula: string; stopColumnFormula: string
   columnSettings: string
+  /** a colleague deleted the cell being typed in; the text is shown so it can be copied */
+  editLost: (text: string) => string
 }
 
 export interface Selected {
@@ -356,6 +358,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
           ed.setValue(editing.value)
           ed.TEXTAREA?.setSelectionRange(editing.start, editing.end)
         }
+      } else if (editing?.value) {
+        // a colleague deleted the row or column being typed in: say so, and keep the text where it can be copied
+        onError(new Error(labels().editLost(editing.value)))
       }
     }
   }

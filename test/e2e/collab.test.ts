@@ -148,6 +148,13 @@ describe('two people on one workbook', () => {
     await waitForCell(B.page, 11, 0, 'after reload')
     expect(await A.page.getByTestId('local-copy').count()).toBe(0)
 
+    // ── a colleague deletes the row being typed in: the text is not silently lost ────────────────
+    await clickCell(A.page, 13, 2)
+    await A.page.keyboard.type('unsaved 草稿')
+    await cellLocator(B.page, 13, 0).click({ button: 'right' })
+    await B.page.locator('.htContextMenu td', { hasText: '删除行' }).click()
+    await expect.poll(() => A.page.getByTestId('notice').innerText()).toContain('unsaved 草稿')
+
     expect(A.errors).toEqual([])
     expect(B.errors).toEqual([])
     await A.ctx.close()
