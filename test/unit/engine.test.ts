@@ -181,3 +181,102 @@ describe('undo of another structure change', () => {
     expect(e.getValue('s0', 0, 0)).toBe(43)
   })
 })
+
+describe('structure changes that arrive out of the order they were made', () => {
+  const values = (d: Y.Doc) => { for (let i = 1; i <= 6; i++) type(d, 's0', `A${i}`, String(i)) }
+
+  it('a row inserted inside a range and the range\'s end row deleted, in one update, leave the new row inside', () => {
+    const a = makeDoc([{ name: 'Sheet1', id: 's0', rows: 8, cols: 3 }], 1)
+    values(a)
+    type(a, 's0', 'B1', '=SUM(A2:A5)')
+    const b = new Y.Doc(); b.clientID = 2
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a))
+    const eb = new FormulaEngine(b)
+    const sv = Y.encodeStateVector(b)
+    // on a: a row above A5 (inside the range), a value in it, then the old end row A5 goes
+    insertRows(a, 's0', 4, 1)
+    type(a, 's0', 'A5', '100')
+    deleteRows(a, 's0', 5, 1)
+    expect(textAt(a, 's0', 'B1')).toBe('=SUM(A2:A5)')
+    // b gets all three in one update: its engine sees the removal and the insert together
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a, sv))
+    expect(textAt(b, 's0', 'B1')).toBe('=SUM(A2:A5)')
+    expect(eb.getValue('s0', 0, 1)).toBe(2 + 3 + 4 + 100)
+    const f = fresh(b)
+    expect(snapshot(eb.hf, eb.layout)).toEqual(snapshot(f.hf, f.layout))
+  })
+
+  it('a row inserted before a range\'s end row while another replica deletes that row stays outside everywhere', () => {
+    const a = makeDoc([{ name: 'Sheet1', id: 's0', rows: 8, cols: 3 }], 1)
+    values(a)
+    type(a, 's0', 'B1', '=SUM(A2:A5)')
+    const b = new Y.Doc(); b.clientID = 2
+    const c = new Y.Doc(); c.clientID = 3
+    for (const d of [b, c]) Y.applyUpdate(d, Y.encodeStateAsUpdate(a))
+    const ec = new FormulaEngine(c)
+    const base = Y.encodeStateVector(a)
+    // concurrently: a deletes the end row A5; b inserts a row right above it and types there
+    deleteRows(a, 's0', 4, 1)
+    insertRows(b, 's0', 4, 1)
+    type(b, 's0', 'A5', '100')
+    const fromA = Y.encodeStateAsUpdate(a, base), fromB = Y.encodeStateAsUpdate(b, base)
+    // c hears b first, then a; a and b then hear each other
+    Y.applyUpdate(c, fromB)
+    expect(ec.getValue('s0', 0, 1)).toBe(2 + 3 + 4 + 100 + 5)
+    Y.applyUpdate(c, fromA)
+    Y.applyUpdate(a, fromB)
+    Y.applyUpdate(b, fromA)
+    // the deleted end resolves to the row that was above it when it was deleted: A4
+    for (const d of [a, b, c]) expect(textAt(d, 's0', 'B1')).toBe('=SUM(A2:A4)')
+    expect(ec.getValue('s0', 0, 1)).toBe(2 + 3 + 4)
+    const f = fresh(c)
+    expect(snapshot(ec.hf, ec.layout)).toEqual(snapshot(f.hf, f.layout))
+  })
+})
+
+describe('a row deleted twice at once', () => {
+  it('the tombstone that wins moves a range end onto a row inserted meanwhile, in the engine too', () => {
+    const a = makeDoc([{ name: 'Sheet1', id: 's0', rows: 8, cols: 3 }], 1)
+    for (let i = 1; i <= 6; i++) type(a, 's0', `A${i}`, String(i))
+    type(a, 's0', 'B1', '=SUM(A2:A5)')
+    const b = new Y.Doc(); b.clientID = 2
+    const c = new Y.Doc(); c.clientID = 3
+    for (const d of [b, c]) Y.applyUpdate(d, Y.encodeStateAsUpdate(a))
+    const ec = new FormulaEngine(c)
+    const base = Y.encodeStateVector(a)
+    // a deletes the end row A5; b inserts a row above it, types there, then deletes A5 too
+    deleteRows(a, 's0', 4, 1)
+    insertRows(b, 's0', 4, 1)
+    type(b, 's0', 'A5', '100')
+    deleteRows(b, 's0', 5, 1)
+    const fromA = Y.encodeStateAsUpdate(a, base), fromB = Y.encodeStateAsUpdate(b, base)
+    Y.applyUpdate(c, fromA)
+    expect(ec.getValue('s0', 0, 1)).toBe(2 + 3 + 4)
+    Y.applyUpdate(c, fromB)
+    Y.applyUpdate(a, fromB)
+    Y.applyUpdate(b, fromA)
+    // b's tombstone wins (the higher client id): the range ends at the row b inserted
+    for (const d of [a, b, c]) expect(textAt(d, 's0', 'B1')).toBe('=SUM(A2:A5)')
+    expect(ec.getValue('s0', 0, 1)).toBe(2 + 3 + 4 + 100)
+    const f = fresh(c)
+    expect(snapshot(ec.hf, ec.layout)).toEqual(snapshot(f.hf, f.layout))
+  })
+})
+
+describe('formulas naming a sheet that does not exist', () => {
+  it('can be typed over, read as #REF!, and work once a sheet gets that name', () => {
+    const d = makeDoc([{ name: 'One', id: 's0', rows: 5, cols: 3 }, { name: 'Two', id: 's1', rows: 5, cols: 3 }])
+    const e = new FormulaEngine(d)
+    type(d, 's1', 'A1', '42')
+    // HyperFormula would make a placeholder sheet for 数据, and then throw when the cell is set again
+    type(d, 's0', 'A1', "='数据'!A1+1")
+    expect(e.getValue('s0', 0, 0)).toMatchObject({ error: '#REF!' })
+    type(d, 's0', 'A1', "='数据'!A1+2")
+    expect(e.getValue('s0', 0, 0)).toMatchObject({ error: '#REF!' })
+    expect(textAt(d, 's0', 'A1')).toBe("='数据'!A1+2")
+    renameSheet(d, 's1', '数据')
+    expect(e.getValue('s0', 0, 0)).toBe(44)
+    const f = fresh(d)
+    expect(snapshot(e.hf, e.layout)).toEqual(snapshot(f.hf, f.layout))
+  })
+})

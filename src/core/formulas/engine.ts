@@ -7,7 +7,7 @@ import { HyperFormula, DetailedCellError, type ConfigParams, type RawCellContent
 import * as Y from 'yjs'
 import { isDate, isFormula, sheetOrderOf, sheetsOf, sheetParts, splitCellKey, type CellInput, type SheetMap } from '../workbook/schema'
 import { WorkbookLayout, type SheetLayout } from '../workbook/layout'
-import { decodeFormula, needsRefreshAfterStructureChange } from './references'
+import { decodeFormula, needsRefreshAfterStructureChange, rangeEndResolvesThrough } from './references'
 import { dateToSerial } from '../workbook/input'
 
 export const HF_CONFIG: Partial<ConfigParams> = {
@@ -245,7 +245,7 @@ export class FormulaEngine {
         }
       }
       if (reconcile) this.reconcileFormulas()
-      else if (structural.size || sheetsChanged) this.reconcileFormulas(true)
+      else if (structural.size || sheetsChanged) this.reconcileFormulas(true, goneKeys)
     })
     const change: EngineChange = {
       structural, cells: cellKeys, sheetsChanged, origin: txn.origin,
@@ -272,9 +272,10 @@ export class FormulaEngine {
 
   /**
    * Makes formulas in HyperFormula match what the doc says now: all of them, or only those whose
-   * engine text HyperFormula cannot adjust by itself (see needsRefreshAfterStructureChange).
+   * engine text HyperFormula cannot adjust by itself: see needsRefreshAfterStructureChange, and
+   * rangeEndResolvesThrough for the rows/columns `goneChanged` whose tombstones were just set.
    */
-  reconcileFormulas(positionalOnly = false): number {
+  reconcileFormulas(positionalOnly = false, goneChanged: ReadonlySet<string> = new Set()): number {
     let fixed = 0
     const sheetsMap = sheetsOf(this.doc)
     for (const id of this._layout.order) {
@@ -283,7 +284,8 @@ export class FormulaEngine {
       if (hs === undefined) continue
       sheetParts(sheetsMap.get(id)!).cells.forEach((input, key) => {
         if (!isFormula(input)) return
-        if (positionalOnly && !needsRefreshAfterStructureChange(input.v)) return
+        if (positionalOnly && !needsRefreshAfterStructureChange(input.v)
+          && !rangeEndResolvesThrough(input.v, { layout: this._layout, sheetId: id }, goneChanged)) return
         const [rowId, colId] = splitCellKey(key)
         const r = sl.rows.indexOf(rowId), c = sl.cols.indexOf(colId)
         if (r < 0 || c < 0) return

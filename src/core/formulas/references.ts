@@ -354,16 +354,19 @@ function engineText(stored: string, ctx: FormulaContext): string {
 
 /**
  * References kept as A1 text (outside the sheet) may still name a sheet by its display name; the
- * engine knows sheets by id, so rewrite those prefixes.
+ * engine knows sheets by id, so rewrite those prefixes. A sheet that does not exist (yet) is #REF!:
+ * handed over by name, HyperFormula would make a placeholder sheet for it, and setting such a formula
+ * a second time makes it throw ("There's no sheet with id = …"), which left the engine half updated.
+ * When a sheet gets that name, reconcileFormulas re-reads the formula (it has positional references).
  */
 function relabelSheets(text: string, ctx: FormulaContext): string {
   if (!text.includes('!')) return text
   let out = ''
-  for (const seg of scanA1(text.startsWith('=') ? text : text)) {
+  for (const seg of scanA1(text)) {
     if ('ref' in seg && seg.ref.sheet !== undefined) {
       const id = ctx.layout.sheetIdByName(seg.ref.sheet)
       const bang = seg.raw.indexOf('!', seg.raw.startsWith("'") ? seg.raw.lastIndexOf("'") : 0)
-      out += id ? `'${id}'` + seg.raw.slice(bang) : seg.raw
+      out += id ? `'${id}'` + seg.raw.slice(bang) : '#REF!'
     } else out += seg.raw
   }
   return out
@@ -393,6 +396,39 @@ export function needsRefreshAfterStructureChange(stored: string): boolean {
     refreshMemo.set(stored, v)
   }
   return v
+}
+
+/**
+ * True when an end of a range in the stored formula resolves (see AxisLayout.resolveEnd) through one
+ * of `ids`: rows or columns whose deletion was just made, or whose tombstone just changed. There
+ * HyperFormula, which moves range ends by position, and the doc, which follows the tombstones, can
+ * disagree: when a delete arrives after inserts its maker had not seen (concurrent edits), or together
+ * with inserts in one update, or when a concurrent second delete of a row replaces its tombstone.
+ * The engine re-reads these formulas after structural changes.
+ */
+export function rangeEndResolvesThrough(stored: string, ctx: FormulaContext, ids: ReadonlySet<string>): boolean {
+  if (ids.size === 0) return false
+  let i = stored.indexOf(OPEN)
+  while (i >= 0) {
+    const j = stored.indexOf(CLOSE, i)
+    if (j < 0) return false
+    const colon = stored.indexOf(':', i)
+    if (colon >= 0 && colon < j) {
+      const bang = stored.indexOf('!', i)
+      const prefixed = bang >= 0 && bang < colon
+      const sheet = ctx.layout.sheet(prefixed ? stored.slice(i + 1, bang) : ctx.sheetId)
+      if (sheet) {
+        const a = parseStoredPoint(stored.slice(prefixed ? bang + 1 : i + 1, colon))
+        const b = parseStoredPoint(stored.slice(colon + 1, j))
+        if ((a.row !== undefined && sheet.rows.resolvesThrough(a.row, 'start', ids))
+          || (b.row !== undefined && sheet.rows.resolvesThrough(b.row, 'end', ids))
+          || (a.col !== undefined && sheet.cols.resolvesThrough(a.col, 'start', ids))
+          || (b.col !== undefined && sheet.cols.resolvesThrough(b.col, 'end', ids))) return true
+      }
+    }
+    i = stored.indexOf(OPEN, j)
+  }
+  return false
 }
 
 /** True when the stored formula references anything by id. */

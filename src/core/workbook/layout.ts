@@ -36,6 +36,20 @@ export class AxisLayout {
     }
     return side === 'start' ? this.ids.length : -1
   }
+  /** True when resolving `id` as a range end (see resolveEnd) visits one of `ids`. */
+  resolvesThrough(id: string, side: 'start' | 'end', ids: ReadonlySet<string>): boolean {
+    let cur: string | null = id
+    const seen = new Set<string>()
+    while (cur !== null && !seen.has(cur)) {
+      if (ids.has(cur)) return true
+      if (this.pos.has(cur)) return false
+      seen.add(cur)
+      const stone: Tombstone | undefined = this.gone.get(cur)
+      if (!stone) return false
+      cur = side === 'start' ? stone.next : stone.prev
+    }
+    return false
+  }
 }
 
 export class SheetLayout {
