@@ -4,6 +4,7 @@
  *
  *   PORT (8080)  HOST (127.0.0.1)  DATA_DIR (./data)  STATIC_DIR (./dist)  TEMPLATES_DIR (<repo>/templates)
  *   UNLOAD_DELAY_MS (30000)  PING_INTERVAL_MS (30000)  FLUSH_DELAY_MS (0)
+ *   CREATE_SECRET (unset: anyone may create workbooks)  MAX_DOC_BYTES (100 MiB)  MAX_MESSAGE_BYTES (10 MiB)
  *
  * `startServer(opts)` runs it in-process (tests use port 0 and a temp data dir); executing this file
  * starts it from the environment and stops it cleanly on SIGTERM/SIGINT.
@@ -19,7 +20,8 @@ import type { Store } from './store/types'
 import { RoomManager, type RoomOptions } from './collab/rooms'
 import { handleApi, WORKBOOK_ID } from './http/api'
 import { createStaticHandler } from './http/static'
-import { sendError } from './http/util'
+import { HttpError, sendError } from './http/util'
+import { FailureBudget, authorize } from './auth'
 import { loadTemplates } from './templates'
 import { consoleLogger, type Logger } from './log'
 
@@ -42,6 +44,12 @@ export interface ServerOptions extends Partial<RoomOptions> {
   maxBodyBytes?: number
   /** default: console with timestamps */
   logger?: Logger
+  /** when set, creating (and listing) workbooks needs `Authorization: Bearer <secret>`; default: open */
+  createSecret?: string
+  /** failed token attempts per address and minute before 429 (default 30) */
+  maxAuthFailures?: number
+  /** a request must arrive completely within this many ms (default 30 000) */
+  requestTimeoutMs?: number
 }
 
 export interface RunningServer {
@@ -71,7 +79,10 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
 }
 
 function statusText(status: number): string {
-  return ({ 400: 'Bad Request', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error'
+  return ({
+    400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests',
+    500: 'Internal Server Error', 503: 'Service Unavailable',
+  } as Record<number, string>)[status] ?? 'Error'
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
@@ -79,11 +90,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const templates = loadTemplates(opts.templatesDir ?? resolve(REPO_ROOT, 'templates'))
   const store = opts.store ?? new SqliteStore(resolve(opts.dataDir ?? './data'))
   const roomOptions: Partial<RoomOptions> = {}
-  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages'] as const) {
+  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes'] as const) {
     if (opts[k] !== undefined) roomOptions[k] = opts[k]
   }
   const rooms = new RoomManager(store, log, roomOptions)
-  const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log }
+  const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
+  const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log)
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes ?? 10 * 1024 * 1024, perMessageDeflate: false })
   let closing = false
@@ -107,6 +119,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       else res.destroy()
     })
   })
+  // slow or stalled requests do not hold sockets forever
+  server.requestTimeout = opts.requestTimeoutMs ?? 30_000
+  server.headersTimeout = Math.min(server.requestTimeout, 20_000)
   server.on('clientError', (err, socket) => {
     if (socket.writable && !(err as NodeJS.ErrnoException).code?.startsWith('ECONN')) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
@@ -125,11 +140,20 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       if (!m) return refuseUpgrade(socket, 400, 'WebSocket endpoint is /collab/<workbookId>')
       let id: string
       try { id = decodeURIComponent(m[1]!) } catch { return refuseUpgrade(socket, 404, 'workbook not found') }
+      // the link is checked before anything of the workbook is loaded
+      let link
+      try {
+        link = await authorize(req, url, { store, failures }, id, ['owner', 'editor', 'viewer'])
+      } catch (e) {
+        if (e instanceof HttpError) return refuseUpgrade(socket, e.status, e.message)
+        throw e
+      }
       if (!WORKBOOK_ID.test(id) || !(await store.getWorkbook(id))) return refuseUpgrade(socket, 404, 'workbook not found')
       if (closing) return refuseUpgrade(socket, 503, 'server shutting down')
+      const who = { role: link.role, name: link.name, linkId: link.id }
       wss.handleUpgrade(req, socket, head, ws => {
         try {
-          rooms.connect(id, ws)
+          rooms.connect(id, ws, who)
         } catch (e) {
           log.error(`[collab] ${id}: connecting failed:`, e)
           ws.terminate()
@@ -190,6 +214,13 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of milliseconds, got ${JSON.stringify(v)}`)
     return n
   }
+  const bytes = (name: string): number | undefined => {
+    const v = env[name]
+    if (v === undefined || v === '') return undefined
+    const n = Number(v)
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a whole number of bytes, got ${JSON.stringify(v)}`)
+    return n
+  }
   const running = await startServer({
     unloadDelayMs: ms('UNLOAD_DELAY_MS'),
     pingIntervalMs: ms('PING_INTERVAL_MS'),
@@ -199,6 +230,9 @@ async function main(): Promise<void> {
     dataDir: env.DATA_DIR || './data',
     staticDir: env.STATIC_DIR || './dist',
     templatesDir: env.TEMPLATES_DIR || undefined,
+    createSecret: env.CREATE_SECRET || undefined,
+    maxDocBytes: bytes('MAX_DOC_BYTES'),
+    maxMessageBytes: bytes('MAX_MESSAGE_BYTES'),
   })
   consoleLogger.info(`data: ${resolve(env.DATA_DIR || './data')}`)
   let stopping = false

@@ -18,13 +18,24 @@ export const MESSAGE_AWARENESS = 1
 export const MESSAGE_AUTH = 2
 export const MESSAGE_QUERY_AWARENESS = 3
 
-export type ProtocolErrorCode = 'empty' | 'unknown-message' | 'unknown-sync-message' | 'truncated' | 'bad-update' | 'bad-awareness'
+export type ProtocolErrorCode = 'empty' | 'unknown-message' | 'unknown-sync-message' | 'truncated' | 'bad-update' | 'bad-awareness' | 'refused'
 
 /** A message the server cannot accept. The connection that sent it should be closed. */
 export class ProtocolError extends Error {
   constructor(public readonly code: ProtocolErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'ProtocolError'
+  }
+}
+
+/**
+ * A well-formed document change the sender may not make (protected cells, a locked sheet, a document
+ * grown too large). Nothing of it was applied; `closeCode` says how to close the sender's socket.
+ */
+export class RefusedUpdate extends ProtocolError {
+  constructor(readonly closeCode: number, message: string) {
+    super('refused', message)
+    this.name = 'RefusedUpdate'
   }
 }
 
@@ -35,6 +46,10 @@ export interface MessageContext {
   origin: unknown
   /** read-only connections may sync down but their document changes are dropped */
   readOnly?: boolean
+  /** throws RefusedUpdate for a change the sender may not make; runs before anything is applied */
+  authorize?: (update: Uint8Array) => void
+  /** rewrites an awareness update before it is applied (identity set by the server); null drops it */
+  filterAwareness?: (update: Uint8Array) => Uint8Array | null
 }
 
 export interface MessageResult {
@@ -113,6 +128,7 @@ function handleSync(decoder: decoding.Decoder, encoder: encoding.Encoder, ctx: M
       const update = readBytes(peek, 'update')
       if (ctx.readOnly) return { syncType, dropped: true }
       validateUpdate(update)
+      ctx.authorize?.(update)
       break
     }
     default:
@@ -142,9 +158,10 @@ export function handleMessage(message: Uint8Array, ctx: MessageContext): Message
       return { type, syncType, reply, dropped }
     }
     case MESSAGE_AWARENESS: {
-      const update = readBytes(decoder, 'awareness update')
+      let update: Uint8Array | null = readBytes(decoder, 'awareness update')
       try {
-        awarenessProtocol.applyAwarenessUpdate(ctx.awareness, update, ctx.origin)
+        if (ctx.filterAwareness) update = ctx.filterAwareness(update)
+        if (update) awarenessProtocol.applyAwarenessUpdate(ctx.awareness, update, ctx.origin)
       } catch (e) {
         if (e instanceof ProtocolError) throw e
         throw new ProtocolError('bad-awareness', 'malformed awareness update', { cause: e })
@@ -156,4 +173,36 @@ export function handleMessage(message: Uint8Array, ctx: MessageContext): Message
     default:
       throw new ProtocolError('unknown-message', `unknown message type ${type}`)
   }
+}
+
+/** One client's entry of an awareness update: its id, clock and state (null: the client left). */
+export interface AwarenessEntry { clientID: number; clock: number; state: unknown }
+
+/** Decodes an awareness update (y-protocols/awareness encoding). Throws ProtocolError when malformed. */
+export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
+  const decoder = decoding.createDecoder(update)
+  const n = readVarUint(decoder, 'awareness entry count')
+  if (n > 10_000) throw new ProtocolError('bad-awareness', 'too many awareness entries')
+  const out: AwarenessEntry[] = []
+  for (let i = 0; i < n; i++) {
+    const clientID = readVarUint(decoder, 'awareness client id')
+    const clock = readVarUint(decoder, 'awareness clock')
+    let text: string
+    try { text = decoding.readVarString(decoder) } catch (e) { throw new ProtocolError('bad-awareness', 'malformed awareness state', { cause: e }) }
+    let state: unknown
+    try { state = JSON.parse(text) } catch (e) { throw new ProtocolError('bad-awareness', 'awareness state is not JSON', { cause: e }) }
+    out.push({ clientID, clock, state })
+  }
+  return out
+}
+
+export function encodeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, entries.length)
+  for (const e of entries) {
+    encoding.writeVarUint(encoder, e.clientID)
+    encoding.writeVarUint(encoder, e.clock)
+    encoding.writeVarString(encoder, JSON.stringify(e.state))
+  }
+  return encoding.toUint8Array(encoder)
 }

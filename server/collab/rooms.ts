@@ -22,7 +22,11 @@ import WebSocket from 'ws'
 import { getTitle, metaOf } from '../../src/core/workbook/schema'
 import type { Store } from '../store/types'
 import type { Logger } from '../log'
-import { ProtocolError, encodeAwarenessMessage, encodeSyncStep1, encodeUpdateMessage, handleMessage } from './protocol'
+import {
+  ProtocolError, RefusedUpdate, decodeAwarenessUpdate, encodeAwarenessEntries, encodeAwarenessMessage, encodeSyncStep1,
+  encodeUpdateMessage, handleMessage,
+} from './protocol'
+import { checkChange, readAccess, type Principal } from '../../src/core/access/access'
 
 export interface RoomOptions {
   /** ms after the last connection leaves before the room is freed (default 30 000) */
@@ -37,8 +41,16 @@ export interface RoomOptions {
   pingIntervalMs: number
   /** a connection whose unsent data exceeds this is closed as too slow (default 64 MiB) */
   maxBufferedBytes: number
-  /** messages a connection may send while its room loads (default 10 000) */
+  /** messages a connection may send while its room loads (default 256) */
   maxQueuedMessages: number
+  /** bytes a connection may send while its room loads (default 8 MiB) */
+  maxQueuedBytes: number
+  /** messages per second a connection may send on average (default 100) … */
+  messagesPerSecond: number
+  /** … and at once (default 400) */
+  messageBurst: number
+  /** a document may not grow past this many bytes of updates (default 100 MiB) */
+  maxDocBytes: number
 }
 
 export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
@@ -48,7 +60,11 @@ export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
   metaThrottleMs: 2_000,
   pingIntervalMs: 30_000,
   maxBufferedBytes: 64 * 1024 * 1024,
-  maxQueuedMessages: 10_000,
+  maxQueuedMessages: 256,
+  maxQueuedBytes: 8 * 1024 * 1024,
+  messagesPerSecond: 100,
+  messageBurst: 400,
+  maxDocBytes: 100 * 1024 * 1024,
 }
 
 /** Close codes sent to clients. 4400–4499 tell the stock y-websocket client not to reconnect. */
@@ -58,7 +74,13 @@ export const CLOSE = {
   unsupportedData: 1003,
   policy: 1008,
   internalError: 1011,
+  /** the link was revoked */
+  revoked: 4403,
   notFound: 4404,
+  /** a change the sender may not make was refused; the client must reload the workbook */
+  refused: 4409,
+  /** the workbook would grow past its size limit */
+  tooLarge: 4413,
 } as const
 
 export const MAX_TITLE_LENGTH = 200
@@ -83,6 +105,12 @@ export class WorkbookGoneError extends Error {
 /** origin of server-side changes (API rename etc.) */
 export const SERVER_ORIGIN = 'server'
 
+/** Who is on a connection: the share link it was opened with. */
+export interface ConnectionIdentity extends Principal { linkId: string }
+
+/** Anyone: for in-process use and tests that open rooms without links. */
+export const LOCAL_OWNER: ConnectionIdentity = { role: 'owner', name: '', linkId: '' }
+
 export class Connection {
   /** awareness client ids this connection has announced */
   readonly awarenessClients = new Set<number>()
@@ -91,7 +119,15 @@ export class Connection {
   started = false
   closed = false
   queue: Uint8Array[] = []
-  constructor(readonly ws: WebSocket, readonly room: Room, readonly readOnly = false) {}
+  queuedBytes = 0
+  /** token bucket of the message rate limit */
+  tokens: number
+  lastRefill = performance.now()
+  readonly readOnly: boolean
+  constructor(readonly ws: WebSocket, readonly room: Room, readonly who: ConnectionIdentity = LOCAL_OWNER, burst = 400) {
+    this.readOnly = who.role === 'viewer'
+    this.tokens = burst
+  }
 }
 
 type RoomState = 'loading' | 'ready' | 'unloading' | 'closed'
@@ -133,6 +169,16 @@ export class Room {
   private touchDirty = false
   private lastMetaWrite = 0
   private compacting = false
+  /**
+   * The doc as it will be if the update being checked is applied: updates are tried here first and
+   * checked against the access rules; a refused one never reaches `doc`. Made when first needed, and
+   * again after a refusal (the refused update is in it).
+   */
+  private mirror: Y.Doc | null = null
+  /** the mirror already holds the update `doc` is applying now */
+  private mirrorAhead = false
+  /** bytes of updates the doc is made of, as stored and received (an upper bound of its size) */
+  private docBytes = 0
 
   constructor(readonly id: string, private readonly manager: RoomManager) {
     this.awareness.setLocalState(null)
@@ -163,6 +209,7 @@ export class Room {
         }
       })
       this.storedUpdates = updates.length
+      this.docBytes = updates.reduce((n, u) => n + u.data.length, 0)
       this.lastSeq = updates.length ? updates[updates.length - 1]!.seq : 0
     } catch (e) {
       if (this.state === 'loading') {
@@ -221,12 +268,18 @@ export class Room {
         return
       }
       const message = toBytes(data)
+      if (!this.takeToken(conn)) {
+        this.log.warn(`[collab] ${this.id}: closing a connection that sends too many messages`)
+        this.closeConnection(conn, CLOSE.policy, 'rate limit')
+        return
+      }
       if (!conn.started) {
-        if (conn.queue.length >= this.opts.maxQueuedMessages) {
+        if (conn.queue.length >= this.opts.maxQueuedMessages || conn.queuedBytes + message.length > this.opts.maxQueuedBytes) {
           this.closeConnection(conn, CLOSE.policy, 'too many messages')
           return
         }
         conn.queue.push(message)
+        conn.queuedBytes += message.length
         return
       }
       this.process(conn, message)
@@ -236,22 +289,103 @@ export class Room {
     }
   }
 
+  private takeToken(conn: Connection): boolean {
+    const now = performance.now()
+    conn.tokens = Math.min(this.opts.messageBurst, conn.tokens + (now - conn.lastRefill) * this.opts.messagesPerSecond / 1000)
+    conn.lastRefill = now
+    if (conn.tokens < 1) return false
+    conn.tokens -= 1
+    return true
+  }
+
+  /**
+   * Tries a received update on the mirror and checks it against the access rules as they stand in
+   * `doc`. Throws RefusedUpdate (nothing applied anywhere that matters) when it may not be made.
+   */
+  private authorizeUpdate(conn: Connection, update: Uint8Array): void {
+    if (this.docBytes + update.length > this.opts.maxDocBytes) {
+      throw new RefusedUpdate(CLOSE.tooLarge, `workbook would exceed ${this.opts.maxDocBytes} bytes`)
+    }
+    const who = conn.who
+    // owners are bound only by locks: with no sheet locked there is nothing to check
+    if (who.role === 'owner' && readAccess(this.doc).locks.size === 0) return
+    if (!this.mirror) {
+      this.mirror = new Y.Doc({ gc: this.doc.gc })
+      Y.applyUpdate(this.mirror, Y.encodeStateAsUpdate(this.doc))
+    }
+    const mirror = this.mirror
+    const hadPending = mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null
+    let refusal: { reason: string; sheet?: string; cell?: string } | null = null
+    try {
+      mirror.transact(tr => {
+        Y.applyUpdate(mirror, update)
+        refusal = checkChange(this.doc, mirror, tr, who)
+      })
+      if (!refusal && !hadPending && (mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null)) {
+        refusal = { reason: 'the change builds on edits the server does not have' }
+      }
+    } catch (e) {
+      this.mirror = null
+      mirror.destroy()
+      throw e
+    }
+    if (refusal) {
+      this.mirror = null
+      mirror.destroy()
+      const r = refusal as { reason: string; sheet?: string; cell?: string }
+      this.log.info(`[collab] ${this.id}: refused a change by ${who.role} ${JSON.stringify(who.name)}: ${r.reason}${r.sheet ? ` (sheet ${r.sheet}${r.cell ? `, cell ${r.cell}` : ''})` : ''}`)
+      throw new RefusedUpdate(CLOSE.refused, r.reason)
+    }
+    this.mirrorAhead = true
+  }
+
+  /**
+   * Awareness as the server knows the person: the name (and role) of their link, whatever the state
+   * claims; entries for client ids another connection announced are dropped.
+   */
+  private filterAwareness(conn: Connection, update: Uint8Array): Uint8Array | null {
+    const entries = decodeAwarenessUpdate(update)
+    const kept = entries.filter(e => {
+      for (const other of this.conns) if (other !== conn && other.awarenessClients.has(e.clientID)) return false
+      return true
+    })
+    for (const e of kept) {
+      if (e.state === null || typeof e.state !== 'object' || Array.isArray(e.state)) continue
+      const st = e.state as Record<string, unknown>
+      const claimed = st.user && typeof st.user === 'object' ? st.user as Record<string, unknown> : {}
+      const color = typeof claimed.color === 'string' && /^#[0-9a-f]{6}$/i.test(claimed.color) ? claimed.color : '#5f6368'
+      // in-process owners without a link keep the name they chose
+      const name = conn.who.linkId ? conn.who.name : (typeof claimed.name === 'string' ? claimed.name : '')
+      st.user = { name, color, role: conn.who.role }
+    }
+    return kept.length ? encodeAwarenessEntries(kept) : null
+  }
+
   private process(conn: Connection, message: Uint8Array): void {
     try {
-      const { reply, syncType } = handleMessage(message, { doc: this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly })
+      const { reply, syncType } = handleMessage(message, {
+        doc: this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly,
+        authorize: u => this.authorizeUpdate(conn, u),
+        filterAwareness: u => this.filterAwareness(conn, u),
+      })
       // a SyncStep2 reply carries the doc's state: it leaves only once all of that is stored
       if (reply) {
         if (syncType === 0) this.afterStored(() => this.send(conn, reply))
         else this.send(conn, reply)
       }
     } catch (e) {
-      if (e instanceof ProtocolError) {
+      if (this.mirrorAhead && this.mirror) { this.mirror.destroy(); this.mirror = null }
+      if (e instanceof RefusedUpdate) {
+        this.closeConnection(conn, e.closeCode, closeReason(e.message))
+      } else if (e instanceof ProtocolError) {
         this.log.warn(`[collab] ${this.id}: closing a connection after a bad message (${e.code}): ${e.message}`)
         this.closeConnection(conn, CLOSE.protocolError, e.code)
       } else {
         this.log.error(`[collab] ${this.id}: error handling a message:`, e)
         this.closeConnection(conn, CLOSE.internalError, 'internal error')
       }
+    } finally {
+      this.mirrorAhead = false
     }
   }
 
@@ -305,6 +439,10 @@ export class Room {
   // ── doc → peers and store ───────────────────────────────────────────────────────────────────
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    this.docBytes += update.length
+    if (this.mirror && !this.mirrorAhead) {
+      try { Y.applyUpdate(this.mirror, update) } catch { this.mirror.destroy(); this.mirror = null }
+    }
     try {
       const message = encodeUpdateMessage(update)
       const relay = () => { for (const c of this.conns) if (c !== origin && c.started) this.send(c, message) }
@@ -464,6 +602,7 @@ export class Room {
       const upto = this.lastSeq
       const merged = Y.encodeStateAsUpdate(this.doc)
       const removed = await this.store.compact(this.id, merged, upto)
+      if (removed > 0) this.docBytes = merged.length + this.pending.reduce((n, u) => n + u.length, 0)
       this.storedUpdates = this.storedUpdates - removed + (removed > 0 ? 1 : 0)
       this.manager.emit('compacted', this.id, { removed, storedUpdates: this.storedUpdates })
     } finally {
@@ -529,6 +668,8 @@ export class Room {
   }
 
   destroyDoc(): void {
+    this.mirror?.destroy()
+    this.mirror = null
     this.state = 'closed'
     this.clearTimers()
     this.doc.off('update', this.onDocUpdate)
@@ -568,10 +709,10 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     if (this.rooms.get(room.id) === room) this.rooms.delete(room.id)
   }
 
-  /** Attaches an upgraded socket to the workbook's room. */
-  connect(id: string, ws: WebSocket, readOnly = false): Connection {
+  /** Attaches an upgraded socket to the workbook's room, as the person of the link it was opened with. */
+  connect(id: string, ws: WebSocket, who: ConnectionIdentity = LOCAL_OWNER): Connection {
     const room = this.getOrCreate(id)
-    const conn = new Connection(ws, room, readOnly)
+    const conn = new Connection(ws, room, who, this.opts.messageBurst)
     ws.on('error', err => this.log.warn(`[collab] ${id}: socket error: ${err.message}`))
     ws.on('pong', () => { conn.alive = true })
     ws.on('message', (data, isBinary) => room.receive(conn, data, isBinary))
@@ -604,6 +745,15 @@ export class RoomManager extends EventEmitter<RoomEvents> {
       room.holds--
       if (room.conns.size === 0 && room.holds === 0 && room.state === 'ready') room.scheduleUnload()
     }
+  }
+
+  /** Closes every open socket of a link (revoked: 4403). */
+  closeLink(id: string, linkId: string, code: number, reason: string): number {
+    const room = this.rooms.get(id)
+    if (!room) return 0
+    let n = 0
+    for (const c of Array.from(room.conns)) if (c.who.linkId === linkId) { room.closeConnection(c, code, reason); n++ }
+    return n
   }
 
   /** Workbook deleted: `deleteFromStore` runs after the room's writes stop, then its sockets close (4404). */
@@ -676,4 +826,11 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     }
     await Promise.all(closed)
   }
+}
+
+/** A close reason fits in 123 bytes of UTF-8. */
+export function closeReason(text: string): string {
+  let out = text
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1)
+  return out
 }

@@ -5,8 +5,10 @@ import * as Y from 'yjs'
 import { getTitle } from '../../src/core/workbook/schema'
 import { setTitle } from '../../src/core/workbook/mutations'
 import { buildWorkbook, type Locale } from '../../src/core/templates/template'
-import type { Store, WorkbookRecord } from '../store/types'
-import { MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError, type RoomManager } from '../collab/rooms'
+import type { LinkRecord, Store, WorkbookRecord } from '../store/types'
+import { CLOSE, MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError, type RoomManager } from '../collab/rooms'
+import { cleanPersonName, isRole, type Role } from '../../src/core/access/access'
+import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, type FailureBudget } from '../auth'
 import type { TemplateRegistry } from '../templates'
 import type { Logger } from '../log'
 import { HttpError, readJsonBody, sendError, sendJson, sendNoContent } from './util'
@@ -17,6 +19,9 @@ export interface ApiContext {
   templates: TemplateRegistry
   maxBodyBytes: number
   log: Logger
+  failures: FailureBudget
+  /** when set, creating and listing workbooks needs it as a bearer token */
+  createSecret?: string
 }
 
 export const LOCALES: readonly Locale[] = ['zh-CN', 'en']
@@ -34,6 +39,28 @@ export interface WorkbookJson extends WorkbookRecord { url: string }
 export const workbookJson = (r: WorkbookRecord): WorkbookJson => ({
   id: r.id, title: r.title, template: r.template, createdAt: r.createdAt, updatedAt: r.updatedAt, url: `/w/${r.id}`,
 })
+
+/** The page address that opens a workbook with a link's token. */
+export const linkUrl = (workbookId: string, token: string) => `/w/${encodeURIComponent(workbookId)}?token=${encodeURIComponent(token)}`
+
+const linkJson = (l: LinkRecord) => ({ id: l.id, role: l.role, name: l.name, createdAt: l.createdAt, revokedAt: l.revokedAt })
+
+/** Who the token's bearer is, for the page. */
+const youJson = (l: LinkRecord) => ({ linkId: l.id, role: l.role, name: l.name })
+
+export const MAX_LINKS = 500
+
+function parseName(v: unknown, { required }: { required: boolean }): string {
+  if (v === undefined || v === null) {
+    if (required) throw new HttpError(400, 'name is required')
+    return ''
+  }
+  if (typeof v !== 'string') throw new HttpError(400, 'name must be a string')
+  if (v.length > 200) throw new HttpError(400, 'name must be at most 80 characters')
+  const name = cleanPersonName(v)
+  if (required && !name) throw new HttpError(400, 'name must not be empty')
+  return name
+}
 
 function parseLocale(v: unknown, where: string): Locale {
   if (v === undefined || v === null || v === '') return DEFAULT_LOCALE
@@ -58,7 +85,11 @@ async function readObject(req: IncomingMessage, ctx: ApiContext, { optional }: {
   return body as Record<string, unknown>
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext, id: string) => Promise<void>
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext, id: string, sub: string) => Promise<void>
+
+const ALL: readonly Role[] = ['owner', 'editor', 'viewer']
+const WRITERS: readonly Role[] = ['owner', 'editor']
+const OWNERS: readonly Role[] = ['owner']
 
 const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   {
@@ -74,8 +105,14 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   {
     pattern: /^\/api\/workbooks$/,
     methods: {
-      GET: async (_req, res, _url, ctx) => sendJson(res, 200, (await ctx.store.listWorkbooks()).map(workbookJson)),
-      POST: async (req, res, _url, ctx) => {
+      GET: async (req, res, url, ctx) => {
+        // every workbook on the server, titles included: for whoever holds the create secret only
+        if (!ctx.createSecret) throw new HttpError(403, 'listing every workbook needs the server to have a create secret (CREATE_SECRET)')
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
+        sendJson(res, 200, (await ctx.store.listWorkbooks()).map(workbookJson))
+      },
+      POST: async (req, res, url, ctx) => {
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
         const body = await readObject(req, ctx, { optional: true })
         const templateId = body.template ?? 'blank'
         if (typeof templateId !== 'string') throw new HttpError(400, 'template must be a string')
@@ -83,15 +120,20 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         if (!template) throw new HttpError(400, `unknown template: ${templateId}`)
         const title = parseTitle(body.title, { required: false })
         const locale = parseLocale(body.lang, 'lang')
+        const ownerName = parseName(body.name, { required: false }) || (locale === 'en' ? 'Owner' : '所有者')
         const doc = new Y.Doc()
         try {
           buildWorkbook(doc, template, { title: title || undefined, locale })
           const now = Date.now()
+          const id = newWorkbookId()
+          const token = newToken()
+          const link: LinkRecord = { id: newLinkId(), workbookId: id, role: 'owner', name: ownerName, createdAt: now, revokedAt: null }
           const record = await ctx.store.createWorkbook(
-            { id: newWorkbookId(), title: getTitle(doc).slice(0, MAX_TITLE_LENGTH), template: template.id, createdAt: now, updatedAt: now },
+            { id, title: getTitle(doc).slice(0, MAX_TITLE_LENGTH), template: template.id, createdAt: now, updatedAt: now },
             Y.encodeStateAsUpdate(doc),
+            { link, tokenHash: hashToken(token) },
           )
-          sendJson(res, 201, workbookJson(record), { Location: `/api/workbooks/${record.id}` })
+          sendJson(res, 201, { ...workbookJson(record), url: linkUrl(id, token), token, you: youJson(link) }, { Location: `/api/workbooks/${record.id}` })
         } finally {
           doc.destroy()
         }
@@ -101,12 +143,14 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   {
     pattern: /^\/api\/workbooks\/([^/]+)$/,
     methods: {
-      GET: async (_req, res, _url, ctx, id) => {
+      GET: async (req, res, url, ctx, id) => {
+        const link = await authorize(req, url, ctx, id, ALL)
         const record = await ctx.store.getWorkbook(id)
         if (!record) throw new HttpError(404, 'workbook not found')
-        sendJson(res, 200, workbookJson(record))
+        sendJson(res, 200, { ...workbookJson(record), you: youJson(link) })
       },
-      PATCH: async (req, res, _url, ctx, id) => {
+      PATCH: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, WRITERS)
         if (!(await ctx.store.getWorkbook(id))) throw new HttpError(404, 'workbook not found')
         const body = await readObject(req, ctx, { optional: false })
         const title = parseTitle(body.title, { required: true })!
@@ -122,10 +166,51 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         if (!record) throw new HttpError(404, 'workbook not found')
         sendJson(res, 200, workbookJson(record))
       },
-      DELETE: async (_req, res, _url, ctx, id) => {
+      DELETE: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, OWNERS)
         const existed = await ctx.rooms.drop(id, () => ctx.store.deleteWorkbook(id))
         if (!existed) throw new HttpError(404, 'workbook not found')
         sendNoContent(res)
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/([^/]+)\/links$/,
+    methods: {
+      GET: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, OWNERS)
+        sendJson(res, 200, (await ctx.store.listLinks(id)).map(linkJson))
+      },
+      POST: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, OWNERS)
+        const body = await readObject(req, ctx, { optional: false })
+        if (!isRole(body.role)) throw new HttpError(400, 'role must be one of owner, editor, viewer')
+        const name = parseName(body.name, { required: true })
+        if ((await ctx.store.listLinks(id)).length >= MAX_LINKS) throw new HttpError(409, `a workbook has at most ${MAX_LINKS} links`)
+        const token = newToken()
+        const link: LinkRecord = { id: newLinkId(), workbookId: id, role: body.role, name, createdAt: Date.now(), revokedAt: null }
+        await ctx.store.createLink(link, hashToken(token))
+        sendJson(res, 201, { ...linkJson(link), token, url: linkUrl(id, token) })
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/([^/]+)\/links\/([^/]+)$/,
+    methods: {
+      DELETE: async (req, res, url, ctx, id, linkId) => {
+        const me = await authorize(req, url, ctx, id, OWNERS)
+        const links = await ctx.store.listLinks(id)
+        const target = links.find(l => l.id === linkId)
+        if (!target) throw new HttpError(404, 'link not found')
+        if (target.role === 'owner' && target.revokedAt === null
+          && !links.some(l => l.id !== linkId && l.role === 'owner' && l.revokedAt === null)) {
+          throw new HttpError(409, 'this is the last owner link; make another owner link before revoking it')
+        }
+        const revoked = await ctx.store.revokeLink(id, linkId, Date.now())
+        if (!revoked) throw new HttpError(404, 'link not found')
+        // open sockets of that link close at once; their clients stop reconnecting
+        ctx.rooms.closeLink(id, linkId, CLOSE.revoked, 'link revoked')
+        sendJson(res, 200, { ...linkJson(revoked), self: me.id === linkId })
       },
     },
   },
@@ -135,16 +220,17 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
 export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {
   try {
     const path = url.pathname.length > 5 && url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname
-    let id = ''
+    let id = '', sub = ''
     const route = routes.find(r => {
       const m = r.pattern.exec(path)
-      if (m) id = m[1] ?? ''
+      if (m) { id = m[1] ?? ''; sub = m[2] ?? '' }
       return m !== null
     })
     if (!route) throw new HttpError(404, `no such endpoint: ${url.pathname}`)
     if (id) {
-      try { id = decodeURIComponent(id) } catch { throw new HttpError(404, 'workbook not found') }
+      try { id = decodeURIComponent(id); sub = decodeURIComponent(sub) } catch { throw new HttpError(404, 'workbook not found') }
       if (!WORKBOOK_ID.test(id)) throw new HttpError(404, 'workbook not found')
+      if (sub && !WORKBOOK_ID.test(sub)) throw new HttpError(404, 'link not found')
     }
     const method = req.method === 'HEAD' && route.methods.GET ? 'GET' : req.method ?? 'GET'
     const handler = route.methods[method]
@@ -153,7 +239,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       if (allowed.includes('GET')) allowed.push('HEAD')
       throw new HttpError(405, `method ${req.method} not allowed`, { Allow: allowed.join(', ') })
     }
-    await handler(req, res, url, ctx, id)
+    await handler(req, res, url, ctx, id, sub)
   } catch (e) {
     if (e instanceof HttpError) {
       sendError(res, e.status, e.message, e.headers)

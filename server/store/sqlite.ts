@@ -2,11 +2,17 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Store, StoredUpdate, WorkbookRecord } from './types'
+import type { LinkRecord, Role, Store, StoredUpdate, WorkbookRecord } from './types'
 
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: number; updated_at: number }
+
+interface LinkRow { id: string; workbook_id: string; role: string; name: string; created_at: number; revoked_at: number | null }
+
+const linkFromRow = (r: LinkRow): LinkRecord => ({
+  id: r.id, workbookId: r.workbook_id, role: r.role as Role, name: r.name, createdAt: r.created_at, revokedAt: r.revoked_at,
+})
 
 const fromRow = (r: WorkbookRow): WorkbookRecord => ({
   id: r.id, title: r.title, template: r.template, createdAt: r.created_at, updatedAt: r.updated_at,
@@ -45,6 +51,12 @@ export class SqliteStore implements Store {
       maxSeqUpTo: db.prepare<[string, number], { s: number | null; n: number }>('SELECT MAX(seq) AS s, COUNT(*) AS n FROM updates WHERE workbook_id = ? AND seq <= ?'),
       deleteUpTo: db.prepare('DELETE FROM updates WHERE workbook_id = ? AND seq <= ?'),
       insertAt: db.prepare('INSERT INTO updates (seq, workbook_id, data) VALUES (?, ?, ?)'),
+      insertLink: db.prepare('INSERT INTO links (id, workbook_id, role, name, token_hash, created_at) VALUES (@id, @workbookId, @role, @name, @tokenHash, @createdAt)'),
+      findLink: db.prepare<[string], LinkRow>('SELECT id, workbook_id, role, name, created_at, revoked_at FROM links WHERE token_hash = ?'),
+      listLinks: db.prepare<[string], LinkRow>('SELECT id, workbook_id, role, name, created_at, revoked_at FROM links WHERE workbook_id = ? ORDER BY created_at, id'),
+      revokeLink: db.prepare('UPDATE links SET revoked_at = COALESCE(revoked_at, ?) WHERE workbook_id = ? AND id = ?'),
+      getLink: db.prepare<[string, string], LinkRow>('SELECT id, workbook_id, role, name, created_at, revoked_at FROM links WHERE workbook_id = ? AND id = ?'),
+      deleteLinks: db.prepare('DELETE FROM links WHERE workbook_id = ?'),
     }
   }
 
@@ -70,19 +82,61 @@ export class SqliteStore implements Store {
         PRAGMA user_version = 1;
       `)
     }
+    if (version < 2) {
+      // share links (issue 5). Workbooks made before links existed have none: scripts/owner-link.ts makes one.
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS links (
+          id TEXT PRIMARY KEY,
+          workbook_id TEXT NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
+          role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+          name TEXT NOT NULL,
+          token_hash TEXT NOT NULL UNIQUE,
+          created_at INTEGER NOT NULL,
+          revoked_at INTEGER
+        );
+        CREATE INDEX IF NOT EXISTS links_by_workbook ON links (workbook_id, created_at);
+        PRAGMA user_version = 2;
+      `)
+    }
   }
 
   private check(): void {
     if (this.closed) throw new Error('store is closed')
   }
 
-  async createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array): Promise<WorkbookRecord> {
+  async createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array, ownerLink?: { link: LinkRecord; tokenHash: string }): Promise<WorkbookRecord> {
     this.check()
     this.db.transaction(() => {
       this.stmts.insertWorkbook.run(record)
       if (initialUpdate) this.stmts.append.run(record.id, initialUpdate)
+      if (ownerLink) this.stmts.insertLink.run({ ...ownerLink.link, tokenHash: ownerLink.tokenHash })
     })()
     return { ...record }
+  }
+
+  async createLink(link: LinkRecord, tokenHash: string): Promise<void> {
+    this.check()
+    this.stmts.insertLink.run({ ...link, tokenHash })
+  }
+
+  async findLink(tokenHash: string): Promise<LinkRecord | null> {
+    this.check()
+    const row = this.stmts.findLink.get(tokenHash)
+    return row ? linkFromRow(row) : null
+  }
+
+  async listLinks(workbookId: string): Promise<LinkRecord[]> {
+    this.check()
+    return this.stmts.listLinks.all(workbookId).map(linkFromRow)
+  }
+
+  async revokeLink(workbookId: string, linkId: string, at: number): Promise<LinkRecord | null> {
+    this.check()
+    return this.db.transaction(() => {
+      this.stmts.revokeLink.run(at, workbookId, linkId)
+      const row = this.stmts.getLink.get(workbookId, linkId)
+      return row ? linkFromRow(row) : null
+    })()
   }
 
   async getWorkbook(id: string): Promise<WorkbookRecord | null> {
@@ -110,6 +164,7 @@ export class SqliteStore implements Store {
     this.check()
     return this.db.transaction(() => {
       this.stmts.deleteUpdates.run(id)
+      this.stmts.deleteLinks.run(id)
       return this.stmts.deleteWorkbook.run(id).changes > 0
     })()
   }

@@ -18,14 +18,39 @@ export interface WorkbookRecord {
   updatedAt: number
 }
 
+export type { Role } from '../../src/core/access/access'
+import type { Role } from '../../src/core/access/access'
+
+/**
+ * A share link: a role and a person's name for one workbook. Only the SHA-256 of its token is kept;
+ * the token itself is shown once, when the link is made.
+ */
+export interface LinkRecord {
+  id: string
+  workbookId: string
+  role: Role
+  name: string
+  createdAt: number
+  /** epoch ms, or null while the link works */
+  revokedAt: number | null
+}
+
 export interface StoredUpdate {
   seq: number
   data: Uint8Array
 }
 
 export interface Store {
-  /** Creates the workbook row and, in the same transaction, its first update (if given). */
-  createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array): Promise<WorkbookRecord>
+  /** Creates the workbook row and, in the same transaction, its first update and its owner link (if given). */
+  createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array, ownerLink?: { link: LinkRecord; tokenHash: string }): Promise<WorkbookRecord>
+  /** Throws if the workbook does not exist. */
+  createLink(link: LinkRecord, tokenHash: string): Promise<void>
+  /** The link whose token hashes to `tokenHash`, revoked ones included; null when there is none. */
+  findLink(tokenHash: string): Promise<LinkRecord | null>
+  /** Oldest first, revoked ones included. */
+  listLinks(workbookId: string): Promise<LinkRecord[]>
+  /** Marks the link revoked; returns it, or null when the workbook has no such link. */
+  revokeLink(workbookId: string, linkId: string, at: number): Promise<LinkRecord | null>
   getWorkbook(id: string): Promise<WorkbookRecord | null>
   /** Most recently updated first. */
   listWorkbooks(): Promise<WorkbookRecord[]>

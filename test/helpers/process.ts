@@ -12,7 +12,7 @@ import WebSocket from 'ws'
 import * as decoding from 'lib0/decoding'
 import { WebsocketProvider } from 'y-websocket'
 import { SqliteStore } from '../../server/store/sqlite'
-import { nextEvent, until } from './server'
+import { nextEvent, ownerTokens, until } from './server'
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
@@ -131,7 +131,9 @@ export function spawnServer(dirs: Pick<ServerDirs, 'dataDir' | 'staticDir' | 'te
           const res = await fetch(url + '/api/workbooks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
           const text = await res.text()
           if (res.status !== 201) throw new Error(`creating a workbook failed: ${res.status} ${text}`)
-          return (JSON.parse(text) as { id: string }).id
+          const { id, token } = JSON.parse(text) as { id: string; token: string }
+          ownerTokens.set(id, token)
+          return id
         },
       })
     }
@@ -171,6 +173,7 @@ export function liveClient(collabUrl: string, workbookId: string, name: string, 
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
     maxBackoffTime: opts.maxBackoffTime ?? 300,
+    params: { token: ownerTokens.get(workbookId) ?? '' },
   })
   const c: LiveClient = {
     name,

@@ -11,7 +11,7 @@ import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import { startServer, type RunningServer, type ServerOptions } from '../../server/index'
 import { SqliteStore } from '../../server/store/sqlite'
-import type { Store, StoredUpdate, WorkbookRecord } from '../../server/store/types'
+import type { LinkRecord, Store, StoredUpdate, WorkbookRecord } from '../../server/store/types'
 import type { Logger } from '../../server/log'
 
 export const DEFAULT_TIMEOUT = 4_000
@@ -77,7 +77,7 @@ export async function startTestServer(opts: ServerOptions = {}): Promise<TestSer
   const api: TestServer['api'] = async (method, path, body, init = {}) => {
     const res = await fetch(running.url + path, {
       method,
-      headers: { 'content-type': 'application/json', ...init.headers },
+      headers: { 'content-type': 'application/json', ...ownerAuth(path), ...init.headers },
       body: init.rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
     })
     const text = await res.text()
@@ -88,11 +88,37 @@ export async function startTestServer(opts: ServerOptions = {}): Promise<TestSer
   return { ...running, dataDir, staticDir, log, api, wsUrl: running.url.replace(/^http/, 'ws') }
 }
 
-/** Creates a workbook through the API and returns its id. */
+/**
+ * Owner tokens of the workbooks tests created, by workbook id: `api` sends the owner's token with
+ * requests about a workbook and `connectClient` opens sockets with it, unless a test says otherwise
+ * (an explicit Authorization header, `{ token }`).
+ */
+export const ownerTokens = new Map<string, string>()
+
+function ownerAuth(path: string): Record<string, string> {
+  const m = /^\/api\/workbooks\/([^/?]+)/.exec(path)
+  const token = m ? ownerTokens.get(decodeURIComponent(m[1]!)) : undefined
+  return token ? { authorization: `Bearer ${token}` } : {}
+}
+
+/** Creates a workbook through the API and returns its id (its owner token goes to `ownerTokens`). */
 export async function createWorkbook(server: TestServer, body: Record<string, unknown> = {}): Promise<string> {
   const res = await server.api('POST', '/api/workbooks', body)
   if (res.status !== 201) throw new Error(`creating a workbook failed: ${res.status} ${res.text}`)
+  ownerTokens.set(res.json.id, res.json.token)
   return res.json.id as string
+}
+
+/** The socket address of a workbook, with its owner token unless `token` is given ('' for none). */
+export function socketUrl(server: { wsUrl: string }, workbookId: string, token = ownerTokens.get(workbookId) ?? ''): string {
+  return `${server.wsUrl}/collab/${workbookId}${token ? `?token=${encodeURIComponent(token)}` : ''}`
+}
+
+/** Makes a share link through the API (as the owner); returns its token. */
+export async function createLink(server: TestServer, workbookId: string, role: 'owner' | 'editor' | 'viewer', name: string): Promise<string> {
+  const res = await server.api('POST', `/api/workbooks/${workbookId}/links`, { role, name })
+  if (res.status !== 201) throw new Error(`creating a link failed: ${res.status} ${res.text}`)
+  return res.json.token as string
 }
 
 // ── waiting without sleeping ──────────────────────────────────────────────────────────────────────
@@ -159,11 +185,16 @@ export interface Client {
   destroy(): void
 }
 
-/** A stock WebsocketProvider client, exactly as the app connects (BroadcastChannel off: it would sync in-process, around the server). */
-export function connectClient(server: { url: string }, workbookId: string, doc = new Y.Doc()): Client {
+/**
+ * A stock WebsocketProvider client, exactly as the app connects (BroadcastChannel off: it would sync
+ * in-process, around the server), with the workbook's owner token unless `token` is given.
+ */
+export function connectClient(server: { url: string }, workbookId: string, doc = new Y.Doc(), opts: { token?: string } = {}): Client {
+  const token = opts.token ?? ownerTokens.get(workbookId)
   const provider = new WebsocketProvider(server.url.replace(/^http/, 'ws') + '/collab', workbookId, doc, {
     WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
     disableBc: true,
+    params: token ? { token } : {},
   })
   return {
     doc,
@@ -174,8 +205,8 @@ export function connectClient(server: { url: string }, workbookId: string, doc =
 }
 
 /** A connected and synced client. */
-export async function syncedClient(server: { url: string }, workbookId: string): Promise<Client> {
-  const c = connectClient(server, workbookId)
+export async function syncedClient(server: { url: string }, workbookId: string, opts: { token?: string } = {}): Promise<Client> {
+  const c = connectClient(server, workbookId, undefined, opts)
   await c.synced()
   return c
 }
@@ -235,7 +266,11 @@ export class GatedStore implements Store {
   readonly appendGate = new Gate()
   readonly loadGate = new Gate()
   constructor(dataDir: string) { this.inner = new SqliteStore(dataDir) }
-  createWorkbook(r: WorkbookRecord, u?: Uint8Array) { return this.inner.createWorkbook(r, u) }
+  createWorkbook(r: WorkbookRecord, u?: Uint8Array, l?: { link: LinkRecord; tokenHash: string }) { return this.inner.createWorkbook(r, u, l) }
+  createLink(l: LinkRecord, h: string) { return this.inner.createLink(l, h) }
+  findLink(h: string) { return this.inner.findLink(h) }
+  listLinks(id: string) { return this.inner.listLinks(id) }
+  revokeLink(id: string, linkId: string, at: number) { return this.inner.revokeLink(id, linkId, at) }
   getWorkbook(id: string) { return this.inner.getWorkbook(id) }
   listWorkbooks() { return this.inner.listWorkbooks() }
   updateWorkbookMeta(id: string, patch: { title?: string; updatedAt?: number }) { return this.inner.updateWorkbookMeta(id, patch) }

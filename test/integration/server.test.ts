@@ -21,7 +21,7 @@ import { setCell, setTitle } from '../../src/core/workbook/mutations'
 import { SqliteStore } from '../../server/store/sqlite'
 import { startServer, type ServerOptions } from '../../server/index'
 import {
-  GatedStore, closed, connectClient, createWorkbook, docUntil, nextEvent, rawSocket, refusedUpgradeStatus,
+  GatedStore, closed, connectClient, createLink, createWorkbook, ownerTokens, socketUrl, docUntil, nextEvent, rawSocket, refusedUpgradeStatus,
   startTestServer, syncedClient, tempDir, testLogger, until, type Client, type TestServer,
 } from '../helpers/server'
 
@@ -52,7 +52,7 @@ function track(c: Client): Client {
   cleanups.push(() => c.destroy())
   return c
 }
-const client = async (s: { url: string }, id: string) => track(await syncedClient(s, id))
+const client = async (s: { url: string }, id: string, opts: { token?: string } = {}) => track(await syncedClient(s, id, opts))
 
 function socket(ws: WebSocket): WebSocket {
   cleanups.push(() => ws.terminate())
@@ -149,7 +149,7 @@ describe('collaboration', () => {
     store.loadGate.close()
     const s = await server({ dataDir: dir, store })
     const opened = nextEvent(s.rooms, 'connection-opened')
-    const ws = socket(await rawSocket(`${s.wsUrl}/collab/${id}`))
+    const ws = socket(await rawSocket(socketUrl(s, id)))
     const received: Uint8Array[] = []
     ws.on('message', (d: Buffer) => received.push(new Uint8Array(d)))
     const [, conn] = (await opened) as [string, { ws: WebSocket }]
@@ -181,7 +181,7 @@ describe('collaboration', () => {
     expect(read(doc, 0, 0)).toBe('stored')
   })
 
-  it('relays awareness and removes a connection\'s states when its socket drops', async () => {
+  it('relays awareness under the name of the link (not the one claimed) and removes a connection\'s states when its socket drops', async () => {
     const s = await server()
     const id = await createWorkbook(s)
     const a = await client(s, id)
@@ -189,8 +189,8 @@ describe('collaboration', () => {
     const peerDoc = new Y.Doc()
     const peer = new Awareness(peerDoc)
     cleanups.push(() => peer.destroy())
-    peer.setLocalState({ user: { name: '小王' } })
-    const ws = socket(await rawSocket(`${s.wsUrl}/collab/${id}`))
+    peer.setLocalState({ user: { name: '王经理', color: '#188038' } })
+    const ws = socket(await rawSocket(socketUrl(s, id, await createLink(s, id, 'editor', '小王'))))
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, 1)
     encoding.writeVarUint8Array(e, encodeAwarenessUpdate(peer, [peerDoc.clientID]))
@@ -198,6 +198,7 @@ describe('collaboration', () => {
 
     const states = a.provider.awareness
     const sees = () => states.getStates().get(peerDoc.clientID)?.user?.name === '小王'
+      && states.getStates().get(peerDoc.clientID)?.user?.role === 'editor' && states.getStates().get(peerDoc.clientID)?.user?.color === '#188038'
     const subscribe = (recheck: () => void) => { states.on('change', recheck); return () => states.off('change', recheck) }
     await until('A sees the peer', sees, subscribe)
     ws.terminate()
@@ -375,45 +376,60 @@ describe('API', () => {
   })
 
   it('creates, lists, reads, renames and deletes workbooks', async () => {
-    const s = await server()
-    const created = await s.api('POST', '/api/workbooks', { template: 'blank', title: '  双十一备货  ', lang: 'en' })
+    const secret = 'a-create-secret-for-this-test'
+    const s = await server({ createSecret: secret })
+    const admin = { authorization: `Bearer ${secret}` }
+    const created = await s.api('POST', '/api/workbooks', { template: 'blank', title: '  双十一备货  ', lang: 'en' }, { headers: admin })
     expect(created.status).toBe(201)
     const wb = created.json
     expect(wb.id).toMatch(/^[A-Za-z0-9_-]{16,}$/)
-    expect(wb).toMatchObject({ title: '双十一备货', template: 'blank', url: `/w/${wb.id}` })
+    expect(wb.token).toMatch(/^[A-Za-z0-9_-]{32}$/)
+    // the url opens the workbook as its owner
+    expect(wb).toMatchObject({ title: '双十一备货', template: 'blank', url: `/w/${wb.id}?token=${wb.token}`, you: { role: 'owner', name: 'Owner' } })
     expect(created.headers.get('location')).toBe(`/api/workbooks/${wb.id}`)
+    const owner = { authorization: `Bearer ${wb.token}` }
 
-    const plain = await s.api('POST', '/api/workbooks', undefined, { rawBody: '' })
+    // without the secret nobody creates or lists
+    expect((await s.api('POST', '/api/workbooks', {})).status).toBe(401)
+    expect((await s.api('POST', '/api/workbooks', {}, { headers: { authorization: 'Bearer wrong-secret-wrong-secret' } })).status).toBe(403)
+    expect((await s.api('GET', '/api/workbooks')).status).toBe(401)
+
+    const plain = await s.api('POST', '/api/workbooks', undefined, { rawBody: '', headers: admin })
     expect(plain.status).toBe(201)
     expect(plain.json.title).toBe('空白工作簿') // template title, default language zh-CN
-    const english = await s.api('POST', '/api/workbooks', { lang: 'en', title: '   ' })
+    expect(plain.json.you.name).toBe('所有者')
+    const english = await s.api('POST', '/api/workbooks', { lang: 'en', title: '   ', name: '  Ana  ' }, { headers: admin })
     expect(english.json.title).toBe('Blank workbook')
+    expect(english.json.you).toMatchObject({ role: 'owner', name: 'Ana' })
     expect(english.json.id).not.toBe(plain.json.id)
 
     // the stored doc is the template's
-    const c = await client(s, wb.id)
+    const c = await client(s, wb.id, { token: wb.token })
     expect(getTitle(c.doc)).toBe('双十一备货')
     expect(metaOf(c.doc).get('templateId')).toBe('blank')
     expect(visibleRowIds(sheetsOf(c.doc).get(sheetIds(c.doc)[0]!)!)).toHaveLength(100)
 
-    const list = await s.api('GET', '/api/workbooks')
+    const list = await s.api('GET', '/api/workbooks', undefined, { headers: admin })
     expect(list.status).toBe(200)
     expect(list.json.map((w: { id: string }) => w.id).sort()).toEqual([wb.id, plain.json.id, english.json.id].sort())
     for (const w of list.json) expect(Object.keys(w).sort()).toEqual(['createdAt', 'id', 'template', 'title', 'updatedAt', 'url'])
 
-    const one = await s.api('GET', `/api/workbooks/${wb.id}`)
-    expect(one.json).toEqual(wb)
+    const one = await s.api('GET', `/api/workbooks/${wb.id}`, undefined, { headers: owner })
+    expect(one.json).toEqual({ ...wb, url: `/w/${wb.id}`, token: undefined, you: { ...wb.you } })
+    // another workbook's token does not open this one
+    expect((await s.api('GET', `/api/workbooks/${plain.json.id}`, undefined, { headers: owner })).status).toBe(403)
 
-    const renamed = await s.api('PATCH', `/api/workbooks/${plain.json.id}`, { title: '新名字' })
+    const renamed = await s.api('PATCH', `/api/workbooks/${plain.json.id}`, { title: '新名字' }, { headers: { authorization: `Bearer ${plain.json.token}` } })
     expect(renamed.status).toBe(200)
     expect(renamed.json.title).toBe('新名字')
-    const list2 = await s.api('GET', '/api/workbooks')
+    const list2 = await s.api('GET', '/api/workbooks', undefined, { headers: admin })
     expect(list2.json[0].id).toBe(plain.json.id) // most recently updated first
 
-    const del = await s.api('DELETE', `/api/workbooks/${english.json.id}`)
+    const del = await s.api('DELETE', `/api/workbooks/${english.json.id}`, undefined, { headers: { authorization: `Bearer ${english.json.token}` } })
     expect(del.status).toBe(204)
-    expect((await s.api('GET', `/api/workbooks/${english.json.id}`)).status).toBe(404)
-    expect((await s.api('GET', '/api/workbooks')).json).toHaveLength(2)
+    // its links went with it
+    expect((await s.api('GET', `/api/workbooks/${english.json.id}`, undefined, { headers: { authorization: `Bearer ${english.json.token}` } })).status).toBe(401)
+    expect((await s.api('GET', '/api/workbooks', undefined, { headers: admin })).json).toHaveLength(2)
   })
 
   it('answers bad input with JSON errors and fitting statuses', async () => {
@@ -430,9 +446,10 @@ describe('API', () => {
       ['PATCH', `/api/workbooks/${id}`, 400, { body: { title: '' } }],
       ['PATCH', `/api/workbooks/${id}`, 400, { body: {} }],
       ['PATCH', `/api/workbooks/${id}`, 400, { rawBody: 'not json' }],
-      ['GET', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 404, {}],
-      ['PATCH', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 404, { body: { title: 'x' } }],
-      ['DELETE', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 404, {}],
+      ['GET', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 401, {}],
+      ['PATCH', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 401, { body: { title: 'x' } }],
+      ['DELETE', '/api/workbooks/AAAAAAAAAAAAAAAAAAAAAA', 401, {}],
+      ['GET', '/api/workbooks', 403, {}],
       ['GET', '/api/workbooks/..%2F..%2Fetc', 404, {}],
       ['GET', '/api/nothing-here', 404, {}],
       ['GET', '/api', 404, {}],
@@ -455,7 +472,7 @@ describe('API', () => {
     expect(tooBig.status).toBe(413)
     expect(tooBig.json.error).toMatch(/larger/)
     // nothing was created by any of it, and the workbook is untouched
-    expect((await s.api('GET', '/api/workbooks')).json).toHaveLength(1)
+    expect(await s.store.listWorkbooks()).toHaveLength(1)
     expect((await s.api('GET', '/api/health')).status).toBe(200)
   })
 
@@ -486,8 +503,9 @@ describe('API', () => {
     expect(info.code).toBe(4404)
     expect(s.rooms.rooms.has(id)).toBe(false)
     expect(await s.store.countUpdates(id)).toBe(0)
-    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/${id}`)).toBe(404)
-    expect((await s.api('DELETE', `/api/workbooks/${id}`)).status).toBe(404)
+    // the owner link went with the workbook
+    expect(await refusedUpgradeStatus(socketUrl(s, id))).toBe(401)
+    expect((await s.api('DELETE', `/api/workbooks/${id}`)).status).toBe(401)
     // the other workbook is unaffected
     expect(k.provider.wsconnected).toBe(true)
     expect((await storedDoc(dir, keep)).count).toBe(1)
@@ -497,11 +515,12 @@ describe('API', () => {
 // ── WebSocket robustness ──────────────────────────────────────────────────────────────────────────
 
 describe('WebSocket endpoint', () => {
-  it('refuses upgrades to unknown workbooks (404) and other paths (400)', async () => {
+  it('refuses upgrades without a token for the workbook (401/403) and to other paths (400)', async () => {
     const s = await server()
-    await createWorkbook(s)
-    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/AAAAAAAAAAAAAAAAAAAAAA`)).toBe(404)
-    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/not%20an%20id`)).toBe(404)
+    const id = await createWorkbook(s)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/AAAAAAAAAAAAAAAAAAAAAA`)).toBe(401)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/AAAAAAAAAAAAAAAAAAAAAA?token=${ownerTokens.get(id)}`)).toBe(403)
+    expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/not%20an%20id`)).toBe(401)
     expect(await refusedUpgradeStatus(`${s.wsUrl}/collab/`)).toBe(400)
     expect(await refusedUpgradeStatus(`${s.wsUrl}/somewhere/else`)).toBe(400)
     expect(await refusedUpgradeStatus(`${s.wsUrl}/api/health`)).toBe(400)
@@ -528,7 +547,7 @@ describe('WebSocket endpoint', () => {
       ['too large', new Uint8Array(65 * 1024), 1009, ''],
     ]
     for (const [what, bytes, code, reason] of bad) {
-      const ws = socket(await rawSocket(`${s.wsUrl}/collab/${id}`))
+      const ws = socket(await rawSocket(socketUrl(s, id)))
       const closing = closed(ws)
       ws.send(bytes)
       const info = await closing
@@ -554,7 +573,7 @@ describe('keep-alive and startup', () => {
     const s = await server({ pingIntervalMs: 50 })
     const id = await createWorkbook(s)
     const live = await client(s, id)
-    const dead = socket(new WebSocket(`${s.wsUrl}/collab/${id}`, { autoPong: false }))
+    const dead = socket(new WebSocket(socketUrl(s, id), { autoPong: false }))
     const deadClosed = closed(dead, 2_000)
     const info = await deadClosed
     expect(info.code).toBe(1006) // terminated, no close frame

@@ -1,0 +1,94 @@
+/**
+ * Share-link tokens and the checks every request and socket goes through.
+ *
+ *  - A token is 192 random bits (base64url). Only its SHA-256 is stored; a token is looked up by that
+ *    hash, so nothing secret is ever compared character by character.
+ *  - A request carries its token as `Authorization: Bearer <token>` or `?token=` (page URLs and the
+ *    socket, where WebsocketProvider's `params` put it).
+ *  - Missing or unknown tokens → 401; a revoked link or one for another workbook → 403.
+ *  - Each address has a small budget of failed attempts (per minute); past it, 429 until the minute is
+ *    over. A correct token is never slowed down by someone else's guessing from another address.
+ *  - Creating workbooks is open unless a create secret is configured; then it (and listing every
+ *    workbook) needs `Authorization: Bearer <secret>`.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { Role } from '../src/core/access/access'
+import type { LinkRecord, Store } from './store/types'
+import { HttpError } from './http/util'
+
+export const newToken = (): string => randomBytes(24).toString('base64url')
+export const newLinkId = (): string => randomBytes(9).toString('base64url')
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex')
+
+/** Plausible token text: what a token of ours can look like (anything else is refused unread). */
+const TOKEN = /^[A-Za-z0-9_-]{16,128}$/
+
+/** The token a request carries, or '' when it carries none. */
+export function tokenOf(req: IncomingMessage, url: URL): string {
+  const h = req.headers.authorization
+  if (typeof h === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
+    if (m) return m[1]!
+  }
+  return url.searchParams.get('token') ?? ''
+}
+
+export function sameSecret(a: string, b: string): boolean {
+  const x = createHash('sha256').update(a).digest(), y = createHash('sha256').update(b).digest()
+  return timingSafeEqual(x, y)
+}
+
+/** Failed attempts per remote address in a sliding minute. */
+export class FailureBudget {
+  private readonly seen = new Map<string, { count: number; since: number }>()
+  constructor(readonly max = 30, readonly windowMs = 60_000) {}
+  private entry(addr: string, now: number) {
+    let e = this.seen.get(addr)
+    if (!e || now - e.since >= this.windowMs) {
+      e = { count: 0, since: now }
+      this.seen.set(addr, e)
+      // keep the map small: forget addresses whose minute is over
+      if (this.seen.size > 10_000) for (const [k, v] of this.seen) if (now - v.since >= this.windowMs) this.seen.delete(k)
+    }
+    return e
+  }
+  exhausted(addr: string, now = Date.now()): boolean { return this.entry(addr, now).count >= this.max }
+  fail(addr: string, now = Date.now()): void { this.entry(addr, now).count++ }
+}
+
+export const remoteAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? '?'
+
+export interface AuthContext { store: Store; failures: FailureBudget }
+
+/**
+ * The live link behind the request's token for workbook `id`, with one of `roles`. Throws HttpError
+ * 401/403/429; failures count against the caller's address.
+ */
+export async function authorize(req: IncomingMessage, url: URL, ctx: AuthContext, id: string, roles: readonly Role[]): Promise<LinkRecord> {
+  const addr = remoteAddress(req)
+  if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
+  const token = tokenOf(req, url)
+  const fail = (status: number, message: string): never => {
+    ctx.failures.fail(addr)
+    throw new HttpError(status, message, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {})
+  }
+  if (!token) return fail(401, 'a share link token is required')
+  if (!TOKEN.test(token)) return fail(401, 'invalid token')
+  const link = await ctx.store.findLink(hashToken(token))
+  if (!link) return fail(401, 'invalid token')
+  if (link.workbookId !== id) return fail(403, 'this link is for another workbook')
+  if (link.revokedAt !== null) return fail(403, 'this link has been revoked')
+  if (!roles.includes(link.role)) throw new HttpError(403, `this needs a link with the role ${roles.join(' or ')}`)
+  return link
+}
+
+/** For creating (and listing) workbooks: open, or the configured secret. */
+export function requireCreateSecret(req: IncomingMessage, url: URL, ctx: AuthContext, secret: string | undefined): void {
+  if (!secret) return
+  const addr = remoteAddress(req)
+  if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
+  const given = tokenOf(req, url)
+  if (!given) { ctx.failures.fail(addr); throw new HttpError(401, 'this server needs its create secret (Authorization: Bearer <secret>)', { 'WWW-Authenticate': 'Bearer' }) }
+  if (!sameSecret(given, secret)) { ctx.failures.fail(addr); throw new HttpError(403, 'wrong create secret') }
+}
