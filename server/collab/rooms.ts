@@ -26,7 +26,7 @@ import {
   ProtocolError, RefusedUpdate, decodeAwarenessUpdate, encodeAwarenessEntries, encodeAwarenessMessage, encodeSyncStep1,
   encodeUpdateMessage, handleMessage,
 } from './protocol'
-import { checkChange, readAccess, type Principal } from '../../src/core/access/access'
+import { checkChange, defineRoots, readAccess, type Principal } from '../../src/core/access/access'
 
 export interface RoomOptions {
   /** ms after the last connection leaves before the room is freed (default 30 000) */
@@ -139,7 +139,7 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
 }
 
 export class Room {
-  readonly doc = new Y.Doc()
+  readonly doc = (() => { const d = new Y.Doc(); defineRoots(d); return d })()
   readonly awareness = new Awareness(this.doc)
   readonly conns = new Set<Connection>()
   /** in-process users of the doc (API calls) that keep it loaded */
@@ -311,6 +311,7 @@ export class Room {
     if (who.role === 'owner' && readAccess(this.doc).locks.size === 0) return
     if (!this.mirror) {
       this.mirror = new Y.Doc({ gc: this.doc.gc })
+      defineRoots(this.mirror)
       Y.applyUpdate(this.mirror, Y.encodeStateAsUpdate(this.doc))
     }
     const mirror = this.mirror

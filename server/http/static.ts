@@ -48,6 +48,23 @@ async function fileStats(path: string): Promise<Stats | null> {
   }
 }
 
+/**
+ * No inline or foreign script, ever: user text that slipped into HTML could not run. Styles may be
+ * inline (Vue and the grid set element styles); sockets go back to this server only.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
+  "font-src 'self' data:", "connect-src 'self' ws: wss:", "worker-src 'self'", "object-src 'none'", "base-uri 'none'",
+  "frame-ancestors 'none'", "form-action 'self'",
+].join('; ')
+
+/** Headers for every static answer: pages carry share-link tokens in their address, so no referrer leaves. */
+export const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+}
+
 export function createStaticHandler(staticDir: string, log: Logger) {
   const root = resolve(staticDir)
   const index = join(root, 'index.html')
@@ -60,6 +77,7 @@ export function createStaticHandler(staticDir: string, log: Logger) {
       ETag: etag,
       'Last-Modified': st.mtime.toUTCString(),
       'X-Content-Type-Options': 'nosniff',
+      ...SECURITY_HEADERS,
     }
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, headers)

@@ -17,6 +17,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     'Content-Length': Buffer.byteLength(text),
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
     ...headers,
   })
   res.end(text)

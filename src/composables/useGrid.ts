@@ -21,6 +21,7 @@ import { ruleStyle, totalsRowOf, validationProblem, type ValidationProblem } fro
 import { RULE_STYLES } from '../core/workbook/schema'
 import { DateTextEditor } from './gridEditors'
 import { peerBox, type Peer, type PeerBox } from '../sync/presence'
+import type { WorkbookAccess } from './useAccess'
 
 export interface GridLabels {
   rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
@@ -55,6 +56,10 @@ export interface GridActions {
   /** Ctrl+Z / Ctrl+Y (the page also takes the person back to where the step was made) */
   undo?(): void
   redo?(): void
+  /** what I may edit: protected cells are read-only, structure changes of a locked sheet are refused */
+  access?: WorkbookAccess
+  /** told when an edit is not made because of access rules (with the reason) */
+  refused?(reason: string): void
 }
 
 export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
@@ -184,6 +189,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     td.classList.toggle('cell-error', isErrorValue(v))
     td.classList.toggle('cell-select', meta?.type === 'select')
     td.classList.toggle('cell-totals', isTotals)
+    const colIdHere = colIds[col]
+    td.classList.toggle('cell-protected', !!rowId && !!colIdHere && !!actions?.access?.isProtected(sheetId.value, rowId, colIdHere))
     const style = meta?.rules && rowId
       ? ruleStyle(meta, id => (id === undefined ? v : engine().getValueById(sheetId.value, rowId, id)), isTotals)
       : undefined
@@ -205,6 +212,14 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     return { editor: 'text', renderer: cellRenderer as never }
   }
 
+  /** Why I may not edit the cell at this visible position (access rules), or null. */
+  function refusalAt(r: number, c: number): string | null {
+    const a = actions?.access
+    const rowId = rowIds[r], colId = colIds[c]
+    if (!a || !rowId || !colId) return null
+    return a.cellRefusal(sheetId.value, rowId, colId)
+  }
+
   function headerText(c: number): string {
     const meta = colMeta(c)
     return meta?.title ? `${colToLetters(c)} · ${meta.title}` : colToLetters(c)
@@ -214,12 +229,21 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
 
   function commitTexts(changes: { r: number; c: number; text: string }[]): void {
     const writes: m.CellWrite[] = []
+    let refusal: string | null = null
     for (const { r, c, text } of changes) {
       const rowId = rowIds[r], colId = colIds[c]
       if (!rowId || !colId) continue
+      const no = refusalAt(r, c)
+      if (no) {
+        // the grid keeps showing what the doc has
+        refusal = no
+        if (data[r]) data[r]![c] = textAt(r, c) || null
+        continue
+      }
       writes.push({ rowId, colId, value: inputFromText(text, ctx(), colMeta(c)) })
     }
     if (writes.length) wb.mutate((doc, origin) => m.editCells(doc, sheetId.value, writes, origin))
+    if (refusal) { actions?.refused?.(refusal); scheduleRender() }
   }
 
   /** Edits typed in the formula bar. */
@@ -231,7 +255,26 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     hot?.selectCell(s.row, s.col)
   }
 
-  function structural(fn: (doc: import('yjs').Doc, origin: object) => void): void {
+  /**
+   * Runs a change of the sheet's structure or settings, unless access rules refuse it: the sheet is
+   * locked or protected, a column in `cols` (changed or deleted) is protected, or a row in `rows`
+   * (deleted) holds a protected value.
+   */
+  function structural(fn: (doc: import('yjs').Doc, origin: object) => void, scope: { cols?: [number, number]; rows?: [number, number] } = {}): void {
+    const a = actions?.access
+    let no = a?.sheetRefusal(sheetId.value) ?? null
+    if (a && !no && scope.cols) {
+      for (let c = scope.cols[0]; c <= scope.cols[1] && !no; c++) if (colIds[c]) no = a.columnRefusal(sheetId.value, colIds[c]!)
+    }
+    if (a && !no && scope.rows) {
+      const cells = sheet() ? sheetParts(sheet()!).cells : null
+      for (let r = scope.rows[0]; r <= scope.rows[1] && !no; r++) {
+        for (let c = 0; c < colIds.length && !no; c++) {
+          if (rowIds[r] && cells?.has(cellKey(rowIds[r]!, colIds[c]!))) no = refusalAt(r, c)
+        }
+      }
+    }
+    if (no) { actions?.refused?.(no); return }
     try { wb.mutate(fn) } catch (e) { onError(e) }
   }
 
@@ -251,8 +294,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         col_left: { name: L.colLeft, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o)) } },
         col_right: { name: L.colRight, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertCols(d, sheetId.value, s.c2 + 1, s.c2 - s.c1 + 1, o)) } },
         sep2: { name: '---------' },
-        remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
-        remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o)) } },
+        remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o), { rows: [s.r1, s.r2] }) } },
+        remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o), { cols: [s.c1, s.c2] }) } },
         sep3: { name: '---------' },
         column_settings: {
           name: L.columnSettings,
@@ -260,6 +303,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
           callback: () => {
             const s = sel()
             const colId = s && colIds[s.c1]
+            const no = colId ? actions?.access?.sheetRefusal(sheetId.value) ?? actions?.access?.columnRefusal(sheetId.value, colId) : null
+            if (no) { actions?.refused?.(no); return }
             if (s && colId) actions?.columnSettings(colId, colToLetters(s.c1), { ...(colMeta(s.c1) ?? {}) })
           },
         },
@@ -274,7 +319,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
                 if (!s) return
                 structural((d, o) => d.transact(() => {
                   for (let c = s.c1; c <= s.c2; c++) if (colIds[c]) m.setColumnMeta(d, sheetId.value, colIds[c]!, { type }, o)
-                }, o))
+                }, o), { cols: [s.c1, s.c2] })
               },
             })),
           },
@@ -295,13 +340,13 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
             const s = sel()
             const input = s && cellInput(rowIds[s.r1]!, colIds[s.c1]!)
             if (!s || !input || typeof input !== 'object' || input.t !== 'f') return
-            structural((d, o) => m.setColumnFormula(d, sheetId.value, colIds[s.c1]!, { rowId: rowIds[s.r1]!, stored: input.v }, o))
+            structural((d, o) => m.setColumnFormula(d, sheetId.value, colIds[s.c1]!, { rowId: rowIds[s.r1]!, stored: input.v }, o), { cols: [s.c1, s.c1] })
           },
         },
         column_formula_off: {
           name: L.stopColumnFormula,
           hidden: () => { const s = sel(); return !s || !colMeta(s.c1)?.formula },
-          callback: () => { const s = sel(); if (s) structural((d, o) => m.setColumnFormula(d, sheetId.value, colIds[s.c1]!, null, o)) },
+          callback: () => { const s = sel(); if (s) structural((d, o) => m.setColumnFormula(d, sheetId.value, colIds[s.c1]!, null, o), { cols: [s.c1, s.c1] }) },
         },
         sep4: { name: '---------' },
         copy: { name: L.copy },
@@ -472,7 +517,11 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       fixedColumnsStart: frozen('frozenCols'),
       contextMenu: contextMenu(),
       copyPaste: true,
-      cells: (_r: number, c: number) => columnSettings(c) as Handsontable.CellMeta,
+      cells: (r: number, c: number) => {
+        const st = columnSettings(c) as Handsontable.CellMeta
+        if (refusalAt(r, c)) st.readOnly = true
+        return st
+      },
       afterChange: (changes, source) => {
         if (!changes || source === 'loadData' || source === SYNC || source === 'updateData') return
         const list: { r: number; c: number; text: string }[] = []
@@ -493,7 +542,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       afterSelection: () => refreshSelected(),
       afterColumnResize: (size: number, c: number) => {
         const colId = colIds[c]
-        if (colId) wb.mutate((doc, origin) => m.setColumnMeta(doc, sheetId.value, colId, { width: Math.round(size) }, origin))
+        if (colId) structural((doc, origin) => m.setColumnMeta(doc, sheetId.value, colId, { width: Math.round(size) }, origin), { cols: [c, c] })
       },
       beforeKeyDown: (e: KeyboardEvent) => {
         const mod = e.ctrlKey || e.metaKey

@@ -37,7 +37,10 @@ export interface OpenWorkbook {
   fromLocalCopy: Ref<boolean>
   /** the browser has no copy and the server cannot be reached */
   unreachable: Ref<boolean>
+  /** why the server closed the connection for good: 'deleted', 'revoked', 'too-large', or '' */
   closedReason: Ref<string>
+  /** the server refused a change of mine (protected cells, a locked sheet): its reason; the page reopens the workbook */
+  refused: Ref<string>
   title: Ref<string>
   sheets: Ref<SheetTab[]>
   canUndo: Ref<boolean>
@@ -68,7 +71,7 @@ function writeUnsent(id: string, n: number): void {
   try { if (n > 0) localStorage.setItem(unsentKey(id), String(n)); else localStorage.removeItem(unsentKey(id)) } catch { /* private mode */ }
 }
 
-export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
+export function useWorkbook(id: string, identity: Identity, token = ''): OpenWorkbook {
   const doc = new Y.Doc()
   const origin = { who: 'local' }
   const engine = shallowRef<FormulaEngine | null>(null)
@@ -78,6 +81,7 @@ export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
   const fromLocalCopy = ref(false)
   const unreachable = ref(false)
   const closedReason = ref('')
+  const refused = ref('')
   const title = ref('')
   const sheets = ref<SheetTab[]>([])
   const canUndo = ref(false)
@@ -85,7 +89,7 @@ export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
 
   // the browser's copy first: a workbook opened before opens offline, and edits made offline survive a reload
   const local = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(`pw-workbook-${id}`, doc)
-  const provider = new WebsocketProvider(collabUrl(), id, doc, { disableBc: true, maxBackoffTime: 5_000 })
+  const provider = new WebsocketProvider(collabUrl(), id, doc, { disableBc: true, maxBackoffTime: 5_000, params: token ? { token } : {} })
   const awareness = provider.awareness
   awareness.setLocalStateField('user', { name: identity.name, color: identity.color })
 
@@ -127,10 +131,14 @@ export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
     refreshStatus()
   })
   provider.on('connection-close', (ev: CloseEvent | null) => {
-    if (ev && ev.code >= 4400 && ev.code < 4500) {
-      closedReason.value = ev.reason || String(ev.code)
-      // a deleted workbook's copy is of no use to anyone
-      if (ev.code === 4404) void local?.clearData()
+    if (ev && ev.code === 4409) {
+      // my replica holds a change the server will never take: this copy must go (the page reopens)
+      const reason = ev.reason || 'refused'
+      void (local ? local.clearData() : Promise.resolve()).catch(() => {}).then(() => { refused.value = reason })
+    } else if (ev && ev.code >= 4400 && ev.code < 4500) {
+      closedReason.value = ev.code === 4404 ? 'deleted' : ev.code === 4403 ? 'revoked' : ev.code === 4413 ? 'too-large' : ev.reason || String(ev.code)
+      // a deleted workbook's copy is of no use to anyone, nor one whose link was revoked
+      if (ev.code === 4404 || ev.code === 4403) void local?.clearData()
     }
     if (!ready.value && local?.synced) unreachable.value = true
   })
@@ -182,7 +190,7 @@ export function useWorkbook(id: string, identity: Identity): OpenWorkbook {
   })
 
   return {
-    doc, origin, engine, ready, status, unsent, fromLocalCopy, unreachable, closedReason, title, sheets, canUndo, canRedo, awareness,
+    doc, origin, engine, ready, status, unsent, fromLocalCopy, unreachable, closedReason, refused, title, sheets, canUndo, canRedo, awareness,
     undo: () => { const p = history.undo(); refreshUndo(); return p },
     redo: () => { const p = history.redo(); refreshUndo(); return p },
     setPlaceGetter: (fn) => { place = fn },

@@ -41,23 +41,26 @@ describe('two people on one workbook', () => {
   it('presence, undisturbed typing, per-person undo and offline work that merges', async () => {
     const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: 'Collab 协作' })
     const url = server.url + res.json.url
+    // B is an editor, invited by name: the name on the link is what everyone sees
+    const invite = await server.api('POST', `/api/workbooks/${res.json.id}/links`, { role: 'editor', name: '李雷 Lei' }, { headers: { authorization: `Bearer ${res.json.token}` } })
+    expect(invite.status).toBe(201)
     const A = await open(url)
-    const B = await open(url, 'zh-CN')
+    const B = await open(server.url + invite.json.url, 'zh-CN')
     await expect.poll(() => status(A.page)).toBe('Connected')
     await expect.poll(() => status(B.page)).toBe('已连接')
 
     // ── presence ─────────────────────────────────────────────────────────────────────────────────
-    await B.page.getByTestId('my-name').click()
-    await B.page.getByTestId('my-name-input').fill('李雷 Lei')
-    await B.page.getByTestId('my-name-input').press('Enter')
     await expect.poll(() => B.page.getByTestId('my-name').innerText()).toContain('李雷 Lei')
+    expect(await B.page.getByTestId('my-role').innerText()).toBe('编辑者')
+    // the token left the address bar (a copied address hands on nothing)
+    expect(B.page.url()).not.toContain('token')
     await clickCell(B.page, 2, 2)
     // A sees B's cell outlined, with B's name on it, and B's avatar
     const tag = A.page.locator(`${cellSelector(2, 2)} .presence-tag`)
     await expect.poll(() => tag.textContent(), { timeout: 10_000 }).toBe('李雷 Lei')
     expect(await cellLocator(A.page, 2, 2).evaluate(td => (td as HTMLElement).style.boxShadow)).toMatch(/inset/)
     await expect.poll(() => A.page.getByTestId('peer-avatar').getAttribute('title')).toContain('李雷 Lei')
-    // the name is remembered by B's browser
+    // the link is remembered by B's browser: the plain address opens it again, as the same person
     await B.page.reload()
     await B.page.waitForSelector('.ht_master tbody td')
     await expect.poll(() => B.page.getByTestId('my-name').innerText()).toContain('李雷 Lei')

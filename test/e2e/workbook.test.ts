@@ -24,6 +24,7 @@ describe('a blank workbook in the browser', () => {
     await pageA.getByTestId('new-title').fill('E2E plan 计划')
     await pageA.getByTestId('create').click()
     await pageA.waitForURL(/\/w\/[\w-]+$/)
+    const id = new URL(pageA.url()).pathname.split('/').pop()!
     await pageA.waitForSelector('.ht_master tbody td')
     await expect.poll(() => pageA.getByTestId('connection-status').innerText()).toBe('Connected')
 
@@ -36,11 +37,23 @@ describe('a blank workbook in the browser', () => {
     expect(await pageA.getByTestId('formula-bar').inputValue()).toBe('=A1*A2')
     expect(await pageA.getByTestId('cell-address').innerText()).toBe('A3')
 
-    // a second person opens the same URL
+    // the address alone opens nothing in another browser: access comes with a share link
     const ctxB = await browser.newContext({ locale: 'zh-CN' })
     const pageB = await ctxB.newPage()
     const errorsB = watchErrors(pageB)
     await pageB.goto(pageA.url())
+    await expect.poll(() => pageB.getByTestId('no-access').innerText()).toContain('共享链接')
+
+    // A makes an editor link for B in the share dialog
+    await pageA.getByTestId('share').click()
+    await pageA.getByTestId('share-name').fill('小王')
+    await pageA.getByTestId('share-role').selectOption('editor')
+    await pageA.getByTestId('share-create').click()
+    const link = await pageA.getByTestId('share-url').inputValue()
+    expect(link).toMatch(new RegExp(`/w/${id}\\?token=[\\w-]{32}$`))
+    await expect.poll(() => pageA.getByTestId('share-links').innerText()).toContain('小王')
+    await pageA.getByTestId('share-close').click()
+    await pageB.goto(link)
     await waitForCell(pageB, 2, 0, '6')
     expect(await cellText(pageB, 0, 0)).toBe('2')
     // the UI follows the browser language
@@ -64,11 +77,13 @@ describe('a blank workbook in the browser', () => {
     await ctxB.close()
   })
 
-  it('shows a clear state for an unknown workbook', async () => {
+  it('shows a clear state for a workbook without a link, and for a link that does not open it', async () => {
     const ctx = await browser.newContext({ locale: 'en-US' })
     const page = await ctx.newPage()
     await page.goto(server.url + '/w/does-not-exist-000000')
-    await expect.poll(() => page.getByTestId('not-found').innerText()).toContain('does not exist')
+    await expect.poll(() => page.getByTestId('no-access').innerText()).toContain('share link')
+    await page.goto(server.url + '/w/does-not-exist-000000?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')
+    await expect.poll(() => page.getByTestId('no-access').innerText()).toContain('not valid')
     await ctx.close()
   })
 })

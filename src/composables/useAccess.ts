@@ -1,0 +1,40 @@
+/**
+ * What I may do in the open workbook: my role and name (from my link, as the server says) and the
+ * protections and locks in the doc, kept current as they change. The grid asks it cell by cell; the
+ * server enforces the same rules (src/core/access/access.ts), so this only spares people refused edits.
+ */
+import { computed, onScopeDispose, shallowRef, type Ref } from 'vue'
+import {
+  accessOf, canLock, cellRefusal, columnRefusal, readAccess, sheetRefusal, type AccessView, type Principal,
+} from '../core/access/access'
+import type { OpenWorkbook } from './useWorkbook'
+
+export function useAccess(wb: OpenWorkbook, who: Ref<Principal>) {
+  const view = shallowRef<AccessView>(readAccess(wb.doc))
+  const refresh = () => { view.value = readAccess(wb.doc) }
+  const map = accessOf(wb.doc)
+  map.observe(refresh)
+  // the person column of self-assessment rules: a name typed there changes who may edit the row
+  const onTxn = () => { if (view.value.protections.some(p => p.personCol)) view.value = { ...view.value } }
+  wb.doc.on('afterTransaction', onTxn)
+  onScopeDispose(() => { map.unobserve(refresh); wb.doc.off('afterTransaction', onTxn) })
+
+  return {
+    view,
+    isViewer: computed(() => who.value.role === 'viewer'),
+    isOwner: computed(() => who.value.role === 'owner'),
+    /** why I may not edit this cell, or null */
+    cellRefusal: (sheetId: string, rowId: string, colId: string) => cellRefusal(view.value, wb.doc, who.value, sheetId, rowId, colId),
+    /** why I may not insert/delete rows or columns or change the sheet's settings, or null */
+    sheetRefusal: (sheetId: string) => sheetRefusal(view.value, who.value, sheetId),
+    /** why I may not change or delete this column, or null */
+    columnRefusal: (sheetId: string, colId: string) => columnRefusal(view.value, who.value, sheetId, colId),
+    /** whether the cell lies in a protection at all (shown shaded, editable or not) */
+    isProtected: (sheetId: string, rowId: string, colId: string) => view.value.protections.some(p =>
+      p.sheet === sheetId && (!p.cols || p.cols.includes(colId) || p.personCol === colId) && (!p.rows || p.rows.includes(rowId))),
+    canLock: (sheetId: string) => canLock(view.value, who.value, sheetId),
+    lockOf: (sheetId: string) => view.value.locks.get(sheetId) ?? null,
+  }
+}
+
+export type WorkbookAccess = ReturnType<typeof useAccess>
