@@ -178,6 +178,14 @@ export function sheetRefusal(view: AccessView, who: Principal, sheetId: string):
   return p ? protectionName(p) : null
 }
 
+/** Why this person may not change or delete the column (its settings, type, formula), or null. */
+export function columnRefusal(view: AccessView, who: Principal, sheetId: string, colId: string): string | null {
+  const r = sheetRefusal(view, who, sheetId)
+  if (r) return r
+  const p = view.protections.find(x => x.sheet === sheetId && (!x.cols || x.cols.includes(colId) || x.personCol === colId) && !allows(x, who))
+  return p ? protectionName(p) : null
+}
+
 // ── checking a change (server) ────────────────────────────────────────────────────────────────────
 
 export interface Refusal { reason: string; sheet?: string; cell?: string }
@@ -212,6 +220,15 @@ function onlyGrewInto(prev: unknown, next: unknown, newRows: ReadonlySet<string>
   return true
 }
 
+/**
+ * Gives a doc its root types with their classes. Call it on a doc before applying updates that
+ * checkChange will look at: a root first seen in an update is a plain type until someone asks for it
+ * by class, and asking replaces the instance (so the types a transaction lists would not be the doc's).
+ */
+export function defineRoots(doc: Y.Doc): void {
+  doc.getMap('meta'); doc.getArray('sheetOrder'); doc.getMap('sheets'); doc.getMap('access')
+}
+
 /** Which sheet (and part of it) a type of the doc `after` belongs to. */
 function locate(after: Y.Doc, type: Y.AbstractType<unknown>): { root?: string; sheet?: string; part?: string } {
   const item = type._item
@@ -233,6 +250,7 @@ function locate(after: Y.Doc, type: Y.AbstractType<unknown>): { root?: string; s
  */
 export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who: Principal): Refusal | null {
   if (who.role === 'viewer') return { reason: 'read-only link' }
+  defineRoots(before)
   const view = readAccess(before)
   const owner = who.role === 'owner'
   const beforeSheets = sheetsOf(before)
@@ -308,8 +326,8 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       case 'colMeta': {
         for (const colId of keys) {
           if (colId === null) continue
-          const p = view.protections.find(x => x.sheet === sid && (!x.cols || x.cols.includes(colId) || x.personCol === colId) && !allows(x, who))
-          if (p) return { reason: protectionName(p), sheet: sid }
+          const r = columnRefusal(view, who, sid, colId)
+          if (r) return { reason: r, sheet: sid }
         }
         break
       }
