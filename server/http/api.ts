@@ -209,7 +209,7 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         const revoked = await ctx.store.revokeLink(id, linkId, Date.now())
         if (!revoked) throw new HttpError(404, 'link not found')
         // open sockets of that link close at once; their clients stop reconnecting
-        void (CLOSE.revoked)//(, 'link revoked')
+        ctx.rooms.closeLink(id, linkId, CLOSE.revoked, 'link revoked')
         sendJson(res, 200, { ...linkJson(revoked), self: me.id === linkId })
       },
     },

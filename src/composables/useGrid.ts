@@ -205,8 +205,11 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
 
   function columnSettings(c: number): Handsontable.ColumnSettings {
     const meta = colMeta(c)
-    if (meta?.type === 'select' && meta.options?.length) {
-      return { editor: 'dropdown', source: meta.options, strict: false, filter: false, renderer: cellRenderer as never }
+    // Handsontable's dropdown strips anything tag-like from its options (it never renders them as HTML,
+    // but would show and write "<b>x</b>" as "x"): such options are left out of the list, and typed
+    const options = meta?.type === 'select' ? meta.options?.filter(o => !/<[^>]*>/.test(o)) : undefined
+    if (options?.length) {
+      return { editor: 'dropdown', source: options, strict: false, filter: false, renderer: cellRenderer as never }
     }
     if (meta?.type === 'date') return { editor: DateTextEditor as never, renderer: cellRenderer as never }
     return { editor: 'text', renderer: cellRenderer as never }
@@ -519,7 +522,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       copyPaste: true,
       cells: (r: number, c: number) => {
         const st = columnSettings(c) as Handsontable.CellMeta
-        if (refusalAt(r, c)) st.readOnly = true
+        // always set: Handsontable merges this into a cached meta, so a true would outlive the lock
+        st.readOnly = !!refusalAt(r, c)
         return st
       },
       afterChange: (changes, source) => {
