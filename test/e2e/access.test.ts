@@ -187,4 +187,43 @@ describe('roles in the grid', () => {
     for (const x of [viewer, editor, manager]) expect(x.errors).toEqual([])
     for (const x of [viewer, editor, manager]) await x.close()
   })
+
+  it('an offline edit of a cell protected meanwhile is refused by the server: the workbook reopens without it and says why', async () => {
+    const id = await createWorkbook(server, { template: 'blank', title: 'race', lang: 'en', name: 'Boss' })
+    const c = await ownerClient(id)
+    const sheet = sheetIds(c.doc)[0]!
+    type(c.doc, sheet, 'C1', '90')
+    const ctx = await browser.newContext({ locale: 'en-US' })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${server.url}/w/${id}?token=${await createLink(server, id, 'editor', '小李')}`)
+    await waitForCell(page, 0, 2, '90')
+    await expect.poll(() => page.getByTestId('connection-status').innerText()).toBe('Connected')
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+    await ctx.setOffline(true)
+    await expect.poll(() => page.getByTestId('connection-status').innerText()).toBe('Offline')
+    // meanwhile the owner protects column C for the manager
+    const colC = layoutOf(c.doc).sheet(sheet)!.cols.ids[2]!
+    setProtections(c.doc, [{ id: 'pscore', sheet, cols: [colC], names: ['王经理'] }])
+    // offline, 小李 does not know yet and edits C1 (and B1)
+    await clickCell(page, 0, 2)
+    await page.keyboard.type('100')
+    await page.keyboard.press('Enter')
+    await waitForCell(page, 0, 2, '100')
+    await ctx.setOffline(false)
+    // the server refuses the change whole; the page opens the workbook afresh and says why
+    await expect.poll(() => page.getByTestId('refused').innerText(), { timeout: 15_000 }).toContain('refused')
+    await waitForCell(page, 0, 2, '90')
+    await expect.poll(() => page.getByTestId('connection-status').innerText()).toBe('Connected')
+    expect(textAt(c.doc, sheet, 'C1')).toBe('90')
+    expect(await cellLocator(page, 0, 2).getAttribute('class')).toContain('cell-protected')
+    // the reopened replica is a good one: its next edit goes through
+    await clickCell(page, 0, 1)
+    await page.keyboard.type('next')
+    await page.keyboard.press('Enter')
+    await docUntil(c.doc, 'the edit after the reopen', d => textAt(d, sheet, 'B1') === 'next')
+    expect(server.log.lines.some(l => /refused a change by editor "小李"/.test(l))).toBe(true)
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
 })
