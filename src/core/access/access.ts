@@ -19,7 +19,7 @@
  */
 import * as Y from 'yjs'
 import {
-  cellKey, isFormula, sheetParts, sheetsOf, visibleIds, type CellInput, type ColumnMeta, type SheetMap,
+  cellKey, isFormula, sheetOrderOf, sheetParts, sheetsOf, visibleIds, type CellInput, type ColumnMeta, type SheetMap,
 } from '../workbook/schema'
 import { columnFormulaFor } from '../workbook/table'
 
@@ -259,6 +259,19 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
     const p = sheetParts(s)
     return axis === 'rows' ? visibleIds(p.rows, p.rowsGone) : visibleIds(p.cols, p.colsGone)
   }
+  // a sheet that leaves the workbook or its tab order (hidden for everyone) must be free to delete
+  const sheetGone = (k: string): string | null =>
+    sheetRefusal(view, who, k) ?? (view.protections.some(p => p.sheet === k) && !owner ? 'only owners may delete a protected sheet' : null)
+  // deleting a row deletes its protected values
+  const rowGone = (sid: string, sheetBefore: SheetMap | undefined, rowId: string): Refusal | null => {
+    const cells = sheetBefore ? sheetParts(sheetBefore).cells : null
+    for (const colId of visible(sheetBefore, 'cols')) {
+      if (cells?.get(cellKey(rowId, colId)) === undefined) continue
+      const r = cellRefusal(view, before, who, sid, rowId, colId)
+      if (r) return { reason: r, sheet: sid, cell: cellKey(rowId, colId) }
+    }
+    return null
+  }
   for (const [type, keys] of tr.changed) {
     const at = locate(after, type as Y.AbstractType<unknown>)
     if (at.root === 'access') {
@@ -270,12 +283,22 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       }
       continue
     }
-    if (at.root === 'meta' || at.root === 'sheetOrder') continue
+    if (at.root === 'meta') continue
+    if (at.root === 'sheetOrder') {
+      // moving a tab takes its id out and puts it back; one that stays out hides the sheet
+      const kept = new Set(sheetOrderOf(after).toArray())
+      for (const k of new Set(sheetOrderOf(before).toArray())) {
+        if (kept.has(k) || !beforeSheets.has(k)) continue
+        const r = sheetGone(k)
+        if (r) return { reason: r, sheet: k }
+      }
+      continue
+    }
     if ((type as unknown) === sheetsOf(after)) {
       // sheets added, removed or replaced: a sheet that existed must be free to change
       for (const k of keys) {
         if (k === null || !beforeSheets.has(k)) continue
-        const r = sheetRefusal(view, who, k) ?? (view.protections.some(p => p.sheet === k) && !owner ? 'only owners may delete a protected sheet' : null)
+        const r = sheetGone(k)
         if (r) return { reason: r, sheet: k }
       }
       continue
@@ -305,20 +328,29 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       case 'cols': {
         const r = sheetRefusal(view, who, sid)
         if (r) return { reason: r, sheet: sid }
+        // the app only appends ids (deleting makes a tombstone); an id that leaves the order (an undone
+        // insert, or a hostile client) hides its row or column for everyone: the right to delete it is needed
+        const axis = at.part
+        const kept = new Set(sheetAfter ? (sheetParts(sheetAfter)[axis]).toArray() : [])
+        const wasVisible = new Set(visible(sheetBefore, axis))
+        for (const x of sheetBefore ? sheetParts(sheetBefore)[axis].toArray() : []) {
+          if (kept.has(x) || !wasVisible.has(x)) continue
+          if (axis === 'cols') {
+            const c = columnRefusal(view, who, sid, x)
+            if (c) return { reason: c, sheet: sid }
+          } else {
+            const g = rowGone(sid, sheetBefore, x)
+            if (g) return g
+          }
+        }
         break
       }
       case 'rowsGone': {
         const wasVisible = new Set(visible(sheetBefore, 'rows'))
-        const cols = visible(sheetBefore, 'cols')
-        const cells = sheetBefore ? sheetParts(sheetBefore).cells : null
         for (const rowId of keys) {
           if (rowId === null || !wasVisible.has(rowId) || !sheetAfter || !sheetParts(sheetAfter).rowsGone.has(rowId)) continue
-          // deleting a row deletes its protected values
-          for (const colId of cols) {
-            if (cells?.get(cellKey(rowId, colId)) === undefined) continue
-            const r = cellRefusal(view, before, who, sid, rowId, colId)
-            if (r) return { reason: r, sheet: sid, cell: cellKey(rowId, colId) }
-          }
+          const g = rowGone(sid, sheetBefore, rowId)
+          if (g) return g
         }
         break
       }
@@ -349,9 +381,10 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
           const prev = cellsBefore?.get(key) as CellInput | undefined
           const next = cellsAfter?.get(key) as CellInput | undefined
           if (sameInput(prev, next)) continue
-          // what the workbook writes by itself: a calculated column's formula, a totals range growing
+          // what the workbook writes by itself: a calculated column's formula into an empty cell (it never
+          // overwrites one: that would undo a manual value), a totals range growing
           const formula = (metaBefore?.get(colId) as ColumnMeta | undefined)?.formula
-          if (formula && next !== undefined) {
+          if (formula && prev === undefined && next !== undefined) {
             order ??= visible(sheetAfter, 'rows')
             if (sameInput(columnFormulaFor(formula, rowId, order), next)) continue
           }
