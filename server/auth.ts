@@ -6,8 +6,9 @@
  *  - A request carries its token as `Authorization: Bearer <token>` or `?token=` (page URLs and the
  *    socket, where WebsocketProvider's `params` put it).
  *  - Missing or unknown tokens → 401; a revoked link or one for another workbook → 403.
- *  - Each address has a small budget of failed attempts (per minute); past it, 429 until the minute is
- *    over. A correct token is never slowed down by someone else's guessing from another address.
+ *  - Each address has a small budget of failed attempts (a minute from its first failure); past it,
+ *    every failing attempt is answered 429 until the minute is over. A correct token always gets in, so
+ *    guessing from behind the same proxy locks nobody out.
  *  - Creating workbooks is open unless a create secret is configured; then it (and listing every
  *    workbook) needs `Authorization: Bearer <secret>`.
  */
@@ -39,7 +40,7 @@ export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(x, y)
 }
 
-/** Failed attempts per remote address in a sliding minute. */
+/** Failed attempts per remote address, counted in a window that starts at the first failure. */
 export class FailureBudget {
   private readonly seen = new Map<string, { count: number; since: number }>()
   constructor(readonly max = 30, readonly windowMs = 60_000) {}
@@ -67,9 +68,11 @@ export interface AuthContext { store: Store; failures: FailureBudget }
  */
 export async function authorize(req: IncomingMessage, url: URL, ctx: AuthContext, id: string, roles: readonly Role[]): Promise<LinkRecord> {
   const addr = remoteAddress(req)
-  if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
   const token = tokenOf(req, url)
+  // a good token always gets in (behind a proxy everyone shares one address); once an address has used
+  // up its failures, anything else is 429 until its minute is over
   const fail = (status: number, message: string): never => {
+    if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
     ctx.failures.fail(addr)
     throw new HttpError(status, message, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {})
   }
@@ -87,8 +90,10 @@ export async function authorize(req: IncomingMessage, url: URL, ctx: AuthContext
 export function requireCreateSecret(req: IncomingMessage, url: URL, ctx: AuthContext, secret: string | undefined): void {
   if (!secret) return
   const addr = remoteAddress(req)
-  if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
   const given = tokenOf(req, url)
-  if (!given) { ctx.failures.fail(addr); throw new HttpError(401, 'this server needs its create secret (Authorization: Bearer <secret>)', { 'WWW-Authenticate': 'Bearer' }) }
-  if (!sameSecret(given, secret)) { ctx.failures.fail(addr); throw new HttpError(403, 'wrong create secret') }
+  if (given && sameSecret(given, secret)) return
+  if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
+  ctx.failures.fail(addr)
+  if (!given) throw new HttpError(401, 'this server needs its create secret (Authorization: Bearer <secret>)', { 'WWW-Authenticate': 'Bearer' })
+  throw new HttpError(403, 'wrong create secret')
 }

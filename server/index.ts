@@ -38,7 +38,7 @@ export interface ServerOptions extends Partial<RoomOptions> {
   templatesDir?: string
   /** use this store instead of SQLite under dataDir; it is closed with the server */
   store?: Store
-  /** largest accepted WebSocket message (default 10 MiB) */
+  /** largest accepted WebSocket message (default 10 MiB): a larger one closes its socket with 4413 */
   maxMessageBytes?: number
   /** largest accepted API request body (default 1 MiB) */
   maxBodyBytes?: number
@@ -90,14 +90,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const templates = loadTemplates(opts.templatesDir ?? resolve(REPO_ROOT, 'templates'))
   const store = opts.store ?? new SqliteStore(resolve(opts.dataDir ?? './data'))
   const roomOptions: Partial<RoomOptions> = {}
-  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes'] as const) {
+  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes'] as const) {
     if (opts[k] !== undefined) roomOptions[k] = opts[k]
   }
   const rooms = new RoomManager(store, log, roomOptions)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log)
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes ?? 10 * 1024 * 1024, perMessageDeflate: false })
+  // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * (opts.maxMessageBytes ?? 10 * 1024 * 1024), perMessageDeflate: false })
   let closing = false
 
   const server = createServer((req, res) => {

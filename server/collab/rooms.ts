@@ -51,6 +51,8 @@ export interface RoomOptions {
   messageBurst: number
   /** a document may not grow past this many bytes of updates (default 100 MiB) */
   maxDocBytes: number
+  /** a larger message closes its socket with 4413 (default 10 MiB; the socket layer cuts off at twice this) */
+  maxMessageBytes: number
 }
 
 export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
@@ -65,6 +67,7 @@ export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
   messagesPerSecond: 100,
   messageBurst: 400,
   maxDocBytes: 100 * 1024 * 1024,
+  maxMessageBytes: 10 * 1024 * 1024,
 }
 
 /** Close codes sent to clients. 4400–4499 tell the stock y-websocket client not to reconnect. */
@@ -268,6 +271,12 @@ export class Room {
         return
       }
       const message = toBytes(data)
+      if (message.length > this.opts.maxMessageBytes) {
+        // 44xx: the stock client does not reconnect to send the same message again
+        this.log.warn(`[collab] ${this.id}: closing a connection that sent ${message.length} bytes at once`)
+        this.closeConnection(conn, CLOSE.tooLarge, 'message too large')
+        return
+      }
       if (!this.takeToken(conn)) {
         this.log.warn(`[collab] ${this.id}: closing a connection that sends too many messages`)
         this.closeConnection(conn, CLOSE.policy, 'rate limit')

@@ -37,7 +37,7 @@ export interface OpenWorkbook {
   fromLocalCopy: Ref<boolean>
   /** the browser has no copy and the server cannot be reached */
   unreachable: Ref<boolean>
-  /** why the server closed the connection for good: 'deleted', 'revoked', 'too-large', or '' */
+  /** why the server closed the connection for good: 'deleted', 'revoked', another reason, or '' */
   closedReason: Ref<string>
   /** the server refused a change of mine (protected cells, a locked sheet): its reason; the page reopens the workbook */
   refused: Ref<string>
@@ -131,12 +131,13 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     refreshStatus()
   })
   provider.on('connection-close', (ev: CloseEvent | null) => {
-    if (ev && ev.code === 4409) {
+    if (ev && (ev.code === 4409 || ev.code === 4413)) {
+      // 4413: too large to take (one message, or the workbook grown past its limit)
       // my replica holds a change the server will never take: this copy must go (the page reopens)
       const reason = ev.reason || 'refused'
       void (local ? local.clearData() : Promise.resolve()).catch(() => {}).then(() => { refused.value = reason })
     } else if (ev && ev.code >= 4400 && ev.code < 4500) {
-      closedReason.value = ev.code === 4404 ? 'deleted' : ev.code === 4403 ? 'revoked' : ev.code === 4413 ? 'too-large' : ev.reason || String(ev.code)
+      closedReason.value = ev.code === 4404 ? 'deleted' : ev.code === 4403 ? 'revoked' : ev.reason || String(ev.code)
       // a deleted workbook's copy is of no use to anyone, nor one whose link was revoked
       if (ev.code === 4404 || ev.code === 4403) void local?.clearData()
     }

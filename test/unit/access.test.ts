@@ -81,6 +81,14 @@ describe('protected columns', () => {
     // but rewriting the totals row's score is not
     const totals = layout.rows.ids[totalsAt]!
     expect(attempt(doc, editor('小李'), write(sheet, totals, col('得分'), '100'))).toBe('protected: 经理评分')
+    // nor shrinking its range onto a row inserted elsewhere: only growing over rows added at its end passes
+    const stored = (sheetParts(sheetsOf(doc).get(sheet)!).cells.get(`${totals}:${col('得分')}`) as { v: string }).v
+    const end = layout.rows.ids[totalsAt - 1]!
+    expect(stored).toContain(end)
+    expect(attempt(doc, editor('小李'), d => {
+      const [fresh] = insertRows(d, sheet, 1, 1)
+      sheetParts(sheetsOf(d).get(sheet)!).cells.set(`${totals}:${col('得分')}`, { t: 'f', v: stored.split(end).join(fresh!) })
+    })).toBe('protected: 经理评分')
   })
 
   it('refuse deleting a row that holds protected values, and deleting a protected column', () => {
@@ -114,6 +122,8 @@ describe('sign-off lock', () => {
     const { doc, sheet, layout, col } = appraisal()
     const row = layout.rows.ids[0]!
     expect(attempt(doc, editor('小李'), d => lockSheet(d, sheet, '小李'))).toMatch(/only owners and the managers/)
+    // a sign-off carries the signer's own name
+    expect(attempt(doc, editor('王经理'), d => lockSheet(d, sheet, '李总'))).toBe('a lock is signed with your own name')
     lockSheet(doc, sheet, '王经理')
     for (const who of [editor('小李'), editor('王经理'), OWNER]) {
       expect(attempt(doc, who, write(sheet, row, col('目标值'), '1'))).toBe('sheet is locked')

@@ -202,9 +202,10 @@ const REF = /\u27e6[^\u27e7]*\u27e7/g
 
 /**
  * True when `next` is `prev` with some row ids inside references replaced by rows the same change
- * inserted: what happens to a totals formula when rows are added at the end of its table.
+ * inserted right after them: what happens to a totals formula when rows are added at the end of its
+ * table (the range grows over the new rows, never moves or shrinks). `order`: visible rows after.
  */
-function onlyGrewInto(prev: unknown, next: unknown, newRows: ReadonlySet<string>): boolean {
+function onlyGrewInto(prev: unknown, next: unknown, newRows: ReadonlySet<string>, order: readonly string[]): boolean {
   if (!isFormula(prev) || !isFormula(next) || newRows.size === 0) return false
   const a = prev.v, b = next.v
   if (a.replace(REF, '⟦⟧') !== b.replace(REF, '⟦⟧')) return false
@@ -214,7 +215,12 @@ function onlyGrewInto(prev: unknown, next: unknown, newRows: ReadonlySet<string>
     const ta = ra[i]!.split(/([,:!])/), tb = rb[i]!.split(/([,:!])/)
     if (ta.length !== tb.length) return false
     for (let j = 0; j < ta.length; j++) {
-      if (ta[j] !== tb[j] && !newRows.has(tb[j]!.replace(/[\u27e6\u27e7$]/g, ''))) return false
+      if (ta[j] === tb[j]) continue
+      const from = ta[j]!.replace(/[\u27e6\u27e7$]/g, ''), to = tb[j]!.replace(/[\u27e6\u27e7$]/g, '')
+      if (!newRows.has(to)) return false
+      const i0 = order.indexOf(from), i1 = order.indexOf(to)
+      if (i0 < 0 || i1 <= i0) return false
+      for (let k = i0 + 1; k <= i1; k++) if (!newRows.has(order[k]!)) return false
     }
   }
   return true
@@ -279,6 +285,9 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
         if (k === null) continue
         if (k.startsWith('lock:')) {
           if (!canLock(view, who, k.slice(5))) return { reason: 'only owners and the managers of a sheet may lock or unlock it', sheet: k.slice(5) }
+          // a sign-off carries the signer's own name
+          const lock = sheetLock(after, k.slice(5))
+          if (lock && who.name && lock.by !== who.name) return { reason: 'a lock is signed with your own name', sheet: k.slice(5) }
         } else if (!owner) return { reason: 'only owners may change protections' }
       }
       continue
@@ -388,7 +397,8 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
             order ??= visible(sheetAfter, 'rows')
             if (sameInput(columnFormulaFor(formula, rowId, order), next)) continue
           }
-          if (onlyGrewInto(prev, next, newRows)) continue
+          order ??= visible(sheetAfter, 'rows')
+          if (onlyGrewInto(prev, next, newRows, order)) continue
           return { reason: r, sheet: sid, cell: key }
         }
         break
