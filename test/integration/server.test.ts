@@ -544,7 +544,8 @@ describe('WebSocket endpoint', () => {
       ['malformed sync step 2', new Uint8Array([0, 1, 4, 9, 0xc8, 0xff, 0x05]), 1002, 'bad-update'],
       ['malformed awareness', new Uint8Array([1, 4, 1, 5, 1, 0xff]), 1002, 'bad-awareness'],
       ['text frame', 'hello', 1003, 'binary messages only'],
-      ['too large', new Uint8Array(65 * 1024), 1009, ''],
+      ['too large', new Uint8Array(65 * 1024), 4413, 'message too large'],
+      ['far too large', new Uint8Array(129 * 1024), 1009, ''],
     ]
     for (const [what, bytes, code, reason] of bad) {
       const ws = socket(await rawSocket(socketUrl(s, id)))
