@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { afterEach } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -281,4 +282,36 @@ export class GatedStore implements Store {
   countUpdates(id: string) { return this.inner.countUpdates(id) }
   compact(id: string, merged: Uint8Array, uptoSeq: number) { return this.inner.compact(id, merged, uptoSeq) }
   close() { return this.inner.close() }
+}
+
+// ── per-test bookkeeping ──────────────────────────────────────────────────────────────────────────
+
+/**
+ * Everything a test opens, closed after it (last opened first: clients before servers). Call once at
+ * the top of a test file; it registers its own afterEach.
+ */
+export function testScope() {
+  const cleanups: (() => unknown)[] = []
+  afterEach(async () => {
+    for (const f of cleanups.splice(0).reverse()) await f()
+  })
+  /** A test server (temp dirs removed afterwards); closing it early is fine. */
+  const server = async (opts: ServerOptions = {}): Promise<TestServer> => {
+    const s = await startTestServer(opts)
+    let isClosed = false
+    cleanups.push(async () => {
+      if (!isClosed) await s.close()
+      if (!opts.dataDir) rmSync(s.dataDir, { recursive: true, force: true })
+      if (!opts.staticDir) rmSync(dirname(s.staticDir), { recursive: true, force: true })
+    })
+    return { ...s, close: async () => { isClosed = true; await s.close() } }
+  }
+  const dataDir = (): string => {
+    const t = tempDir('pw-data-')
+    cleanups.push(t.remove)
+    return t.dir
+  }
+  const track = (c: Client): Client => { cleanups.push(() => c.destroy()); return c }
+  const socket = (ws: WebSocket): WebSocket => { cleanups.push(() => ws.terminate()); return ws }
+  return { cleanups, server, dataDir, track, socket }
 }

@@ -5,11 +5,9 @@
  * per-row ownership, sheet locks, and the limits (message size, rate, failed tokens, garbage, doc size).
  * No mocks and no sleeps: every wait is on an event (with a timeout), ordering is proven by a reply.
  */
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { connect as tcpConnect } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
-import { dirname } from 'node:path'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -23,42 +21,16 @@ import { addSheet, editCells, insertCols, insertRows, moveSheet, setTitle } from
 import { lockSheet, readProtections, setProtections, sheetLock, unlockSheet, type Protection } from '../../src/core/access/access'
 import { parseA1 } from '../../src/core/formulas/references'
 import { SqliteStore } from '../../server/store/sqlite'
-import type { ServerOptions } from '../../server/index'
 import type { Connection } from '../../server/collab/rooms'
 import {
-  closed, createWorkbook, docUntil, nextEvent, ownerTokens, refusedUpgradeStatus, socketUrl, startTestServer,
-  syncedClient, tempDir, until, type Client, type TestServer,
+  closed, createWorkbook, docUntil, nextEvent, ownerTokens, refusedUpgradeStatus, socketUrl,
+  syncedClient, until, type Client, type TestServer, testScope,
 } from '../helpers/server'
 import { type } from '../helpers/workbook'
 
 // ── bookkeeping: everything a test opens is closed after it, clients before servers ───────────────
 
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f()
-})
-
-async function server(opts: ServerOptions = {}): Promise<TestServer> {
-  const s = await startTestServer(opts)
-  let isClosed = false
-  cleanups.push(async () => {
-    if (!isClosed) await s.close()
-    if (!opts.dataDir) rmSync(s.dataDir, { recursive: true, force: true })
-    if (!opts.staticDir) rmSync(dirname(s.staticDir), { recursive: true, force: true })
-  })
-  return { ...s, close: async () => { isClosed = true; await s.close() } }
-}
-
-function dataDir(): string {
-  const t = tempDir('pw-data-')
-  cleanups.push(t.remove)
-  return t.dir
-}
-
-function track(c: Client): Client {
-  cleanups.push(() => c.destroy())
-  return c
-}
+const { cleanups, server, dataDir, track } = testScope()
 const client = async (s: { url: string }, id: string, token?: string) => track(await syncedClient(s, id, token === undefined ? {} : { token }))
 
 type AnyEmitter = Parameters<typeof nextEvent>[0]

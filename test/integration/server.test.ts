@@ -3,11 +3,11 @@
  * The real server, in-process on port 0 with a temp data dir, driven by stock y-websocket clients,
  * raw sockets and fetch. No sleeps: every wait is on an event, with a timeout.
  */
-import { describe, it, expect, afterEach } from 'vitest'
+import { describe, it, expect } from 'vitest'
 import { request } from 'node:http'
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import * as encoding from 'lib0/encoding'
@@ -19,45 +19,17 @@ import {
 } from '../../src/core/workbook/schema'
 import { setCell, setTitle } from '../../src/core/workbook/mutations'
 import { SqliteStore } from '../../server/store/sqlite'
-import { startServer, type ServerOptions } from '../../server/index'
+import { startServer } from '../../server/index'
 import {
   GatedStore, closed, connectClient, createLink, createWorkbook, ownerTokens, socketUrl, docUntil, nextEvent, rawSocket, refusedUpgradeStatus,
-  startTestServer, syncedClient, tempDir, testLogger, until, type Client, type TestServer,
+  startTestServer, syncedClient, testLogger, until, testScope,
 } from '../helpers/server'
 
 // ── bookkeeping: everything a test opens is closed after it, clients before servers ───────────────
 
-const cleanups: (() => unknown)[] = []
-afterEach(async () => {
-  for (const f of cleanups.splice(0).reverse()) await f()
-})
-
-async function server(opts: ServerOptions = {}): Promise<TestServer> {
-  const s = await startTestServer(opts)
-  cleanups.push(async () => {
-    await s.close()
-    if (!opts.dataDir) rmSync(s.dataDir, { recursive: true, force: true })
-    if (!opts.staticDir) rmSync(dirname(s.staticDir), { recursive: true, force: true })
-  })
-  return s
-}
-
-function dataDir(): string {
-  const t = tempDir('pw-data-')
-  cleanups.push(t.remove)
-  return t.dir
-}
-
-function track(c: Client): Client {
-  cleanups.push(() => c.destroy())
-  return c
-}
+const { cleanups, server, dataDir, track, socket } = testScope()
 const client = async (s: { url: string }, id: string, opts: { token?: string } = {}) => track(await syncedClient(s, id, opts))
 
-function socket(ws: WebSocket): WebSocket {
-  cleanups.push(() => ws.terminate())
-  return ws
-}
 
 // ── cells of the first sheet by visible position ──────────────────────────────────────────────────
 
