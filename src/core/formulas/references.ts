@@ -237,6 +237,10 @@ export function encodeFormula(text: string, ctx: FormulaContext): string {
 export interface DecodeOptions {
   /** how sheet names are written: display names (UI) or sheet ids (formula engine) */
   sheetLabel?: 'name' | 'id'
+  /** rows that stand above a sheet's first row where the text goes (an exported header row): added to row numbers */
+  rowOffset?: (sheetId: string) => number
+  /** the name a sheet goes by where the text goes (Excel's are at most 31 characters), for 'name' labels */
+  sheetName?: (sheetId: string) => string
 }
 
 interface StoredPoint { row?: string; col?: string; rowAbs: boolean; colAbs: boolean }
@@ -264,13 +268,13 @@ function decodeToken(token: string, ctx: FormulaContext, opts: DecodeOptions): s
   const a = parseStoredPoint(colon < 0 ? body : body.slice(0, colon))
   const b = colon < 0 ? undefined : parseStoredPoint(body.slice(colon + 1))
   let prefix = ''
-  if (bang >= 0) prefix = (opts.sheetLabel === 'id' ? `'${sheetId}'` : quoteSheetName(sheet.name)) + '!'
+  if (bang >= 0) prefix = (opts.sheetLabel === 'id' ? `'${sheetId}'` : quoteSheetName(opts.sheetName?.(sheetId) ?? sheet.name)) + '!'
 
   if (!b) {
     const r = a.row === undefined ? 0 : sheet.rows.indexOf(a.row)
     const c = a.col === undefined ? 0 : sheet.cols.indexOf(a.col)
     if (r < 0 || c < 0) return '#REF!'
-    return prefix + (a.colAbs ? '$' : '') + colToLetters(c) + (a.rowAbs ? '$' : '') + (r + 1)
+    return prefix + (a.colAbs ? '$' : '') + colToLetters(c) + (a.rowAbs ? '$' : '') + (r + 1 + (opts.rowOffset?.(sheetId) ?? 0))
   }
   // a range: each end moves inward past deleted ids, as Excel shrinks ranges
   const hasRow = a.row !== undefined && b.row !== undefined
@@ -289,6 +293,8 @@ function decodeToken(token: string, ctx: FormulaContext, opts: DecodeOptions): s
     if (x > y || c1 < 0 || c2 >= sheet.cols.length) return '#REF!'
   }
   const $ = (abs: boolean) => (abs ? '$' : '')
+  const off = opts.rowOffset?.(sheetId) ?? 0
+  r1 += off; r2 += off
   if (!hasRow) return `${prefix}${$(a.colAbs)}${colToLetters(c1)}:${$(b.colAbs)}${colToLetters(c2)}`
   if (!hasCol) {
     // HyperFormula loops forever inserting a row between two overlapping whole-row ranges (2:2 and

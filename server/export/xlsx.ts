@@ -1,0 +1,233 @@
+/**
+ * A workbook doc → an .xlsx file (ExcelJS), for reviews in Excel, WPS or LibreOffice:
+ *  - every sheet under its name (Excel allows 31 characters; longer or clashing names are shortened and
+ *    numbered, and formulas use the names as written);
+ *  - a bold header row with the column titles when a sheet has any (formulas are written for it: their
+ *    row numbers count it), frozen with the sheet's own frozen panes;
+ *  - formulas in A1 form with the value the app computed cached, so a viewer that does not recompute
+ *    shows the same figures; inputs as numbers, text, booleans and dates;
+ *  - number formats from the column types (percent, ¥ currency, dates, decimals), column widths,
+ *    dropdown lists, colour rules as conditional formats, the totals row in bold;
+ *  - the title and export time in the document properties.
+ */
+import ExcelJS from 'exceljs'
+import type * as Y from 'yjs'
+import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
+import { colToLetters, decodeFormula } from '../../src/core/formulas/references'
+import {
+  cellKey, getTitle, isDate, isFormula, sheetParts, sheetsOf, type CellInput, type ColorRule, type ColumnMeta, type RuleStyle,
+} from '../../src/core/workbook/schema'
+import { totalsRowOf } from '../../src/core/workbook/table'
+import { dateToSerial } from '../../src/core/workbook/input'
+
+/** Fill and font colours of the app's rule styles (as the grid shows them). */
+const STYLE_COLORS: Record<RuleStyle, { fill?: string; font?: string; bold?: boolean }> = {
+  good: { fill: 'FFE6F4EA', font: 'FF1E6B34' },
+  warn: { fill: 'FFFFF4E0', font: 'FF8A5300' },
+  bad: { fill: 'FFFDECEA', font: 'FFB3261E' },
+  info: { fill: 'FFE8F0FE', font: 'FF1A4FA0' },
+  strong: { bold: true },
+}
+
+export const EXCEL_SHEET_NAME_MAX = 31
+
+/** Excel-safe, unique (ignoring case) sheet names by sheet id. */
+export function excelSheetNames(ids: readonly string[], nameOf: (id: string) => string): Map<string, string> {
+  const out = new Map<string, string>()
+  const taken = new Set<string>()
+  for (const id of ids) {
+    const base = (nameOf(id).replace(/[\\/?*[\]:]/g, '_').replace(/^'+|'+$/g, '').trim() || 'Sheet').slice(0, EXCEL_SHEET_NAME_MAX)
+    let name = base
+    for (let n = 2; taken.has(name.toLowerCase()); n++) {
+      const suffix = ` (${n})`
+      name = base.slice(0, EXCEL_SHEET_NAME_MAX - suffix.length) + suffix
+    }
+    taken.add(name.toLowerCase())
+    out.set(id, name)
+  }
+  return out
+}
+
+/** The Excel number format of a column type, or undefined for General. */
+export function numberFormat(meta: ColumnMeta | undefined): string | undefined {
+  const d = meta?.decimals
+  const frac = (n: number) => (n > 0 ? '.' + '0'.repeat(n) : '')
+  switch (meta?.type) {
+    case 'percent': return `0${frac(d ?? 2)}%`
+    case 'currency': {
+      const sym = (meta.currency ?? '¥').replace(/"/g, '')
+      return `"${sym}"#,##0${frac(d ?? 2)};-"${sym}"#,##0${frac(d ?? 2)}`
+    }
+    case 'date': return 'yyyy-mm-dd'
+    case 'number': return d === undefined ? undefined : `#,##0${frac(d)}`
+    default: return undefined
+  }
+}
+
+/** A1 text of a rule's test on `ref` (a cell reference such as $C2), for an expression rule. */
+function ruleExpression(rule: ColorRule, ref: string): string | undefined {
+  const lit = (v: unknown) => typeof v === 'number' ? String(v) : `"${String(v ?? '').replace(/"/g, '""')}"`
+  switch (rule.op) {
+    case 'empty': return `LEN(${ref}&"")=0`
+    case 'notEmpty': return `LEN(${ref}&"")>0`
+    case 'between': return typeof rule.value === 'number' && typeof rule.value2 === 'number'
+      ? `AND(ISNUMBER(${ref}),${ref}>=${rule.value},${ref}<=${rule.value2})` : undefined
+    case '<': case '<=': case '>': case '>=':
+      return typeof rule.value === 'number' ? `AND(ISNUMBER(${ref}),${ref}${rule.op}${rule.value})` : undefined
+    case '=': case '<>':
+      return rule.value === undefined ? undefined : `${ref}${rule.op}${lit(rule.value)}`
+    default: return undefined
+  }
+}
+
+function cachedResult(v: CellValue): ExcelJS.CellValue | undefined {
+  if (v === null || v === undefined || v === '') return undefined
+  if (typeof v === 'object') return { error: v.error as ExcelJS.CellErrorValue['error'] }
+  return v
+}
+
+export interface ExportReport {
+  sheets: number
+  cells: number
+  formulas: number
+  /** what the file could not carry, for the person exporting */
+  notes: string[]
+}
+
+export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
+  const engine = new FormulaEngine(doc)
+  try {
+    const layout = engine.layout
+    const docSheets = sheetsOf(doc)
+    const names = excelSheetNames(layout.order, id => layout.sheet(id)!.name)
+    const headerRows = new Map<string, number>()
+    for (const id of layout.order) {
+      const meta = sheetParts(docSheets.get(id)!).colMeta
+      const sl = layout.sheet(id)!
+      headerRows.set(id, sl.cols.ids.some(c => !!(meta.get(c) as ColumnMeta | undefined)?.title) ? 1 : 0)
+    }
+    const decodeOpts = { rowOffset: (id: string) => headerRows.get(id) ?? 0, sheetName: (id: string) => names.get(id) ?? id }
+
+    const wb = new ExcelJS.Workbook()
+    const now = opts.now ?? new Date()
+    wb.title = getTitle(doc)
+    wb.creator = opts.author || 'Planning Workbooks'
+    wb.lastModifiedBy = opts.author || 'Planning Workbooks'
+    wb.created = now
+    wb.modified = now
+    wb.subject = getTitle(doc)
+    wb.description = `Exported from Planning Workbooks at ${now.toISOString()}`
+    const report: ExportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
+
+    for (const sheetId of layout.order) {
+      const sheet = docSheets.get(sheetId)!
+      const parts = sheetParts(sheet)
+      const sl = layout.sheet(sheetId)!
+      const header = headerRows.get(sheetId)!
+      const frozenRows = Math.max(0, Number(sheet.get('frozenRows')) || 0)
+      const frozenCols = Math.max(0, Number(sheet.get('frozenCols')) || 0)
+      const ySplit = frozenRows + header
+      const ws = wb.addWorksheet(names.get(sheetId)!, {
+        views: ySplit || frozenCols ? [{ state: 'frozen', xSplit: frozenCols, ySplit }] : [],
+      })
+      if (names.get(sheetId) !== sl.name) report.notes.push(`sheet "${sl.name}" is named "${names.get(sheetId)}" (Excel allows 31 characters and unique names)`)
+      report.sheets++
+      const metas = sl.cols.ids.map(c => parts.colMeta.get(c) as ColumnMeta | undefined)
+      const totalsId = totalsRowOf(sheet)
+
+      ws.columns = sl.cols.ids.map((_c, i) => {
+        const m = metas[i]
+        const fmt = numberFormat(m)
+        return { width: Math.max(4, Math.round(((m?.width ?? (m?.title ? 120 : 90)) / 7) * 10) / 10), style: fmt ? { numFmt: fmt } : {} }
+      })
+      if (header) {
+        const row = ws.getRow(1)
+        metas.forEach((m, i) => { row.getCell(i + 1).value = m?.title ?? '' })
+        row.font = { bold: true }
+        row.fill = { type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFF4F6F8' } }
+        row.border = { bottom: { style: 'thin', color: { argb: 'FF9AA5B1' } } }
+        row.alignment = { vertical: 'middle', wrapText: true }
+      }
+
+      // the extent worth writing: up to the last row and column holding anything
+      let lastRow = -1, lastCol = -1
+      sl.rows.ids.forEach((rowId, r) => sl.cols.ids.forEach((colId, c) => {
+        if (parts.cells.has(cellKey(rowId, colId))) { if (r > lastRow) lastRow = r; if (c > lastCol) lastCol = c }
+      }))
+      const ctx = { layout, sheetId }
+      for (let r = 0; r <= lastRow; r++) {
+        const rowId = sl.rows.ids[r]!
+        const xrow = ws.getRow(r + 1 + header)
+        for (let c = 0; c <= lastCol; c++) {
+          const input = parts.cells.get(cellKey(rowId, sl.cols.ids[c]!)) as CellInput | undefined
+          if (input === undefined) continue
+          const cell = xrow.getCell(c + 1)
+          const fmt = numberFormat(metas[c])
+          if (fmt) cell.numFmt = fmt
+          report.cells++
+          if (isFormula(input)) {
+            const a1 = decodeFormula(input.v, ctx, decodeOpts)
+            const result = cachedResult(engine.getValue(sheetId, r, c))
+            cell.value = { formula: a1.replace(/^=/, ''), result } as ExcelJS.CellFormulaValue
+            report.formulas++
+          } else if (isDate(input)) {
+            // dates as Excel serials with a date format: the same number the app's formulas see
+            cell.value = dateToSerial(input.v)
+            cell.numFmt = 'yyyy-mm-dd'
+          } else {
+            cell.value = input
+          }
+        }
+        if (rowId === totalsId) {
+          xrow.font = { bold: true }
+          xrow.border = { top: { style: 'thin', color: { argb: 'FF9AA5B1' } } }
+        }
+      }
+
+      // dropdowns and colour rules over the data rows (the totals row is not data)
+      const firstData = 1 + header
+      const dataRows = Math.max(lastRow + 1, 1)
+      const lastData = header + Math.max(dataRows, Math.min(sl.rows.length, dataRows + 200))
+      metas.forEach((m, c) => {
+        const col = colToLetters(c)
+        if (m?.type === 'select' && m.options?.length) {
+          const list = m.options.join(',')
+          if (m.options.some(o => o.includes(',') || o.includes('"')) || list.length > 253) {
+            report.notes.push(`the dropdown of column ${col} on "${sl.name}" was left out (Excel's inline lists take at most 255 characters, without commas)`)
+          } else {
+            // flagged, never refused: the app does not reject values outside a dropdown either
+            for (let r = firstData; r <= lastData; r++) {
+              ws.getCell(`${col}${r}`).dataValidation = { type: 'list', allowBlank: true, formulae: [`"${list}"`], showErrorMessage: true, errorStyle: 'information' }
+            }
+          }
+        }
+        const rules = m?.rules ?? []
+        if (!rules.length) return
+        const totalsAt = totalsId ? sl.rows.indexOf(totalsId) : -1
+        const onlyTotals = rules.every(x => x.rows === 'totals') && totalsAt >= 0
+        const top = onlyTotals ? totalsAt + 1 + header : firstData
+        const bottom = onlyTotals ? top : totalsAt >= 0 && rules.every(x => (x.rows ?? 'data') === 'data') ? totalsAt + header : lastData
+        const cf: ExcelJS.ConditionalFormattingRule[] = []
+        let priority = 1
+        for (const rule of rules) {
+          const testCol = rule.colId ? sl.cols.indexOf(rule.colId) : c
+          if (testCol < 0) continue
+          // relative to the range's top-left cell, as Excel reads expression rules
+          const expr = ruleExpression(rule, `$${colToLetters(testCol)}${top}`)
+          const look = STYLE_COLORS[rule.style]
+          if (!expr || !look) { report.notes.push(`a colour rule of column ${col} on "${sl.name}" has no Excel form`); continue }
+          const style: Partial<ExcelJS.Style> = {}
+          if (look.fill) style.fill = { type: 'pattern', pattern: 'solid', bgColor: { argb: look.fill } }
+          if (look.font || look.bold) style.font = { ...(look.font ? { color: { argb: look.font } } : {}), ...(look.bold ? { bold: true } : {}) }
+          cf.push({ type: 'expression', priority: priority++, formulae: [expr], style, stopIfTrue: true } as ExcelJS.ConditionalFormattingRule)
+        }
+        if (!cf.length || bottom < top) return
+        ws.addConditionalFormatting({ ref: `${col}${top}:${col}${bottom}`, rules: cf })
+      })
+    }
+    const buffer = Buffer.from(await wb.xlsx.writeBuffer())
+    return { buffer, report }
+  } finally {
+    engine.destroy()
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * XLSX export, read back with ExcelJS: every template in both languages keeps its sheets, its formulas
+ * (A1, counting the header row) and the values the app computed, with formats, widths and panes.
+ */
+import { describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import ExcelJS from 'exceljs'
+import * as Y from 'yjs'
+import { loadTemplates } from '../../server/templates'
+import { exportXlsx, excelSheetNames, numberFormat } from '../../server/export/xlsx'
+import { buildWorkbook, LOCALES } from '../../src/core/templates/template'
+import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
+import { decodeFormula } from '../../src/core/formulas/references'
+import { cellKey, getTitle, isFormula, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
+import { addSheet, setColumnMeta } from '../../src/core/workbook/mutations'
+import { makeDoc, type } from '../helpers/workbook'
+
+const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
+
+async function readBack(buffer: Buffer): Promise<ExcelJS.Workbook> {
+  const wb = new ExcelJS.Workbook()
+  await wb.xlsx.load(buffer as unknown as ArrayBuffer)
+  return wb
+}
+
+/** What a cell of ExcelJS holds, reduced to compare with the app: [formula or null, value]. */
+function cellOf(c: ExcelJS.Cell): [string | null, unknown] {
+  const v = c.value
+  if (v && typeof v === 'object' && 'formula' in v) {
+    const r = (v as ExcelJS.CellFormulaValue).result
+    return [(v as ExcelJS.CellFormulaValue).formula, r && typeof r === 'object' && 'error' in r ? { error: r.error } : r ?? null]
+  }
+  if (v && typeof v === 'object' && 'sharedFormula' in v) throw new Error('shared formulas are not written')
+  return [null, v ?? null]
+}
+
+/** Dates read back as Date (a date-formatted serial): compared as the serial the app computes with. */
+const norm = (v: CellValue | unknown) => v instanceof Date ? (v.getTime() - Date.UTC(1899, 11, 30)) / 86400000 : typeof v === 'number' ? Number(v.toPrecision(12)) : v && typeof v === 'object' && 'error' in (v as object) ? { error: (v as { error: string }).error } : v === '' ? null : v
+
+describe('every template → XLSX → ExcelJS', () => {
+  for (const template of registry.all()) {
+    for (const locale of LOCALES) {
+      it(`${template.id} (${locale})`, async () => {
+        const doc = new Y.Doc()
+        buildWorkbook(doc, template, { locale, title: `${template.id} 导出` })
+        const { buffer, report } = await exportXlsx(doc, { now: new Date('2026-12-01T08:00:00Z'), author: '王经理' })
+        const wb = await readBack(buffer)
+        const engine = new FormulaEngine(doc)
+        try {
+          const layout = engine.layout
+          expect(wb.worksheets.map(w => w.name)).toEqual(layout.order.map(id => layout.sheet(id)!.name))
+          expect(wb.title).toBe(`${template.id} 导出`)
+          expect(wb.creator).toBe('王经理')
+          expect(wb.created?.toISOString()).toBe('2026-12-01T08:00:00.000Z')
+          let formulas = 0
+          for (const sheetId of layout.order) {
+            const sl = layout.sheet(sheetId)!
+            const ws = wb.getWorksheet(sl.name)!
+            const parts = sheetParts(sheetsOf(doc).get(sheetId)!)
+            const metas = sl.cols.ids.map(c => parts.colMeta.get(c) as ColumnMeta | undefined)
+            const header = metas.some(m => m?.title) ? 1 : 0
+            if (header) {
+              expect(ws.getRow(1).font?.bold).toBe(true)
+              metas.forEach((m, c) => expect(ws.getRow(1).getCell(c + 1).value ?? '').toBe(m?.title ?? ''))
+              expect(ws.views[0]).toMatchObject({ state: 'frozen' })
+              expect((ws.views[0] as { ySplit?: number }).ySplit).toBeGreaterThanOrEqual(1)
+            }
+            metas.forEach((m, c) => {
+              const fmt = numberFormat(m)
+              if (fmt) expect(ws.getColumn(c + 1).numFmt, `${sl.name} column ${c} format`).toBe(fmt)
+              if (m?.width) expect(ws.getColumn(c + 1).width).toBeCloseTo(m.width / 7, 0)
+            })
+            sl.rows.ids.forEach((rowId, r) => sl.cols.ids.forEach((colId, c) => {
+              const input = parts.cells.get(cellKey(rowId, colId))
+              const [f, v] = cellOf(ws.getRow(r + 1 + header).getCell(c + 1))
+              const where = `${template.id} ${sl.name}!R${r + 1}C${c + 1}`
+              if (input === undefined) { expect(f, where).toBeNull(); return }
+              if (isFormula(input)) {
+                formulas++
+                const a1 = decodeFormula(input.v, { layout, sheetId }, { rowOffset: id => (sheetParts(sheetsOf(doc).get(id)!).colMeta.size && layout.sheet(id)!.cols.ids.some(x => (sheetParts(sheetsOf(doc).get(id)!).colMeta.get(x) as ColumnMeta | undefined)?.title) ? 1 : 0) })
+                expect(f, where).toBe(a1.slice(1))
+                expect(norm(v), where).toEqual(norm(engine.getValue(sheetId, r, c)))
+              } else {
+                expect(f, where).toBeNull()
+                expect(norm(v), where).toEqual(norm(engine.getValue(sheetId, r, c)))
+              }
+            }))
+          }
+          expect(report.formulas).toBe(formulas)
+          if (template.id !== 'blank' && template.id !== 'team-roles') expect(formulas).toBeGreaterThan(0)
+        } finally {
+          engine.destroy()
+        }
+      })
+    }
+  }
+})
+
+describe('what Excel needs', () => {
+  it('shortens and numbers sheet names past 31 characters and writes formulas with those names', async () => {
+    const long = '二〇二六年度华东区域全渠道营销预算分配与执行跟踪明细表（第一版）'
+    expect(long.length).toBeGreaterThan(31)
+    const doc = makeDoc([{ name: long, id: 's0', rows: 4, cols: 3 }, { name: long.slice(0, 31) + 'X', id: 's1', rows: 4, cols: 3 }])
+    type(doc, 's0', 'A1', '5')
+    type(doc, 's1', 'A1', `='${long}'!A1*2`)
+    const names = excelSheetNames(['s0', 's1'], id => id === 's0' ? long : long.slice(0, 31) + 'X')
+    expect([...names.values()].every(n => n.length <= 31)).toBe(true)
+    expect(new Set([...names.values()].map(n => n.toLowerCase())).size).toBe(2)
+    const { buffer, report } = await exportXlsx(doc)
+    const wb = await readBack(buffer)
+    expect(wb.worksheets.map(w => w.name)).toEqual([names.get('s0'), names.get('s1')])
+    const v = wb.worksheets[1]!.getCell('A1').value as ExcelJS.CellFormulaValue
+    expect(v.formula).toBe(`'${names.get('s0')}'!A1*2`)
+    expect(v.result).toBe(10)
+    expect(report.notes.some(n => n.includes('31'))).toBe(true)
+  })
+
+  it('writes dates as Excel dates, dropdowns as list validations and colour rules as conditional formats', async () => {
+    const doc = makeDoc([{ name: 'Plan', id: 's0', rows: 5, cols: 3 }])
+    setColumnMeta(doc, 's0', 's0c0', { title: 'Start', type: 'date' })
+    setColumnMeta(doc, 's0', 's0c1', { title: 'Status', type: 'select', options: ['进行中', '已完成'] })
+    setColumnMeta(doc, 's0', 's0c2', { title: 'Dev', type: 'percent', decimals: 1, rules: [{ op: '<', value: 0, style: 'bad' }] })
+    type(doc, 's0', 'A1', '2026-06-18')
+    type(doc, 's0', 'B1', '进行中')
+    type(doc, 's0', 'C1', '-0.15')
+    const wb = await readBack((await exportXlsx(doc)).buffer)
+    const ws = wb.worksheets[0]!
+    const a2 = ws.getCell('A2')
+    expect(a2.numFmt).toBe('yyyy-mm-dd')
+    const date = a2.value instanceof Date ? a2.value.toISOString().slice(0, 10) : a2.value
+    expect(date).toBe('2026-06-18')
+    expect(ws.getCell('B2').dataValidation).toMatchObject({ type: 'list', formulae: ['"进行中,已完成"'] })
+    expect(ws.getCell('C2').numFmt).toBe('0.0%')
+    const cf = (ws as unknown as { conditionalFormattings: { ref: string; rules: { formulae: string[] }[] }[] }).conditionalFormattings
+    expect(cf.some(x => x.ref.startsWith('C2') && x.rules[0]!.formulae[0]!.includes('$C2<0'))).toBe(true)
+    expect(getTitle(doc)).toBe('t')
+  })
+
+  it('a sheet without column titles has no header row: formulas keep their row numbers', async () => {
+    const doc = makeDoc([{ name: 'Raw', id: 's0', rows: 4, cols: 2 }])
+    addSheet(doc, { id: 's1', name: 'Titled', rowIds: ['s1r0', 's1r1'], colIds: ['s1c0'] })
+    setColumnMeta(doc, 's1', 's1c0', { title: 'Total' })
+    type(doc, 's0', 'A1', '2'); type(doc, 's0', 'A2', '3'); type(doc, 's0', 'B1', '=SUM(A1:A2)')
+    type(doc, 's1', 'A1', '=Raw!B1+1')
+    type(doc, 's0', 'B2', '=Titled!A1')
+    const wb = await readBack((await exportXlsx(doc)).buffer)
+    expect((wb.getWorksheet('Raw')!.getCell('B1').value as ExcelJS.CellFormulaValue).formula).toBe('SUM(A1:A2)')
+    expect((wb.getWorksheet('Titled')!.getCell('A2').value as ExcelJS.CellFormulaValue)).toMatchObject({ formula: 'Raw!B1+1', result: 6 })
+    expect((wb.getWorksheet('Raw')!.getCell('B2').value as ExcelJS.CellFormulaValue)).toMatchObject({ formula: 'Titled!A2', result: 6 })
+  })
+})
