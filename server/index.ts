@@ -22,6 +22,7 @@ import { handleApi, WORKBOOK_ID } from './http/api'
 import { createStaticHandler } from './http/static'
 import { HttpError, sendError } from './http/util'
 import { FailureBudget, authorize } from './auth'
+import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import/xlsx'
 import { loadTemplates } from './templates'
 import { consoleLogger, type Logger } from './log'
 
@@ -50,6 +51,10 @@ export interface ServerOptions extends Partial<RoomOptions> {
   maxAuthFailures?: number
   /** a request must arrive completely within this many ms (default 30 000) */
   requestTimeoutMs?: number
+  /** largest .xlsx accepted for import (default 10 MiB) */
+  maxImportBytes?: number
+  /** limits on what an import may unpack to and hold, and how long it may take to read */
+  importLimits?: Partial<ImportLimits>
 }
 
 export interface RunningServer {
@@ -95,7 +100,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   }
   const rooms = new RoomManager(store, log, roomOptions)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
-  const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined }
+  const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
+    maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
+  }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log)
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * (opts.maxMessageBytes ?? 10 * 1024 * 1024), perMessageDeflate: false })

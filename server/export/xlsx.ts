@@ -17,7 +17,7 @@ import { colToLetters, decodeFormula } from '../../src/core/formulas/references'
 import {
   cellKey, getTitle, isDate, isFormula, sheetParts, sheetsOf, type CellInput, type ColorRule, type ColumnMeta, type RuleStyle,
 } from '../../src/core/workbook/schema'
-import { totalsRowOf } from '../../src/core/workbook/table'
+import { columnFormulaFor, totalsRowOf } from '../../src/core/workbook/table'
 import { dateToSerial } from '../../src/core/workbook/input'
 
 /** Fill and font colours of the app's rule styles (as the grid shows them). */
@@ -30,6 +30,24 @@ const STYLE_COLORS: Record<RuleStyle, { fill?: string; font?: string; bold?: boo
 }
 
 export const EXCEL_SHEET_NAME_MAX = 31
+
+/**
+ * A very hidden sheet that carries what Excel has no place for, so that importing the file again gives
+ * back the same workbook: per sheet, its column settings (types, options, help, validation, colour
+ * rules, calculated formulas as A1 for the first data row, as the file's cells write it) and its totals row. Other programs ignore it.
+ */
+export const META_SHEET = '_pw_meta'
+export const META_VERSION = 1
+
+export interface SheetMetaExport {
+  v: number
+  /** the header row written above the data (0 or 1) */
+  header: number
+  /** visible index of the totals row */
+  totalsRow?: number
+  frozenRows?: number
+  cols: (Omit<ColumnMeta, 'formula' | 'rules'> & { formulaA1?: string; rules?: (Omit<ColorRule, 'colId'> & { col?: number })[] } | null)[]
+}
 
 /** Excel-safe, unique (ignoring case) sheet names by sheet id. */
 export function excelSheetNames(ids: readonly string[], nameOf: (id: string) => string): Map<string, string> {
@@ -224,6 +242,34 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
         if (!cf.length || bottom < top) return
         ws.addConditionalFormatting({ ref: `${col}${top}:${col}${bottom}`, rules: cf })
       })
+    }
+    // what Excel cannot hold, for the way back in
+    const meta = wb.addWorksheet(META_SHEET, { state: 'veryHidden' })
+    for (const sheetId of layout.order) {
+      const sheet = docSheets.get(sheetId)!
+      const parts = sheetParts(sheet)
+      const sl = layout.sheet(sheetId)!
+      const totalsId = totalsRowOf(sheet)
+      const firstRow = sl.rows.ids[0]
+      const out: SheetMetaExport = {
+        v: META_VERSION,
+        header: headerRows.get(sheetId)!,
+        ...(totalsId && sl.rows.indexOf(totalsId) >= 0 ? { totalsRow: sl.rows.indexOf(totalsId) } : {}),
+        cols: sl.cols.ids.map(colId => {
+          const m = parts.colMeta.get(colId) as ColumnMeta | undefined
+          if (!m) return null
+          const { formula, rules, ...rest } = m
+          const col: SheetMetaExport['cols'][number] = { ...rest }
+          // as written in the file's first data row (row numbers count header rows, as the cells' do)
+          if (formula && firstRow) col!.formulaA1 = decodeFormula(columnFormulaFor(formula, firstRow, sl.rows.ids).v, { layout, sheetId }, decodeOpts)
+          if (rules?.length) col!.rules = rules.map(({ colId: other, ...r }) => ({ ...r, ...(other ? { col: sl.cols.indexOf(other) } : {}) }))
+          return col
+        }),
+      }
+      const json = JSON.stringify(out)
+      // a cell holds at most 32,767 characters: long settings continue in the next cells
+      const chunks = json.match(/[\s\S]{1,30000}/g) ?? ['']
+      meta.addRow([names.get(sheetId)!, ...chunks])
     }
     const buffer = Buffer.from(await wb.xlsx.writeBuffer())
     return { buffer, report }

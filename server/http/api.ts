@@ -9,9 +9,12 @@ import type { LinkRecord, Store, WorkbookRecord } from '../store/types'
 import { CLOSE, MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError, type RoomManager } from '../collab/rooms'
 import { cleanPersonName, isRole, type Role } from '../../src/core/access/access'
 import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, type FailureBudget } from '../auth'
+import { exportXlsx } from '../export/xlsx'
+import { SheetNotFound, exportCsv } from '../export/csv'
 import type { TemplateRegistry } from '../templates'
 import type { Logger } from '../log'
-import { HttpError, readJsonBody, sendError, sendJson, sendNoContent } from './util'
+import { HttpError, readJsonBody, readRawBody, sendError, sendJson, sendNoContent } from './util'
+import { BadFile, buildFromImport, readXlsx, type ImportLimits } from '../import/xlsx'
 
 export interface ApiContext {
   store: Store
@@ -22,6 +25,9 @@ export interface ApiContext {
   failures: FailureBudget
   /** when set, creating and listing workbooks needs it as a bearer token */
   createSecret?: string
+  /** largest .xlsx accepted for import */
+  maxImportBytes: number
+  importLimits?: ImportLimits
 }
 
 export const LOCALES: readonly Locale[] = ['zh-CN', 'en']
@@ -49,6 +55,45 @@ const linkJson = (l: LinkRecord) => ({ id: l.id, role: l.role, name: l.name, cre
 const youJson = (l: LinkRecord) => ({ linkId: l.id, role: l.role, name: l.name })
 
 export const MAX_LINKS = 500
+
+/** `attachment` with an ASCII fallback name and the real (e.g. Chinese) one in RFC 5987 form. */
+export function attachment(name: string, ext: string): string {
+  const clean = name.replace(/[\u0000-\u001f\u007f"\\/:*?<>|]/g, '_').trim().slice(0, 120) || 'workbook'
+  const ascii = clean.replace(/[^\x20-\x7e]/g, '_')
+  return `attachment; filename="${ascii}.${ext}"; filename*=UTF-8''${encodeURIComponent(`${clean}.${ext}`)}`
+}
+
+/** Stores a new workbook with its first owner link. */
+async function storeNew(ctx: ApiContext, doc: Y.Doc, templateId: string, ownerName: string) {
+  const now = Date.now()
+  const id = newWorkbookId()
+  const token = newToken()
+  const link: LinkRecord = { id: newLinkId(), workbookId: id, role: 'owner', name: ownerName, createdAt: now, revokedAt: null }
+  const record = await ctx.store.createWorkbook(
+    { id, title: getTitle(doc).slice(0, MAX_TITLE_LENGTH), template: templateId, createdAt: now, updatedAt: now },
+    Y.encodeStateAsUpdate(doc),
+    { link, tokenHash: hashToken(token) },
+  )
+  return { ...workbookJson(record), url: linkUrl(id, token), token, you: youJson(link) }
+}
+
+function sendCreated(res: ServerResponse, created: { id: string }, extra: Record<string, unknown> = {}): void {
+  sendJson(res, 201, { ...created, ...extra }, { Location: `/api/workbooks/${created.id}` })
+}
+
+/** A copy of the workbook's current doc (live edits included), to compute an export from. */
+async function snapshot(ctx: ApiContext, id: string): Promise<Y.Doc> {
+  let update: Uint8Array
+  try {
+    update = await ctx.rooms.withDoc(id, d => Y.encodeStateAsUpdate(d))
+  } catch (e) {
+    if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
+    throw e
+  }
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, update)
+  return doc
+}
 
 function parseName(v: unknown, { required }: { required: boolean }): string {
   if (v === undefined || v === null) {
@@ -124,16 +169,31 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         const doc = new Y.Doc()
         try {
           buildWorkbook(doc, template, { title: title || undefined, locale })
-          const now = Date.now()
-          const id = newWorkbookId()
-          const token = newToken()
-          const link: LinkRecord = { id: newLinkId(), workbookId: id, role: 'owner', name: ownerName, createdAt: now, revokedAt: null }
-          const record = await ctx.store.createWorkbook(
-            { id, title: getTitle(doc).slice(0, MAX_TITLE_LENGTH), template: template.id, createdAt: now, updatedAt: now },
-            Y.encodeStateAsUpdate(doc),
-            { link, tokenHash: hashToken(token) },
-          )
-          sendJson(res, 201, { ...workbookJson(record), url: linkUrl(id, token), token, you: youJson(link) }, { Location: `/api/workbooks/${record.id}` })
+          sendCreated(res, await storeNew(ctx, doc, template.id, ownerName))
+        } finally {
+          doc.destroy()
+        }
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/import$/,
+    methods: {
+      POST: async (req, res, url, ctx) => {
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
+        const locale = parseLocale(url.searchParams.get('lang'), 'lang')
+        const title = parseTitle(url.searchParams.get('title') ?? undefined, { required: false })
+        const ownerName = parseName(url.searchParams.get('name') ?? undefined, { required: false }) || (locale === 'en' ? 'Owner' : '所有者')
+        const body = await readRawBody(req, ctx.maxImportBytes)
+        if (!body.length) throw new HttpError(400, 'send the .xlsx file as the request body')
+        const doc = new Y.Doc()
+        try {
+          const model = await readXlsx(body, ctx.importLimits)
+          const report = buildFromImport(doc, model, { title: title || undefined, fallbackTitle: locale === 'en' ? 'Imported workbook' : '导入的工作簿' })
+          sendCreated(res, await storeNew(ctx, doc, 'import', ownerName), { report })
+        } catch (e) {
+          if (e instanceof BadFile) throw new HttpError(e.status, e.message)
+          throw e
         } finally {
           doc.destroy()
         }
@@ -171,6 +231,50 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         const existed = await ctx.rooms.drop(id, () => ctx.store.deleteWorkbook(id))
         if (!existed) throw new HttpError(404, 'workbook not found')
         sendNoContent(res)
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/([^/]+)\/export\.(xlsx|csv)$/,
+    methods: {
+      GET: async (req, res, url, ctx, id, format) => {
+        const me = await authorize(req, url, ctx, id, ALL)
+        const doc = await snapshot(ctx, id)
+        try {
+          const title = getTitle(doc) || 'workbook'
+          if (format === 'xlsx') {
+            const { buffer, report } = await exportXlsx(doc, { author: me.name })
+            res.writeHead(200, {
+              'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+              'Content-Length': buffer.length,
+              'Content-Disposition': attachment(title, 'xlsx'),
+              'Cache-Control': 'no-store',
+              'X-Content-Type-Options': 'nosniff',
+              // what the file could not carry, for the UI to say (URI-encoded JSON)
+              'X-Export-Notes': encodeURIComponent(JSON.stringify(report.notes.slice(0, 50))),
+            })
+            res.end(buffer)
+            return
+          }
+          let csv
+          try {
+            csv = exportCsv(doc, url.searchParams.get('sheet') ?? '0')
+          } catch (e) {
+            if (e instanceof SheetNotFound) throw new HttpError(404, e.message)
+            throw e
+          }
+          const body = Buffer.from(csv.text, 'utf8')
+          res.writeHead(200, {
+            'Content-Type': 'text/csv; charset=utf-8',
+            'Content-Length': body.length,
+            'Content-Disposition': attachment(`${title} - ${csv.sheetName}`, 'csv'),
+            'Cache-Control': 'no-store',
+            'X-Content-Type-Options': 'nosniff',
+          })
+          res.end(body)
+        } finally {
+          doc.destroy()
+        }
       },
     },
   },

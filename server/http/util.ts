@@ -73,3 +73,23 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<unkno
     })
   })
 }
+
+/** Reads the request body as bytes; larger than `limit` → 413 (declared: at once; otherwise when exceeded). */
+export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const tooLarge = () => new HttpError(413, `the file is larger than ${Math.round(limit / 1048576)} MB`, { Connection: 'close' })
+    const declared = Number(req.headers['content-length'])
+    if (Number.isFinite(declared) && declared > limit) { req.resume(); reject(tooLarge()); return }
+    const chunks: Buffer[] = []
+    let size = 0
+    let failed = false
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return
+      size += chunk.length
+      if (size > limit) { failed = true; chunks.length = 0; reject(tooLarge()); return }
+      chunks.push(chunk)
+    })
+    req.on('error', err => { if (!failed) { failed = true; reject(new HttpError(400, `request body could not be read: ${err.message}`)) } })
+    req.on('end', () => { if (!failed) resolve(Buffer.concat(chunks)) })
+  })
+}

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import ExcelJS from 'exceljs'
 import * as Y from 'yjs'
 import { loadTemplates } from '../../server/templates'
-import { exportXlsx, excelSheetNames, numberFormat } from '../../server/export/xlsx'
+import { META_SHEET, exportXlsx, excelSheetNames, numberFormat } from '../../server/export/xlsx'
 import { buildWorkbook, LOCALES } from '../../src/core/templates/template'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { decodeFormula } from '../../src/core/formulas/references'
@@ -48,7 +48,9 @@ describe('every template → XLSX → ExcelJS', () => {
         const engine = new FormulaEngine(doc)
         try {
           const layout = engine.layout
-          expect(wb.worksheets.map(w => w.name)).toEqual(layout.order.map(id => layout.sheet(id)!.name))
+          expect(wb.worksheets.filter(w => w.name !== META_SHEET).map(w => w.name)).toEqual(layout.order.map(id => layout.sheet(id)!.name))
+          // the settings Excel has no place for ride in a sheet nobody sees
+          expect(wb.getWorksheet(META_SHEET)!.state).toBe('veryHidden')
           expect(wb.title).toBe(`${template.id} 导出`)
           expect(wb.creator).toBe('王经理')
           expect(wb.created?.toISOString()).toBe('2026-12-01T08:00:00.000Z')
@@ -108,7 +110,7 @@ describe('what Excel needs', () => {
     expect(new Set([...names.values()].map(n => n.toLowerCase())).size).toBe(2)
     const { buffer, report } = await exportXlsx(doc)
     const wb = await readBack(buffer)
-    expect(wb.worksheets.map(w => w.name)).toEqual([names.get('s0'), names.get('s1')])
+    expect(wb.worksheets.filter(w => w.name !== META_SHEET).map(w => w.name)).toEqual([names.get('s0'), names.get('s1')])
     const v = wb.worksheets[1]!.getCell('A1').value as ExcelJS.CellFormulaValue
     expect(v.formula).toBe(`'${names.get('s0')}'!A1*2`)
     expect(v.result).toBe(10)

@@ -1,0 +1,36 @@
+/** What an .xlsx import reads out of a file (plain data, passed from the parsing worker). */
+export interface ImportedCell {
+  /** zero-based row and column */
+  r: number
+  c: number
+  /** a value, or the cached result of a formula */
+  v?: number | string | boolean
+  /** a date, yyyy-mm-dd */
+  d?: string
+  /** a formula's A1 text without '=' */
+  f?: string
+  /** an error value such as #REF! */
+  err?: string
+  /** number format */
+  fmt?: string
+  bold?: boolean
+}
+
+export interface ImportedSheet {
+  name: string
+  rows: number
+  cols: number
+  cells: ImportedCell[]
+  /** Excel column widths (characters), by column */
+  widths: (number | null)[]
+  frozenRows: number
+  frozenCols: number
+  /** dropdown lists found on a column's cells */
+  lists: { c: number; options: string[] }[]
+  /** what the sheet had that a workbook cannot carry */
+  notes: string[]
+}
+
+export interface ImportedWorkbook { title: string; sheets: ImportedSheet[] }
+
+export interface ReadLimits { maxSheets: number; maxCells: number; maxRows: number; maxCols: number }

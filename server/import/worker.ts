@@ -1,0 +1,89 @@
+/**
+ * Parses an .xlsx in a worker thread (so a hostile file that is slow or hungry to parse is cut off by
+ * the parent's timer and heap limit, not by the server's event loop) and returns a plain model of
+ * what a workbook can take. Reached only after checkZip has bounded the unpacked size.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import ExcelJS from 'exceljs'
+import type { ImportedCell, ImportedSheet, ImportedWorkbook, ReadLimits } from './model'
+
+async function read(buf: ArrayBuffer, limits: ReadLimits): Promise<ImportedWorkbook> {
+  const wb = new ExcelJS.Workbook()
+  await wb.xlsx.load(buf)
+  const sheets: ImportedSheet[] = []
+  let total = 0
+  for (const ws of wb.worksheets) {
+    if (sheets.length >= limits.maxSheets) throw new Error(`limit: more than ${limits.maxSheets} sheets`)
+    const cells: ImportedCell[] = []
+    const notes: string[] = []
+    let rows = 0, cols = 0
+    let merged = 0
+    const lists = new Map<number, string[]>()
+    ws.eachRow({ includeEmpty: false }, (row, r) => {
+      row.eachCell({ includeEmpty: false }, (cell, c) => {
+        if (cell.isMerged && cell.master !== cell) { merged++; return }
+        if (++total > limits.maxCells) throw new Error(`limit: more than ${limits.maxCells} cells`)
+        if (r > limits.maxRows) throw new Error(`limit: more than ${limits.maxRows} rows`)
+        if (c > limits.maxCols) throw new Error(`limit: more than ${limits.maxCols} columns`)
+        rows = Math.max(rows, r); cols = Math.max(cols, c)
+        const out: ImportedCell = { r: r - 1, c: c - 1 }
+        const fmt = cell.numFmt
+        if (typeof fmt === 'string' && fmt && fmt !== 'General') out.fmt = fmt.slice(0, 100)
+        if (cell.font?.bold) out.bold = true
+        const v = cell.value
+        if (cell.type === ExcelJS.ValueType.Formula) {
+          const f = cell.formula
+          if (typeof f === 'string' && f) out.f = f.slice(0, 8000)
+          const res = (v as ExcelJS.CellFormulaValue).result
+          if (res instanceof Date) out.d = res.toISOString().slice(0, 10)
+          else if (res && typeof res === 'object' && 'error' in res) out.err = String(res.error)
+          else if (typeof res === 'number' || typeof res === 'string' || typeof res === 'boolean') out.v = res
+          if ((v as { shareType?: string }).shareType === 'array') notes.push(`array formula at ${cell.address}`)
+        } else if (v instanceof Date) {
+          out.d = v.toISOString().slice(0, 10)
+        } else if (typeof v === 'number' || typeof v === 'boolean') {
+          out.v = v
+        } else if (typeof v === 'string') {
+          out.v = v.slice(0, 32_000)
+        } else if (v && typeof v === 'object' && 'richText' in v) {
+          out.v = (v as ExcelJS.CellRichTextValue).richText.map(t => t.text).join('').slice(0, 32_000)
+          notes.push('rich text formatting')
+        } else if (v && typeof v === 'object' && 'hyperlink' in v) {
+          out.v = String((v as ExcelJS.CellHyperlinkValue).text ?? '').slice(0, 32_000)
+          notes.push('hyperlinks (kept as their text)')
+        } else if (v && typeof v === 'object' && 'error' in v) {
+          out.err = String((v as ExcelJS.CellErrorValue).error)
+        } else {
+          return
+        }
+        const dv = cell.dataValidation
+        if (dv?.type === 'list' && Array.isArray(dv.formulae) && typeof dv.formulae[0] === 'string' && /^".*"$/.test(dv.formulae[0])) {
+          lists.set(c - 1, dv.formulae[0].slice(1, -1).split(',').map(x => x.trim()).filter(Boolean).slice(0, 200))
+        }
+        if (cell.note) notes.push('comments')
+        cells.push(out)
+      })
+    })
+    const widths: (number | null)[] = []
+    for (let c = 1; c <= Math.min(cols, limits.maxCols); c++) widths.push(ws.getColumn(c).width ?? null)
+    const view = ws.views?.[0] as { state?: string; xSplit?: number; ySplit?: number } | undefined
+    if (merged) notes.push(`${merged} merged cells (kept as their top-left value)`)
+    if ((ws as unknown as { conditionalFormattings?: unknown[] }).conditionalFormattings?.length) notes.push('conditional formatting')
+    const images = (ws as unknown as { getImages?: () => unknown[] }).getImages?.() ?? []
+    if (images.length) notes.push(`${images.length} images`)
+    sheets.push({
+      name: ws.name, rows, cols, cells, widths,
+      frozenRows: view?.state === 'frozen' ? Math.max(0, view.ySplit ?? 0) : 0,
+      frozenCols: view?.state === 'frozen' ? Math.max(0, view.xSplit ?? 0) : 0,
+      lists: Array.from(lists, ([c, options]) => ({ c, options })),
+      notes: Array.from(new Set(notes)),
+    })
+  }
+  return { title: typeof wb.title === 'string' ? wb.title.slice(0, 200) : '', sheets }
+}
+
+const { buffer, limits } = workerData as { buffer: ArrayBuffer; limits: ReadLimits }
+read(buffer, limits).then(
+  model => parentPort!.postMessage({ ok: true, model }),
+  e => parentPort!.postMessage({ ok: false, message: e instanceof Error ? e.message : String(e) }),
+)
