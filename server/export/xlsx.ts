@@ -112,7 +112,11 @@ export interface ExportReport {
   notes: string[]
 }
 
-export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
+/**
+ * `cachedValues: false` leaves formulas without their computed value, so that the program opening the
+ * file must compute them (how the export is checked against LibreOffice: bench/tools/check-libreoffice.ts).
+ */
+export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string; cachedValues?: boolean } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
   const engine = new FormulaEngine(doc)
   try {
     const layout = engine.layout
@@ -185,7 +189,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
           report.cells++
           if (isFormula(input)) {
             const a1 = decodeFormula(input.v, ctx, decodeOpts)
-            const result = cachedResult(engine.getValue(sheetId, r, c))
+            const result = opts.cachedValues === false ? undefined : cachedResult(engine.getValue(sheetId, r, c))
             cell.value = { formula: a1.replace(/^=/, ''), result } as ExcelJS.CellFormulaValue
             report.formulas++
           } else if (isDate(input)) {
