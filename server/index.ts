@@ -17,11 +17,11 @@ import { resolve } from 'node:path'
 import { WebSocketServer } from 'ws'
 import { SqliteStore } from './store/sqlite'
 import type { Store } from './store/types'
-import { RoomManager, type RoomOptions } from './collab/rooms'
+import { CLOSE, RoomManager, type RoomOptions } from './collab/rooms'
 import { handleApi, WORKBOOK_ID } from './http/api'
 import { createStaticHandler } from './http/static'
 import { HttpError, sendError } from './http/util'
-import { FailureBudget, authorize } from './auth'
+import { FailureBudget, authorize, hashToken, tokenOf } from './auth'
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import/xlsx'
 import { loadTemplates } from './templates'
 import { consoleLogger, type Logger } from './log'
@@ -69,6 +69,9 @@ export interface RunningServer {
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+
+/** A request address for the log: share-link tokens left out. */
+export const redactUrl = (url: string | undefined): string => (url ?? '').replace(/([?&]token=)[^&#]*/gi, '$1…')
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   const body = JSON.stringify({ error: text })
@@ -122,7 +125,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       else await handleStatic(req, res, url)
     }
     run().catch(e => {
-      log.error(`[http] ${req.method} ${req.url} failed:`, e)
+      log.error(`[http] ${req.method} ${redactUrl(req.url)} failed:`, e)
       if (!res.headersSent) sendError(res, 500, 'internal server error')
       else res.destroy()
     })
@@ -161,7 +164,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       const who = { role: link.role, name: link.name, linkId: link.id }
       wss.handleUpgrade(req, socket, head, ws => {
         try {
-          rooms.connect(id, ws, who)
+          const conn = rooms.connect(id, ws, who)
+          // a revoke that landed while this upgrade was being checked: its closeLink found no socket yet
+          void store.findLink(hashToken(tokenOf(req, url))).then(l => {
+            if (!l || l.revokedAt !== null) conn.room.closeConnection(conn, CLOSE.revoked, 'link revoked')
+          }, () => {})
         } catch (e) {
           log.error(`[collab] ${id}: connecting failed:`, e)
           ws.terminate()

@@ -182,7 +182,7 @@ export interface AwarenessEntry { clientID: number; clock: number; state: unknow
 export function decodeAwarenessUpdate(update: Uint8Array): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update)
   const n = readVarUint(decoder, 'awareness entry count')
-  if (n > 10_000) throw new ProtocolError('bad-awareness', 'too many awareness entries')
+  if (n > 100) throw new ProtocolError('bad-awareness', 'too many awareness entries')
   const out: AwarenessEntry[] = []
   for (let i = 0; i < n; i++) {
     const clientID = readVarUint(decoder, 'awareness client id')

@@ -26,7 +26,7 @@ import {
   ProtocolError, RefusedUpdate, decodeAwarenessUpdate, encodeAwarenessEntries, encodeAwarenessMessage, encodeSyncStep1,
   encodeUpdateMessage, handleMessage,
 } from './protocol'
-import { checkChange, defineRoots, readAccess, type Principal } from '../../src/core/access/access'
+import { checkChange, defineRoots, type Principal } from '../../src/core/access/access'
 
 export interface RoomOptions {
   /** ms after the last connection leaves before the room is freed (default 30 000) */
@@ -87,6 +87,9 @@ export const CLOSE = {
 } as const
 
 export const MAX_TITLE_LENGTH = 200
+
+/** client ids one connection may announce presence for */
+export const MAX_AWARENESS_CLIENTS = 4
 
 export interface RoomEvents {
   'room-loaded': [id: string]
@@ -182,6 +185,8 @@ export class Room {
   private mirrorAhead = false
   /** bytes of updates the doc is made of, as stored and received (an upper bound of its size) */
   private docBytes = 0
+  /** which link first wrote with each client id (kept in the store) */
+  private clientLinks = new Map<number, string>()
 
   constructor(readonly id: string, private readonly manager: RoomManager) {
     this.awareness.setLocalState(null)
@@ -201,6 +206,7 @@ export class Room {
       const record = await this.store.getWorkbook(this.id)
       if (!record) throw new WorkbookGoneError(this.id)
       const updates = await this.store.loadUpdateRecords(this.id)
+      this.clientLinks = await this.store.loadClientLinks(this.id)
       if (this.state !== 'loading') return
       this.doc.transact(() => {
         for (const u of updates) {
@@ -316,24 +322,32 @@ export class Room {
       throw new RefusedUpdate(CLOSE.tooLarge, `workbook would exceed ${this.opts.maxDocBytes} bytes`)
     }
     const who = conn.who
-    // owners are bound only by locks: with no sheet locked there is nothing to check
-    if (who.role === 'owner' && readAccess(this.doc).locks.size === 0) return
+    // changes under a client id another link has written with are someone else's (a forged continuation
+    // of their edits would make the server drop theirs as duplicates)
+    const claims = this.clientClaims(conn, update)
     if (!this.mirror) {
       this.mirror = new Y.Doc({ gc: this.doc.gc })
       defineRoots(this.mirror)
       Y.applyUpdate(this.mirror, Y.encodeStateAsUpdate(this.doc))
     }
     const mirror = this.mirror
-    const hadPending = mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null
     let refusal: { reason: string; sheet?: string; cell?: string } | null = null
     try {
       mirror.transact(tr => {
         Y.applyUpdate(mirror, update)
-        refusal = checkChange(this.doc, mirror, tr, who)
+        try {
+          refusal = checkChange(this.doc, mirror, tr, who)
+        } catch (e) {
+          // a change the rules cannot even read is not one the app makes
+          this.log.warn(`[collab] ${this.id}: a change could not be checked: ${(e as Error).message}`)
+          refusal = { reason: 'malformed change' }
+        }
       })
-      if (!refusal && !hadPending && (mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null)) {
+      // held back until edits nobody sent arrive, it would be applied later unchecked, in someone else's change
+      if (!refusal && (mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null)) {
         refusal = { reason: 'the change builds on edits the server does not have' }
       }
+      if (!refusal && claims.foreign) refusal = { reason: 'changes under another person\'s client id' }
     } catch (e) {
       this.mirror = null
       mirror.destroy()
@@ -347,6 +361,33 @@ export class Room {
       throw new RefusedUpdate(CLOSE.refused, r.reason)
     }
     this.mirrorAhead = true
+    if (claims.fresh.length) this.claimClients(conn, claims.fresh)
+  }
+
+  /**
+   * The client ids of the new structs in `update` (ones the doc does not have yet): `foreign` when one
+   * was written with by another link; `fresh` ids no link has claimed.
+   */
+  private clientClaims(conn: Connection, update: Uint8Array): { foreign: boolean; fresh: number[] } {
+    const linkId = conn.who.linkId
+    if (!linkId) return { foreign: false, fresh: [] }
+    const have = Y.decodeStateVector(Y.encodeStateVector(this.doc))
+    const fresh = new Set<number>()
+    let foreign = false
+    for (const s of Y.decodeUpdate(update).structs) {
+      const client = s.id.client
+      if (s.id.clock + s.length <= (have.get(client) ?? 0)) continue
+      const owner = this.clientLinks.get(client)
+      if (owner === undefined) fresh.add(client)
+      else if (owner !== linkId) foreign = true
+    }
+    return { foreign, fresh: [...fresh] }
+  }
+
+  private claimClients(conn: Connection, clients: number[]): void {
+    const linkId = conn.who.linkId
+    for (const c of clients) this.clientLinks.set(c, linkId)
+    void this.enqueue(() => this.store.saveClientLinks(this.id, clients.map(c => [c, linkId] as [number, string])))
   }
 
   /**
@@ -355,18 +396,26 @@ export class Room {
    */
   private filterAwareness(conn: Connection, update: Uint8Array): Uint8Array | null {
     const entries = decodeAwarenessUpdate(update)
+    const mine = new Set(conn.awarenessClients)
     const kept = entries.filter(e => {
       for (const other of this.conns) if (other !== conn && other.awarenessClients.has(e.clientID)) return false
+      // a person is one or two tabs: a connection speaks for a few client ids, not thousands
+      if (mine.has(e.clientID)) return true
+      if (mine.size >= MAX_AWARENESS_CLIENTS) return false
+      mine.add(e.clientID)
       return true
     })
     for (const e of kept) {
-      if (e.state === null || typeof e.state !== 'object' || Array.isArray(e.state)) continue
+      if (e.state === null) continue
+      if (typeof e.state !== 'object' || Array.isArray(e.state)) { e.state = {}; continue }
       const st = e.state as Record<string, unknown>
       const claimed = st.user && typeof st.user === 'object' ? st.user as Record<string, unknown> : {}
       const color = typeof claimed.color === 'string' && /^#[0-9a-f]{6}$/i.test(claimed.color) ? claimed.color : '#5f6368'
       // in-process owners without a link keep the name they chose
-      const name = conn.who.linkId ? conn.who.name : (typeof claimed.name === 'string' ? claimed.name : '')
-      st.user = { name, color, role: conn.who.role }
+      const name = conn.who.linkId ? conn.who.name : (typeof claimed.name === 'string' ? claimed.name.slice(0, 80) : '')
+      // only what presence uses, and small: the rest is dropped
+      const cursor = st.cursor !== undefined && JSON.stringify(st.cursor).length <= 512 ? st.cursor : null
+      e.state = { user: { name, color, role: conn.who.role }, cursor }
     }
     return kept.length ? encodeAwarenessEntries(kept) : null
   }

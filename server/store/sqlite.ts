@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { LinkRecord, Role, Store, StoredUpdate, WorkbookRecord } from './types'
 
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: number; updated_at: number }
 
@@ -57,6 +57,9 @@ export class SqliteStore implements Store {
       revokeLink: db.prepare('UPDATE links SET revoked_at = COALESCE(revoked_at, ?) WHERE workbook_id = ? AND id = ?'),
       getLink: db.prepare<[string, string], LinkRow>('SELECT id, workbook_id, role, name, created_at, revoked_at FROM links WHERE workbook_id = ? AND id = ?'),
       deleteLinks: db.prepare('DELETE FROM links WHERE workbook_id = ?'),
+      loadClients: db.prepare<[string], { client_id: number; link_id: string }>('SELECT client_id, link_id FROM client_links WHERE workbook_id = ?'),
+      saveClient: db.prepare('INSERT OR IGNORE INTO client_links (workbook_id, client_id, link_id) VALUES (?, ?, ?)'),
+      deleteClients: db.prepare('DELETE FROM client_links WHERE workbook_id = ?'),
     }
   }
 
@@ -98,6 +101,18 @@ export class SqliteStore implements Store {
         PRAGMA user_version = 2;
       `)
     }
+    if (version < 3) {
+      // who first wrote with each Yjs client id: nobody may continue another person's edits
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS client_links (
+          workbook_id TEXT NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
+          client_id INTEGER NOT NULL,
+          link_id TEXT NOT NULL,
+          PRIMARY KEY (workbook_id, client_id)
+        );
+        PRAGMA user_version = 3;
+      `)
+    }
   }
 
   private check(): void {
@@ -128,6 +143,16 @@ export class SqliteStore implements Store {
   async listLinks(workbookId: string): Promise<LinkRecord[]> {
     this.check()
     return this.stmts.listLinks.all(workbookId).map(linkFromRow)
+  }
+
+  async loadClientLinks(workbookId: string): Promise<Map<number, string>> {
+    this.check()
+    return new Map(this.stmts.loadClients.all(workbookId).map(r => [r.client_id, r.link_id]))
+  }
+
+  async saveClientLinks(workbookId: string, entries: [number, string][]): Promise<void> {
+    this.check()
+    this.db.transaction(() => { for (const [c, l] of entries) this.stmts.saveClient.run(workbookId, c, l) })()
   }
 
   async revokeLink(workbookId: string, linkId: string, at: number): Promise<LinkRecord | null> {
@@ -165,6 +190,7 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.stmts.deleteUpdates.run(id)
       this.stmts.deleteLinks.run(id)
+      this.stmts.deleteClients.run(id)
       return this.stmts.deleteWorkbook.run(id).changes > 0
     })()
   }

@@ -49,6 +49,10 @@ export interface Store {
   findLink(tokenHash: string): Promise<LinkRecord | null>
   /** Oldest first, revoked ones included. */
   listLinks(workbookId: string): Promise<LinkRecord[]>
+  /** Which link first wrote with each Yjs client id of the workbook. */
+  loadClientLinks(workbookId: string): Promise<Map<number, string>>
+  /** Records first writers of client ids; an id already recorded keeps its link. */
+  saveClientLinks(workbookId: string, entries: [clientId: number, linkId: string][]): Promise<void>
   /** Marks the link revoked; returns it, or null when the workbook has no such link. */
   revokeLink(workbookId: string, linkId: string, at: number): Promise<LinkRecord | null>
   getWorkbook(id: string): Promise<WorkbookRecord | null>

@@ -272,6 +272,8 @@ export class GatedStore implements Store {
   findLink(h: string) { return this.inner.findLink(h) }
   listLinks(id: string) { return this.inner.listLinks(id) }
   revokeLink(id: string, linkId: string, at: number) { return this.inner.revokeLink(id, linkId, at) }
+  loadClientLinks(id: string) { return this.inner.loadClientLinks(id) }
+  saveClientLinks(id: string, e: [number, string][]) { return this.inner.saveClientLinks(id, e) }
   getWorkbook(id: string) { return this.inner.getWorkbook(id) }
   listWorkbooks() { return this.inner.listWorkbooks() }
   updateWorkbookMeta(id: string, patch: { title?: string; updatedAt?: number }) { return this.inner.updateWorkbookMeta(id, patch) }

@@ -12,7 +12,8 @@ import {
   cellRefusal, checkChange, defineRoots, lockSheet, readAccess, setProtections, unlockSheet, type Principal, type Protection,
 } from '../../src/core/access/access'
 import { editCells, insertRows, deleteRows, setColumnMeta, renameSheet, addSheet, deleteSheet } from '../../src/core/workbook/mutations'
-import { sheetIds, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
+import { sheetIds, sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
+import { personalUndo } from '../../src/sync/undo'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { inputFromText } from '../../src/core/workbook/input'
 
@@ -149,5 +150,99 @@ describe('what is not a workbook', () => {
     expect(attempt(doc, editor('小李'), d => d.getMap('evil').set('x', 1))).toBe('not part of a workbook')
     expect(attempt(doc, { role: 'viewer', name: 'v' }, d => d.getMap('meta').set('title', 'x'))).toBe('read-only link')
     expect(attempt(doc, editor('小李'), d => d.getMap('meta').set('title', '新标题'))).toBeNull()
+  })
+})
+
+// ── from a security review: hostile changes that must be refused, and normal ones that must pass ───
+
+const cellsOf = (d: Y.Doc, s: string) => sheetParts(sheetsOf(d).get(s)!).cells
+const rowsOf = (d: Y.Doc, s: string) => sheetParts(sheetsOf(d).get(s)!).rows
+
+describe('hostile changes', () => {
+  it('a protected formula rewritten through rows named like columns, or a range start moved, is refused', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const r0 = layout.rows.ids[0]!
+    const key = `${r0}:${col('得分')}`
+    const score = (cellsOf(doc, sheet).get(key) as { v: string }).v
+    const E = col('实际值'), D = col('目标值')
+    expect(attempt(doc, editor('小李'), d => {
+      rowsOf(d, sheet).push([E, D])
+      cellsOf(d, sheet).set(key, { t: 'f', v: score.split(E).join(D) })
+    })).toBe('protected: 经理评分')
+    const totals = sheetsOf(doc).get(sheet)!.get('totalsRow') as string
+    const tkey = `${totals}:${col('得分')}`
+    const sum = (cellsOf(doc, sheet).get(tkey) as { v: string }).v
+    expect(attempt(doc, editor('小李'), d => {
+      rowsOf(d, sheet).insert(rowsOf(d, sheet).toArray().indexOf(r0) + 1, ['rnew0'])
+      cellsOf(d, sheet).set(tkey, { t: 'f', v: sum.split(r0).join('rnew0') })
+    })).toBe('protected: 经理评分')
+  })
+
+  it('rows brought back or moved (an id inserted twice) need the rights of deleting them', () => {
+    const { doc, sheet } = appraisal()
+    setProtections(doc, [{ id: 'all', sheet, names: ['王经理'] }])
+    deleteRows(doc, sheet, 0, 1)
+    const gone = [...sheetParts(sheetsOf(doc).get(sheet)!).rowsGone.keys()]
+    expect(attempt(doc, editor('小李'), d => sheetParts(sheetsOf(d).get(sheet)!).rowsGone.delete(gone[0]!))).toBe('protected')
+    expect(attempt(doc, editor('王经理'), d => sheetParts(sheetsOf(d).get(sheet)!).rowsGone.delete(gone[0]!))).toBeNull()
+    const totals = sheetsOf(doc).get(sheet)!.get('totalsRow') as string
+    expect(attempt(doc, OWNER, d => rowsOf(d, sheet).insert(0, [totals]))).toBe('a row or column cannot be inserted twice')
+  })
+
+  it('shapes that would break every replica: a sheet without parts, parts replaced, a nested type as a cell value', () => {
+    const { doc, sheet, layout } = appraisal()
+    expect(attempt(doc, OWNER, d => d.transact(() => {
+      const s = new Y.Map<unknown>()
+      s.set('name', 'x')
+      sheetsOf(d).set('sbad', s as never)
+      sheetOrderOf(d).push(['sbad'])
+    }))).toBe('not a sheet')
+    const rules = sheetIds(doc)[1]!
+    expect(attempt(doc, editor('小李'), d => sheetsOf(d).get(rules)!.set('rows', new Y.Map()))).toBe('the parts of a sheet are not replaced')
+    expect(attempt(doc, editor('小李'), d => cellsOf(d, rules).set(`${layout.rows.ids[0]}:x`, new Y.Map() as never))).toBe('not a cell value')
+    expect(attempt(doc, editor('小李'), d => cellsOf(d, rules).set('a:b', { t: 'f', v: 'no equals sign' } as never))).toBe('not a cell value')
+    expect(attempt(doc, editor('小李'), d => sheetOrderOf(d).push([42 as unknown as string]))).toBe('not a sheet id')
+    void sheet
+  })
+})
+
+describe('what the workbook does by itself passes', () => {
+  it('undoing my own row insert above the totals row, and deleting a row I just added', () => {
+    const { doc, sheet, layout } = appraisal()
+    const totalsAt = layout.rows.ids.indexOf(sheetsOf(doc).get(sheet)!.get('totalsRow') as string)
+    const client = new Y.Doc()
+    Y.applyUpdate(client, Y.encodeStateAsUpdate(doc))
+    const origin = { who: 'local' }
+    const undo = personalUndo(client, origin)
+    const check = (change: () => void) => {
+      const sv = Y.encodeStateVector(client)
+      change()
+      const u = Y.encodeStateAsUpdate(client, sv)
+      const mirror = new Y.Doc(); defineRoots(mirror); Y.applyUpdate(mirror, Y.encodeStateAsUpdate(doc))
+      let r: { reason: string } | null = null
+      mirror.transact(tr => { Y.applyUpdate(mirror, u); r = checkChange(doc, mirror, tr, editor('小李')) })
+      if (!r) Y.applyUpdate(doc, u)
+      return r
+    }
+    expect(check(() => insertRows(client, sheet, totalsAt, 1, origin))).toBeNull()
+    expect(check(() => undo.undo())).toBeNull()
+    expect(check(() => insertRows(client, sheet, totalsAt, 1, origin))).toBeNull()
+    expect(check(() => deleteRows(client, sheet, totalsAt, 1, origin))).toBeNull()
+  })
+
+  it('inserting rows above the totals row grows ranges in locked and protected sheets, and in protected calculated columns', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const rules = sheetIds(doc)[1]!
+    const rl = new WorkbookLayout(doc).sheet(rules)!
+    const totalsAt = layout.rows.ids.indexOf(sheetsOf(doc).get(sheet)!.get('totalsRow') as string)
+    const first = layout.rows.ids[0]!, last = layout.rows.ids[totalsAt - 1]!
+    const F = col('得分'), G = col('考核等级')
+    cellsOf(doc, rules).set(`${rl.rows.ids[30]}:${rl.cols.ids[0]}`, { t: 'f', v: `=SUM(⟦${sheet}!${first},${F}:${last},${F}⟧)` })
+    const meta = sheetParts(sheetsOf(doc).get(sheet)!).colMeta
+    meta.set(G, { ...(meta.get(G) as ColumnMeta), formula: `=⟦@,${F}⟧/SUM(⟦$${first},${F}:$${last},${F}⟧)` })
+    setProtections(doc, [...readAccess(doc).protections, { id: 'r', sheet: rules, cols: [rl.cols.ids[0]!], names: ['王经理'] }])
+    expect(attempt(doc, editor('小李'), d => insertRows(d, sheet, totalsAt, 1))).toBeNull()
+    lockSheet(doc, rules, 'Boss')
+    expect(attempt(doc, editor('小李'), d => insertRows(d, sheet, totalsAt, 1))).toBeNull()
   })
 })

@@ -201,29 +201,64 @@ function sameInput(a: unknown, b: unknown): boolean {
 const REF = /\u27e6[^\u27e7]*\u27e7/g
 
 /**
- * True when `next` is `prev` with some row ids inside references replaced by rows the same change
- * inserted right after them: what happens to a totals formula when rows are added at the end of its
- * table (the range grows over the new rows, never moves or shrinks). `order`: visible rows after.
+ * True when `next` is `prev` with range ends moved over rows the same change inserted right after them:
+ * what extendRangeEnds does to a totals formula (in any sheet) when rows are added at the end of a
+ * table. Only the row of a range's end may differ; its start, columns and sheet stay; every row between
+ * the old end and the new one is new. `newRows`: rows the change inserted, in any sheet; `orderOf`: a
+ * sheet's visible rows after the change; `sheetId`: the sheet the formula is on.
  */
-function onlyGrewInto(prev: unknown, next: unknown, newRows: ReadonlySet<string>, order: readonly string[]): boolean {
+function onlyGrewInto(prev: unknown, next: unknown, newRows: ReadonlySet<string>, orderOf: (sheetId: string) => readonly string[], sheetId: string): boolean {
   if (!isFormula(prev) || !isFormula(next) || newRows.size === 0) return false
   const a = prev.v, b = next.v
   if (a.replace(REF, '⟦⟧') !== b.replace(REF, '⟦⟧')) return false
   const ra = a.match(REF) ?? [], rb = b.match(REF) ?? []
   if (ra.length !== rb.length) return false
+  let grew = false
   for (let i = 0; i < ra.length; i++) {
-    const ta = ra[i]!.split(/([,:!])/), tb = rb[i]!.split(/([,:!])/)
-    if (ta.length !== tb.length) return false
-    for (let j = 0; j < ta.length; j++) {
-      if (ta[j] === tb[j]) continue
-      const from = ta[j]!.replace(/[\u27e6\u27e7$]/g, ''), to = tb[j]!.replace(/[\u27e6\u27e7$]/g, '')
-      if (!newRows.has(to)) return false
-      const i0 = order.indexOf(from), i1 = order.indexOf(to)
-      if (i0 < 0 || i1 <= i0) return false
-      for (let k = i0 + 1; k <= i1; k++) if (!newRows.has(order[k]!)) return false
-    }
+    if (ra[i] === rb[i]) continue
+    const x = ra[i]!.slice(1, -1), y = rb[i]!.slice(1, -1)
+    const bang = x.indexOf('!')
+    if (bang !== y.indexOf('!') || x.slice(0, bang + 1) !== y.slice(0, bang + 1)) return false
+    const [sa, ea, more] = x.slice(bang + 1).split(':'), [sb, eb] = y.slice(bang + 1).split(':')
+    if (more !== undefined || ea === undefined || eb === undefined || sa !== sb) return false
+    const [rowA, colA] = ea.split(','), [rowB, colB] = eb.split(',')
+    if (colA !== colB || rowA === undefined || rowB === undefined || rowA.startsWith('$') !== rowB.startsWith('$')) return false
+    const from = rowA.replace('$', ''), to = rowB.replace('$', '')
+    if (!newRows.has(to)) return false
+    const order = orderOf(bang >= 0 ? x.slice(0, bang) : sheetId)
+    const i0 = order.indexOf(from), i1 = order.indexOf(to)
+    if (i0 < 0 || i1 <= i0) return false
+    for (let k = i0 + 1; k <= i1; k++) if (!newRows.has(order[k]!)) return false
+    grew = true
   }
-  return true
+  return grew
+}
+
+const ID_TEXT = /^[\w-]{1,64}$/
+
+/** A value the app stores in a cell: a finite number, text, a boolean, a formula or a date. */
+export function isCellInput(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v)
+  if (typeof v === 'string') return v.length <= 100_000
+  if (typeof v === 'boolean') return true
+  if (!v || typeof v !== 'object' || Array.isArray(v) || v instanceof Y.AbstractType) return false
+  const o = v as Record<string, unknown>
+  const keys = Object.keys(o)
+  if (keys.length !== 2 || typeof o.v !== 'string') return false
+  return (o.t === 'f' && o.v.startsWith('=') && o.v.length <= 100_000) || (o.t === 'd' && /^\d{4}-\d{2}-\d{2}$/.test(o.v))
+}
+
+/** A sheet map with the parts the app reads (a sheet without them would break every replica's engine). */
+export function isSheetShape(s: unknown): boolean {
+  if (!(s instanceof Y.Map)) return false
+  const arr = (k: string) => s.get(k) instanceof Y.Array
+  const map = (k: string) => s.get(k) instanceof Y.Map
+  if (typeof s.get('name') !== 'string' || !arr('rows') || !arr('cols') || !map('rowsGone') || !map('colsGone') || !map('colMeta') || !map('cells')) return false
+  const ids = (k: string) => (s.get(k) as Y.Array<unknown>).toArray().every(x => typeof x === 'string' && ID_TEXT.test(x))
+  if (!ids('rows') || !ids('cols')) return false
+  let cellsOk = true
+  ;(s.get('cells') as Y.Map<unknown>).forEach(v => { if (cellsOk && !isCellInput(v)) cellsOk = false })
+  return cellsOk
 }
 
 /**
@@ -268,16 +303,51 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
   // a sheet that leaves the workbook or its tab order (hidden for everyone) must be free to delete
   const sheetGone = (k: string): string | null =>
     sheetRefusal(view, who, k) ?? (view.protections.some(p => p.sheet === k) && !owner ? 'only owners may delete a protected sheet' : null)
-  // deleting a row deletes its protected values
+  // deleting a row deletes its protected values (a calculated column's own formula is nobody's value)
   const rowGone = (sid: string, sheetBefore: SheetMap | undefined, rowId: string): Refusal | null => {
     const cells = sheetBefore ? sheetParts(sheetBefore).cells : null
+    const metas = sheetBefore ? sheetParts(sheetBefore).colMeta : null
     for (const colId of visible(sheetBefore, 'cols')) {
-      if (cells?.get(cellKey(rowId, colId)) === undefined) continue
+      const v = cells?.get(cellKey(rowId, colId))
+      if (v === undefined) continue
+      const calc = (metas?.get(colId) as ColumnMeta | undefined)?.formula
+      if (calc && sameInput(v, columnFormulaFor(calc, rowId, visible(sheetBefore, 'rows')))) continue
       const r = cellRefusal(view, before, who, sid, rowId, colId)
       if (r) return { reason: r, sheet: sid, cell: cellKey(rowId, colId) }
     }
     return null
   }
+  // rows the change inserted, in every sheet (range ends may grow over them), and each sheet's rows after it
+  let inserted: Set<string> | undefined
+  const newRows = (): Set<string> => {
+    if (inserted) return inserted
+    inserted = new Set<string>()
+    sheetsOf(after).forEach((s, id) => {
+      if (!(s instanceof Y.Map) || !(s.get('rows') instanceof Y.Array)) return
+      const had = new Set(beforeSheets.get(id) ? sheetParts(beforeSheets.get(id)!).rows.toArray() : [])
+      for (const r of (s.get('rows') as Y.Array<string>).toArray()) if (!had.has(r)) inserted!.add(r)
+    })
+    return inserted
+  }
+  const orders = new Map<string, string[]>()
+  const orderOf = (id: string) => { let o = orders.get(id); if (!o) { o = visible(sheetsOf(after).get(id), 'rows'); orders.set(id, o) } return o }
+  // and rows it took out of the order (an undone insert): range ends shrink back over them
+  let removed: Set<string> | undefined
+  const removedRows = (): Set<string> => {
+    if (removed) return removed
+    removed = new Set<string>()
+    beforeSheets.forEach((s, id) => {
+      const now = sheetsOf(after).get(id)
+      const kept = new Set(now instanceof Y.Map && now.get('rows') instanceof Y.Array ? (now.get('rows') as Y.Array<string>).toArray() : [])
+      for (const r of sheetParts(s).rows.toArray()) if (!kept.has(r)) removed!.add(r)
+    })
+    return removed
+  }
+  const beforeOrders = new Map<string, string[]>()
+  const beforeOrderOf = (id: string) => { let o = beforeOrders.get(id); if (!o) { o = visible(beforeSheets.get(id), 'rows'); beforeOrders.set(id, o) } return o }
+  /** A formula the workbook rewrote by itself: a range grown over inserted rows, or shrunk back when they went. */
+  const automatic = (prev: unknown, next: unknown, sid: string) =>
+    onlyGrewInto(prev, next, newRows(), orderOf, sid) || onlyGrewInto(next, prev, removedRows(), beforeOrderOf, sid)
   for (const [type, keys] of tr.changed) {
     const at = locate(after, type as Y.AbstractType<unknown>)
     if (at.root === 'access') {
@@ -294,6 +364,7 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
     }
     if (at.root === 'meta') continue
     if (at.root === 'sheetOrder') {
+      if (!sheetOrderOf(after).toArray().every(x => typeof x === 'string')) return { reason: 'not a sheet id' }
       // moving a tab takes its id out and puts it back; one that stays out hides the sheet
       const kept = new Set(sheetOrderOf(after).toArray())
       for (const k of new Set(sheetOrderOf(before).toArray())) {
@@ -306,7 +377,11 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
     if ((type as unknown) === sheetsOf(after)) {
       // sheets added, removed or replaced: a sheet that existed must be free to change
       for (const k of keys) {
-        if (k === null || !beforeSheets.has(k)) continue
+        if (k === null) continue
+        const now = sheetsOf(after).get(k)
+        // a sheet added (or brought back) must have every part, or it breaks everyone's workbook
+        if (now !== undefined && !isSheetShape(now)) return { reason: 'not a sheet', sheet: k }
+        if (!beforeSheets.has(k)) continue
         const r = sheetGone(k)
         if (r) return { reason: r, sheet: k }
       }
@@ -322,16 +397,23 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       const r = sheetRefusal(view, who, sid)
       if (r) return { reason: r, sheet: sid }
       for (const k of keys) {
-        if (k && ['rows', 'cols', 'rowsGone', 'colsGone', 'colMeta', 'cells'].includes(k) && !owner && view.protections.some(p => p.sheet === sid)) {
-          return { reason: 'only owners may replace parts of a protected sheet', sheet: sid }
-        }
+        // the app never replaces a sheet's parts once made: doing so breaks every replica's engine
+        if (k && ['rows', 'cols', 'rowsGone', 'colsGone', 'colMeta', 'cells'].includes(k)) return { reason: 'the parts of a sheet are not replaced', sheet: sid }
+        if (k === 'name' && typeof sheetsOf(after).get(sid)?.get('name') !== 'string') return { reason: 'not a sheet name', sheet: sid }
       }
       continue
     }
-    const lock = view.locks.has(sid) ? 'sheet is locked' : null
-    if (lock) return { reason: lock, sheet: sid }
     const sheetBefore = beforeSheets.get(sid)
     const sheetAfter = sheetsOf(after).get(sid)
+    if (view.locks.has(sid)) {
+      // a signed-off sheet changes only where the workbook keeps its references right by itself: a
+      // totals range here growing over rows inserted at the end of a table it sums
+      const cellsB = sheetBefore ? sheetParts(sheetBefore).cells : null, cellsA = sheetAfter ? sheetParts(sheetAfter).cells : null
+      const untouched = at.part === 'cells' && [...keys].every(k => k !== null
+        && (sameInput(cellsB?.get(k), cellsA?.get(k)) || automatic(cellsB?.get(k), cellsA?.get(k), sid)))
+      if (!untouched) return { reason: 'sheet is locked', sheet: sid }
+      continue
+    }
     switch (at.part) {
       case 'rows':
       case 'cols': {
@@ -340,9 +422,20 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
         // the app only appends ids (deleting makes a tombstone); an id that leaves the order (an undone
         // insert, or a hostile client) hides its row or column for everyone: the right to delete it is needed
         const axis = at.part
-        const kept = new Set(sheetAfter ? (sheetParts(sheetAfter)[axis]).toArray() : [])
+        const nowIds = sheetAfter ? sheetParts(sheetAfter)[axis].toArray() : []
+        const hadIds = sheetBefore ? sheetParts(sheetBefore)[axis].toArray() : []
+        if (!nowIds.every(x => typeof x === 'string' && ID_TEXT.test(x))) return { reason: 'not a row or column id', sheet: sid }
+        // an id the order already holds, inserted again, would move that row or column (its first place wins)
+        const count = new Map<string, number>()
+        for (const x of hadIds) count.set(x, (count.get(x) ?? 0) + 1)
+        const seen = new Map<string, number>()
+        for (const x of nowIds) {
+          seen.set(x, (seen.get(x) ?? 0) + 1)
+          if ((count.get(x) ?? 0) > 0 && seen.get(x)! > count.get(x)!) return { reason: 'a row or column cannot be inserted twice', sheet: sid }
+        }
+        const kept = new Set(nowIds)
         const wasVisible = new Set(visible(sheetBefore, axis))
-        for (const x of sheetBefore ? sheetParts(sheetBefore)[axis].toArray() : []) {
+        for (const x of hadIds) {
           if (kept.has(x) || !wasVisible.has(x)) continue
           if (axis === 'cols') {
             const c = columnRefusal(view, who, sid, x)
@@ -357,9 +450,18 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       case 'rowsGone': {
         const wasVisible = new Set(visible(sheetBefore, 'rows'))
         for (const rowId of keys) {
-          if (rowId === null || !wasVisible.has(rowId) || !sheetAfter || !sheetParts(sheetAfter).rowsGone.has(rowId)) continue
-          const g = rowGone(sid, sheetBefore, rowId)
-          if (g) return g
+          if (rowId === null || !sheetAfter) continue
+          const goneNow = sheetParts(sheetAfter).rowsGone.has(rowId)
+          if (goneNow && wasVisible.has(rowId)) {
+            const g = rowGone(sid, sheetBefore, rowId)
+            if (g) return g
+          } else if (!goneNow && sheetBefore && sheetParts(sheetBefore).rowsGone.has(rowId)) {
+            // a deleted row brought back brings its values back: it takes the right to have deleted it
+            const r = sheetRefusal(view, who, sid)
+            if (r) return { reason: r, sheet: sid }
+            const g = rowGone(sid, sheetAfter, rowId)
+            if (g) return g
+          }
         }
         break
       }
@@ -368,16 +470,21 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
         for (const colId of keys) {
           if (colId === null) continue
           const r = columnRefusal(view, who, sid, colId)
-          if (r) return { reason: r, sheet: sid }
+          if (!r) continue
+          if (at.part === 'colMeta') {
+            // a calculated column whose ranges grew with the table, and nothing else changed
+            const mb = (sheetBefore ? sheetParts(sheetBefore).colMeta.get(colId) : undefined) as ColumnMeta | undefined
+            const ma = (sheetAfter ? sheetParts(sheetAfter).colMeta.get(colId) : undefined) as ColumnMeta | undefined
+            if (mb?.formula && ma?.formula && JSON.stringify({ ...mb, formula: 0 }) === JSON.stringify({ ...ma, formula: 0 })
+              && automatic({ t: 'f', v: mb.formula }, { t: 'f', v: ma.formula }, sid)) continue
+          }
+          return { reason: r, sheet: sid }
         }
         break
       }
       case 'cells': {
         const cellsBefore = sheetBefore ? sheetParts(sheetBefore).cells : null
         const cellsAfter = sheetAfter ? sheetParts(sheetAfter).cells : null
-        const rowsBefore = new Set(sheetBefore ? sheetParts(sheetBefore).rows.toArray() : [])
-        const rowsAfter = sheetAfter ? sheetParts(sheetAfter).rows.toArray() : []
-        const newRows = new Set(rowsAfter.filter(r => !rowsBefore.has(r)))
         let order: string[] | undefined
         const metaBefore = sheetBefore ? sheetParts(sheetBefore).colMeta : null
         for (const key of keys) {
@@ -385,10 +492,12 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
           const i = key.indexOf(':')
           if (i < 0) return { reason: 'not a cell', sheet: sid }
           const rowId = key.slice(0, i), colId = key.slice(i + 1)
+          const next = cellsAfter?.get(key) as CellInput | undefined
+          // what the engine reads: anything else (nested types, NaN, objects) breaks every replica
+          if (next !== undefined && !isCellInput(next)) return { reason: 'not a cell value', sheet: sid, cell: key }
           const r = cellRefusal(view, before, who, sid, rowId, colId)
           if (!r) continue
           const prev = cellsBefore?.get(key) as CellInput | undefined
-          const next = cellsAfter?.get(key) as CellInput | undefined
           if (sameInput(prev, next)) continue
           // what the workbook writes by itself: a calculated column's formula into an empty cell (it never
           // overwrites one: that would undo a manual value), a totals range growing
@@ -396,9 +505,17 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
           if (formula && prev === undefined && next !== undefined) {
             order ??= visible(sheetAfter, 'rows')
             if (sameInput(columnFormulaFor(formula, rowId, order), next)) continue
+            // the column's formula may have grown with the table in this very change
+            const grown = (sheetAfter ? sheetParts(sheetAfter).colMeta.get(colId) as ColumnMeta | undefined : undefined)?.formula
+            if (grown && grown !== formula && automatic({ t: 'f', v: formula }, { t: 'f', v: grown }, sid)
+              && sameInput(columnFormulaFor(grown, rowId, order), next)) continue
           }
-          order ??= visible(sheetAfter, 'rows')
-          if (onlyGrewInto(prev, next, newRows, order)) continue
+          if (automatic(prev, next, sid)) continue
+          // a calculated formula going with its row (an undone insert)
+          if (next === undefined && removedRows().has(rowId)) {
+            const calc = (metaBefore?.get(colId) as ColumnMeta | undefined)?.formula
+            if (calc && sameInput(prev, columnFormulaFor(calc, rowId, beforeOrderOf(sid)))) continue
+          }
           return { reason: r, sheet: sid, cell: key }
         }
         break
