@@ -36,6 +36,38 @@ async function request<T>(method: string, path: string, body?: unknown, token = 
 
 const wbPath = (id: string) => `/api/workbooks/${encodeURIComponent(id)}`
 
+export interface ReviewSheet { id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number }
+export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string }
+export interface ImportReport { sheets: number; cells: number; formulas: number; notes: string[] }
+
+/** A file from the API: its bytes, the name the server gave it, and the export's notes. */
+export interface Download { blob: Blob; fileName: string; notes: string[] }
+
+function fileNameOf(res: Response, fallback: string): string {
+  const cd = res.headers.get('content-disposition') ?? ''
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(cd)
+  if (star) { try { return decodeURIComponent(star[1]!) } catch { /* fall through */ } }
+  const plain = /filename="([^"]+)"/i.exec(cd)
+  return plain ? plain[1]! : fallback
+}
+
+async function download(path: string, token: string, fallback: string): Promise<Download> {
+  let res: Response
+  try {
+    res = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+  } catch (e) {
+    throw new ApiError(0, (e as Error).message || 'network error')
+  }
+  if (!res.ok) {
+    let message = `${res.status} ${res.statusText}`
+    try { message = ((await res.json()) as { error?: string }).error ?? message } catch { /* not JSON */ }
+    throw new ApiError(res.status, message)
+  }
+  let notes: string[] = []
+  try { notes = JSON.parse(decodeURIComponent(res.headers.get('x-export-notes') ?? '%5B%5D')) as string[] } catch { /* none */ }
+  return { blob: await res.blob(), fileName: fileNameOf(res, fallback), notes }
+}
+
 /** Workbook calls carry the token this browser holds for the workbook (or the one given). */
 export const api = {
   templates: (lang: string) => request<TemplateInfo[]>('GET', `/api/templates?lang=${encodeURIComponent(lang)}`),
@@ -46,5 +78,20 @@ export const api = {
   remove: (id: string) => request<void>('DELETE', wbPath(id), undefined, heldToken(id)),
   links: (id: string) => request<LinkInfo[]>('GET', `${wbPath(id)}/links`, undefined, heldToken(id)),
   createLink: (id: string, role: Role, name: string) => request<NewLink>('POST', `${wbPath(id)}/links`, { role, name }, heldToken(id)),
+  exportXlsx: (id: string) => download(`${wbPath(id)}/export.xlsx`, heldToken(id), 'workbook.xlsx'),
+  exportCsv: (id: string, sheet: string) => download(`${wbPath(id)}/export.csv?sheet=${encodeURIComponent(sheet)}`, heldToken(id), 'sheet.csv'),
+  review: (id: string) => request<ReviewData>('GET', `${wbPath(id)}/export.json`, undefined, heldToken(id)),
+  importXlsx: async (file: Blob, opts: { title?: string; lang: string; name?: string }) => {
+    const q = new URLSearchParams({ lang: opts.lang, ...(opts.title ? { title: opts.title } : {}), ...(opts.name ? { name: opts.name } : {}) })
+    let res: Response
+    try {
+      res = await fetch(`/api/workbooks/import?${q}`, { method: 'POST', body: file, headers: { 'content-type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' } })
+    } catch (e) {
+      throw new ApiError(0, (e as Error).message || 'network error')
+    }
+    const data = await res.json().catch(() => undefined) as (WorkbookInfo & { token: string; you: You; report: ImportReport; error?: string }) | undefined
+    if (!res.ok || !data) throw new ApiError(res.status, data?.error ?? `${res.status} ${res.statusText}`)
+    return data
+  },
   revokeLink: (id: string, linkId: string) => request<LinkInfo>('DELETE', `${wbPath(id)}/links/${encodeURIComponent(linkId)}`, undefined, heldToken(id)),
 }

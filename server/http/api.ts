@@ -11,6 +11,7 @@ import { cleanPersonName, isRole, type Role } from '../../src/core/access/access
 import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, type FailureBudget } from '../auth'
 import { exportXlsx } from '../export/xlsx'
 import { SheetNotFound, exportCsv } from '../export/csv'
+import { reviewData } from '../export/review'
 import type { TemplateRegistry } from '../templates'
 import type { Logger } from '../log'
 import { HttpError, readJsonBody, readRawBody, sendError, sendJson, sendNoContent } from './util'
@@ -235,13 +236,18 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
     },
   },
   {
-    pattern: /^\/api\/workbooks\/([^/]+)\/export\.(xlsx|csv)$/,
+    pattern: /^\/api\/workbooks\/([^/]+)\/export\.(xlsx|csv|json)$/,
     methods: {
       GET: async (req, res, url, ctx, id, format) => {
         const me = await authorize(req, url, ctx, id, ALL)
         const doc = await snapshot(ctx, id)
         try {
           const title = getTitle(doc) || 'workbook'
+          if (format === 'json') {
+            // the review pack: values as shown, for the print view
+            sendJson(res, 200, { ...reviewData(doc), exportedAt: Date.now(), by: me.name })
+            return
+          }
           if (format === 'xlsx') {
             const { buffer, report } = await exportXlsx(doc, { author: me.name })
             res.writeHead(200, {

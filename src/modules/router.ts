@@ -6,6 +6,8 @@ export const router = createRouter({
   routes: [
     { path: '/', name: 'home', component: () => import('../pages/HomePage.vue') },
     // the grid, formula engine and sync load only with this page
+    // the review pack: values only, no grid or engine
+    { path: '/w/:id/print', name: 'print', component: () => import('../pages/PrintPage.vue'), props: true },
     { path: '/w/:id', name: 'workbook', component: () => import('../pages/WorkbookPage.vue'), props: true },
     { path: '/:pathMatch(.*)*', redirect: '/' },
   ],

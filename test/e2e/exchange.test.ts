@@ -1,0 +1,100 @@
+/**
+ * Exports and imports in the browser: the Export menu downloads a real .xlsx and a CSV, the review pack
+ * renders every chosen sheet and prints to a paginated PDF, and the home page imports an .xlsx.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import type { Browser } from 'playwright-core'
+import ExcelJS from 'exceljs'
+import { launchBrowser, startAppServer, watchErrors, waitForCell } from '../helpers/browser'
+import { createWorkbook, ownerTokens, type TestServer } from '../helpers/server'
+
+let server: TestServer
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startAppServer()
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+describe('export and the review pack', () => {
+  it('the Export menu downloads the workbook and a sheet; the review pack shows every chosen sheet and prints', async () => {
+    const id = await createWorkbook(server, { template: 'operations-plan', title: '年度运营计划', lang: 'zh-CN' })
+    const ctx = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${server.url}/w/${id}?token=${ownerTokens.get(id)}`)
+    await page.waitForSelector('.ht_master tbody td')
+
+    await page.getByTestId('export').click()
+    const [xlsx] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-xlsx').click()])
+    expect(xlsx.suggestedFilename()).toBe('年度运营计划.xlsx')
+    const wb = new ExcelJS.Workbook()
+    await wb.xlsx.load(readFileSync((await xlsx.path())!) as unknown as ArrayBuffer)
+    const tabs = await page.locator('[role=tab]').allInnerTexts()
+    expect(wb.worksheets.filter(w => w.state === 'visible').map(w => w.name)).toEqual(tabs.map(x => x.trim()))
+    await expect.poll(() => page.getByTestId('notice').innerText()).toContain('年度运营计划.xlsx')
+
+    await page.getByTestId('export').click()
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()])
+    const text = readFileSync((await csv.path())!, 'utf8')
+    expect(text.charCodeAt(0)).toBe(0xfeff)
+    expect(csv.suggestedFilename()).toMatch(/\.csv$/)
+
+    // the review pack
+    await page.getByTestId('export').click()
+    await page.getByTestId('export-print').click()
+    await page.waitForSelector('[data-testid=print-section]')
+    const sheetsWithData = await page.locator('[data-testid=print-sheet]:checked').count()
+    expect(sheetsWithData).toBeGreaterThan(5)
+    expect(await page.getByTestId('print-section').count()).toBe(sheetsWithData)
+    expect(await page.getByTestId('print-cover').innerText()).toContain('年度运营计划')
+    const kpi = page.locator('[data-testid=print-section][data-sheet="数据监控"]')
+    expect(await kpi.locator('tbody tr').count()).toBeGreaterThan(2)
+    expect(await kpi.locator('thead th').first().innerText()).not.toBe('A')
+    // leave one sheet out
+    await page.locator('[data-testid=print-sheet][data-sheet="数据监控"]').uncheck()
+    await expect.poll(() => page.getByTestId('print-section').count()).toBe(sheetsWithData - 1)
+    // printed: the controls are not on paper, and the pack spans a cover and a page per sheet at least
+    await page.emulateMedia({ media: 'print' })
+    expect(await page.locator('.controls').isVisible()).toBe(false)
+    const pdf = await page.pdf({ preferCSSPageSize: true })
+    const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length
+    expect(pages).toBeGreaterThanOrEqual(sheetsWithData)
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
+})
+
+describe('import', () => {
+  it('the home page imports an .xlsx and opens it', async () => {
+    const wb = new ExcelJS.Workbook()
+    const ws = wb.addWorksheet('预算')
+    ws.addRow(['项目', '金额'])
+    ws.getRow(1).font = { bold: true }
+    ws.addRow(['直通车', 12000])
+    ws.addRow(['合计', { formula: 'SUM(B2:B2)', result: 12000 }])
+    const file = Buffer.from(await wb.xlsx.writeBuffer())
+    const ctx = await browser.newContext({ locale: 'en-US' })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(server.url + '/')
+    await page.waitForSelector('[data-testid=gallery] .tpl')
+    await page.getByTestId('import-file').setInputFiles({ name: 'budget 2027.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: file })
+    await page.waitForURL(/\/w\/[\w-]+$/)
+    await page.waitForSelector('.ht_master tbody td')
+    await waitForCell(page, 1, 1, '12000')
+    expect(await page.getByTestId('workbook-title').inputValue()).toBe('budget 2027')
+    // a broken file says so, and nothing opens
+    await page.goto(server.url + '/')
+    await page.waitForSelector('[data-testid=gallery] .tpl')
+    await page.getByTestId('import-file').setInputFiles({ name: 'broken.xlsx', mimeType: 'application/octet-stream', buffer: Buffer.from('not a workbook at all') })
+    await expect.poll(() => page.getByTestId('import-error').innerText()).toContain('ZIP')
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
+})
