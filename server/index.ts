@@ -101,6 +101,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes'] as const) {
     if (opts[k] !== undefined) roomOptions[k] = opts[k]
   }
+  // templates people saved or uploaded join the shipped ones; one that no longer builds is left out, loudly
+  for (const saved of await store.listTemplates()) {
+    try {
+      const { template, previews } = templates.prepare(JSON.parse(saved.json), `saved template ${saved.id}`)
+      templates.addCustom(template, previews)
+    } catch (e) {
+      log.error(`[templates] saved template ${saved.id} is left out: ${(e as Error).message}`)
+    }
+  }
   const rooms = new RoomManager(store, log, roomOptions)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,

@@ -6,6 +6,8 @@ import { checkTemplate, type TemplatePreview } from '../src/core/templates/check
 
 export interface TemplateSummary {
   id: string
+  /** saved or uploaded by someone (not shipped with the server) */
+  custom: boolean
   title: string
   description: string
   sheets: string[]
@@ -13,10 +15,32 @@ export interface TemplateSummary {
 }
 
 export class TemplateRegistry {
-  private readonly byId = new Map<string, { template: Template; previews: Record<Locale, TemplatePreview> }>()
+  private readonly byId = new Map<string, { template: Template; previews: Record<Locale, TemplatePreview>; custom: boolean }>()
 
   constructor(templates: { template: Template; previews: Record<Locale, TemplatePreview> }[]) {
-    for (const t of templates) this.byId.set(t.template.id, t)
+    for (const t of templates) this.byId.set(t.template.id, { ...t, custom: false })
+  }
+
+  /** A template someone saved or uploaded; shipped ones are never replaced. */
+  addCustom(template: Template, previews: Record<Locale, TemplatePreview>): void {
+    if (this.byId.get(template.id)?.custom === false) throw new Error(`template id ${template.id} is taken`)
+    this.byId.set(template.id, { template, previews, custom: true })
+  }
+  removeCustom(id: string): boolean {
+    if (this.byId.get(id)?.custom !== true) return false
+    return this.byId.delete(id)
+  }
+  isCustom(id: string): boolean { return this.byId.get(id)?.custom === true }
+
+  /**
+   * Checks a template file someone sends (or saved from a workbook): valid, its includes known, and it
+   * builds in both languages. Throws TemplateError naming the field.
+   */
+  prepare(json: unknown, source: string): { template: Template; previews: Record<Locale, TemplatePreview> } {
+    const t = validateTemplate(json, source)
+    const resolved = resolveTemplate(t, id => this.get(id), source)
+    const { previews } = checkTemplate(resolved, source, { strict: false })
+    return { template: resolved, previews }
   }
 
   /** The resolved template (includes and patches applied). */
@@ -26,11 +50,12 @@ export class TemplateRegistry {
 
   /** Summaries for the API: blank first, then the combined plan, then by id. */
   summaries(locale: Locale): TemplateSummary[] {
-    const rank = (id: string) => (id === 'blank' ? 0 : id === 'operations-plan' ? 1 : 2)
+    const rank = (id: string) => (id === 'blank' ? 0 : id === 'operations-plan' ? 1 : this.isCustom(id) ? 3 : 2)
     return Array.from(this.byId.values())
       .sort((a, b) => rank(a.template.id) - rank(b.template.id) || a.template.id.localeCompare(b.template.id))
-      .map(({ template: t, previews }) => ({
+      .map(({ template: t, previews, custom }) => ({
         id: t.id,
+        custom,
         title: localize(t.title, locale),
         description: localize(t.description, locale),
         sheets: t.sheets.map(s => localize(s.name, locale)),

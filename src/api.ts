@@ -11,7 +11,7 @@ export interface WorkbookInfo { id: string; title: string; template: string; cre
 export interface LinkInfo { id: string; role: Role; name: string; createdAt: number; revokedAt: number | null }
 export interface NewLink extends LinkInfo { token: string; url: string }
 export interface TemplatePreview { sheet: string; columns: string[]; rows: string[][] }
-export interface TemplateInfo { id: string; title: string; description: string; sheets: string[]; preview?: TemplatePreview }
+export interface TemplateInfo { id: string; title: string; description: string; sheets: string[]; preview?: TemplatePreview; custom?: boolean }
 
 async function request<T>(method: string, path: string, body?: unknown, token = ''): Promise<T> {
   let res: Response
@@ -93,5 +93,9 @@ export const api = {
     if (!res.ok || !data) throw new ApiError(res.status, data?.error ?? `${res.status} ${res.statusText}`)
     return data
   },
+  saveAsTemplate: (id: string, title: string) => request<{ id: string; title: string; notes: string[] }>('POST', `${wbPath(id)}/template`, { title }, heldToken(id)),
+  templateFile: (templateId: string) => download(`/api/templates/${encodeURIComponent(templateId)}/file`, '', `${templateId}.template.json`),
+  uploadTemplate: (json: unknown) => request<{ id: string; title: string }>('POST', '/api/templates', json),
+  deleteTemplate: (templateId: string) => request<void>('DELETE', `/api/templates/${encodeURIComponent(templateId)}`),
   revokeLink: (id: string, linkId: string) => request<LinkInfo>('DELETE', `${wbPath(id)}/links/${encodeURIComponent(linkId)}`, undefined, heldToken(id)),
 }

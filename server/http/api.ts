@@ -12,6 +12,9 @@ import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, type Fa
 import { exportXlsx } from '../export/xlsx'
 import { SheetNotFound, exportCsv } from '../export/csv'
 import { reviewData } from '../export/review'
+import { templateFromWorkbook } from '../../src/core/templates/fromWorkbook'
+import { TemplateError } from '../../src/core/templates/template'
+import { newId } from '../../src/core/workbook/ids'
 import type { TemplateRegistry } from '../templates'
 import type { Logger } from '../log'
 import { HttpError, readJsonBody, readRawBody, sendError, sendJson, sendNoContent } from './util'
@@ -82,6 +85,21 @@ function sendCreated(res: ServerResponse, created: { id: string }, extra: Record
   sendJson(res, 201, { ...created, ...extra }, { Location: `/api/workbooks/${created.id}` })
 }
 
+/** Checks a template (it must build in both languages), keeps it in the store and shows it in the gallery. */
+async function addCustomTemplate(ctx: ApiContext, json: unknown, source: string): Promise<{ id: string; title: string }> {
+  let prepared
+  try {
+    prepared = ctx.templates.prepare(json, source)
+  } catch (e) {
+    if (e instanceof TemplateError) throw new HttpError(400, e.message)
+    throw e
+  }
+  await ctx.store.saveTemplate({ id: prepared.template.id, json: JSON.stringify(json), createdAt: Date.now() })
+  ctx.templates.addCustom(prepared.template, prepared.previews)
+  const t = prepared.template.title
+  return { id: prepared.template.id, title: typeof t === 'string' ? t : t['zh-CN'] }
+}
+
 /** A copy of the workbook's current doc (live edits included), to compute an export from. */
 async function snapshot(ctx: ApiContext, id: string): Promise<Y.Doc> {
   let update: Uint8Array
@@ -146,6 +164,60 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
     pattern: /^\/api\/templates$/,
     methods: {
       GET: async (_req, res, url, ctx) => sendJson(res, 200, ctx.templates.summaries(parseLocale(url.searchParams.get('lang'), 'lang'))),
+      // a template file (as GET /api/templates/:id/file gives, or written by hand): checked, then in the gallery
+      POST: async (req, res, url, ctx) => {
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
+        const body = await readObject(req, ctx, { optional: false })
+        // its own id may clash with another's: an uploaded template always gets a new one
+        sendJson(res, 201, await addCustomTemplate(ctx, { ...body, id: `u-${newId('', 10)}` }, 'uploaded template'))
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/templates\/([^/]+)\/file$/,
+    methods: {
+      GET: async (_req, res, _url, ctx, id) => {
+        const t = ctx.templates.get(id)
+        if (!t) throw new HttpError(404, 'template not found')
+        const body = Buffer.from(JSON.stringify(t, null, 2) + '\n', 'utf8')
+        res.writeHead(200, {
+          'Content-Type': 'application/json; charset=utf-8', 'Content-Length': body.length,
+          'Content-Disposition': attachment(typeof t.title === 'string' ? t.title : t.title['zh-CN'], 'template.json'),
+          'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff',
+        })
+        res.end(body)
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/templates\/([^/]+)$/,
+    methods: {
+      DELETE: async (req, res, url, ctx, id) => {
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
+        if (!ctx.templates.has(id)) throw new HttpError(404, 'template not found')
+        if (!ctx.templates.isCustom(id)) throw new HttpError(403, 'templates that come with the server cannot be deleted')
+        await ctx.store.deleteTemplate(id)
+        ctx.templates.removeCustom(id)
+        sendNoContent(res)
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/([^/]+)\/template$/,
+    methods: {
+      POST: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, WRITERS)
+        const body = await readObject(req, ctx, { optional: true })
+        const doc = await snapshot(ctx, id)
+        try {
+          const title = parseTitle(body.title, { required: false }) || getTitle(doc) || 'Template'
+          const description = typeof body.description === 'string' ? body.description.slice(0, 500) : ''
+          const { template, notes } = templateFromWorkbook(doc, { id: `u-${newId('', 10)}`, title, description })
+          sendJson(res, 201, { ...(await addCustomTemplate(ctx, template, 'saved workbook')), notes })
+        } finally {
+          doc.destroy()
+        }
+      },
     },
   },
   {

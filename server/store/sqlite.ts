@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { LinkRecord, Role, Store, StoredUpdate, WorkbookRecord } from './types'
 
-const SCHEMA_VERSION = 3
+const SCHEMA_VERSION = 4
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: number; updated_at: number }
 
@@ -60,6 +60,9 @@ export class SqliteStore implements Store {
       loadClients: db.prepare<[string], { client_id: number; link_id: string }>('SELECT client_id, link_id FROM client_links WHERE workbook_id = ?'),
       saveClient: db.prepare('INSERT OR IGNORE INTO client_links (workbook_id, client_id, link_id) VALUES (?, ?, ?)'),
       deleteClients: db.prepare('DELETE FROM client_links WHERE workbook_id = ?'),
+      saveTemplate: db.prepare('INSERT OR REPLACE INTO user_templates (id, json, created_at) VALUES (@id, @json, @createdAt)'),
+      listTemplates: db.prepare<[], { id: string; json: string; created_at: number }>('SELECT id, json, created_at FROM user_templates ORDER BY created_at, id'),
+      deleteTemplate: db.prepare('DELETE FROM user_templates WHERE id = ?'),
     }
   }
 
@@ -113,6 +116,17 @@ export class SqliteStore implements Store {
         PRAGMA user_version = 3;
       `)
     }
+    if (version < 4) {
+      // templates people saved from a workbook or uploaded
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS user_templates (
+          id TEXT PRIMARY KEY,
+          json TEXT NOT NULL,
+          created_at INTEGER NOT NULL
+        );
+        PRAGMA user_version = 4;
+      `)
+    }
   }
 
   private check(): void {
@@ -143,6 +157,21 @@ export class SqliteStore implements Store {
   async listLinks(workbookId: string): Promise<LinkRecord[]> {
     this.check()
     return this.stmts.listLinks.all(workbookId).map(linkFromRow)
+  }
+
+  async saveTemplate(record: { id: string; json: string; createdAt: number }): Promise<void> {
+    this.check()
+    this.stmts.saveTemplate.run(record)
+  }
+
+  async listTemplates(): Promise<{ id: string; json: string; createdAt: number }[]> {
+    this.check()
+    return this.stmts.listTemplates.all().map(r => ({ id: r.id, json: r.json, createdAt: r.created_at }))
+  }
+
+  async deleteTemplate(id: string): Promise<boolean> {
+    this.check()
+    return this.stmts.deleteTemplate.run(id).changes > 0
   }
 
   async loadClientLinks(workbookId: string): Promise<Map<number, string>> {

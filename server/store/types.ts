@@ -49,6 +49,11 @@ export interface Store {
   findLink(tokenHash: string): Promise<LinkRecord | null>
   /** Oldest first, revoked ones included. */
   listLinks(workbookId: string): Promise<LinkRecord[]>
+  /** Templates people saved or uploaded (the file's JSON as text). */
+  saveTemplate(record: { id: string; json: string; createdAt: number }): Promise<void>
+  listTemplates(): Promise<{ id: string; json: string; createdAt: number }[]>
+  /** Returns false when there was no such template. */
+  deleteTemplate(id: string): Promise<boolean>
   /** Which link first wrote with each Yjs client id of the workbook. */
   loadClientLinks(workbookId: string): Promise<Map<number, string>>
   /** Records first writers of client ids; an id already recorded keeps its link. */

@@ -45,6 +45,12 @@ describe('export and the review pack', () => {
     expect(text.charCodeAt(0)).toBe(0xfeff)
     expect(csv.suggestedFilename()).toMatch(/\.csv$/)
 
+    // saved as a template, it shows in the gallery
+    await page.getByTestId('export').click()
+    page.once('dialog', d => void d.accept('我们的模板'))
+    await page.getByTestId('export-template').click()
+    await expect.poll(() => page.getByTestId('notice').innerText()).toContain('我们的模板')
+
     // the review pack
     await page.getByTestId('export').click()
     await page.getByTestId('export-print').click()
@@ -65,6 +71,11 @@ describe('export and the review pack', () => {
     const pdf = await page.pdf({ preferCSSPageSize: true })
     const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length
     expect(pages).toBeGreaterThanOrEqual(sheetsWithData)
+    await page.emulateMedia({ media: 'screen' })
+    await page.goto(server.url + '/')
+    const card = page.locator('[data-testid=gallery] .tpl', { hasText: '我们的模板' })
+    await card.waitFor()
+    expect(await card.innerText()).toContain('自定义')
     expect(errors).toEqual([])
     await ctx.close()
   })

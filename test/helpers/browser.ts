@@ -28,8 +28,8 @@ export async function startAppServer(): Promise<TestServer> {
 export function watchErrors(page: Page): string[] {
   const errors: string[] = []
   page.on('pageerror', e => errors.push(e.message))
-  // an alert is what an XSS payload raises; confirm dialogs are the app's own and left to the test
-  page.on('dialog', d => { if (d.type() !== 'confirm') { errors.push(`dialog: ${d.message()}`); void d.dismiss() } })
+  // an alert is what an XSS payload raises; confirm and prompt dialogs are the app's own and left to the test
+  page.on('dialog', d => { if (d.type() !== 'confirm' && d.type() !== 'prompt') { errors.push(`dialog: ${d.message()}`); void d.dismiss() } })
   return errors
 }
 

@@ -273,6 +273,9 @@ export class GatedStore implements Store {
   listLinks(id: string) { return this.inner.listLinks(id) }
   revokeLink(id: string, linkId: string, at: number) { return this.inner.revokeLink(id, linkId, at) }
   loadClientLinks(id: string) { return this.inner.loadClientLinks(id) }
+  saveTemplate(r: { id: string; json: string; createdAt: number }) { return this.inner.saveTemplate(r) }
+  listTemplates() { return this.inner.listTemplates() }
+  deleteTemplate(id: string) { return this.inner.deleteTemplate(id) }
   saveClientLinks(id: string, e: [number, string][]) { return this.inner.saveClientLinks(id, e) }
   getWorkbook(id: string) { return this.inner.getWorkbook(id) }
   listWorkbooks() { return this.inner.listWorkbooks() }

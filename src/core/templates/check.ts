@@ -15,8 +15,12 @@ export interface TemplatePreview { sheet: string; columns: string[]; rows: strin
 
 export interface CheckedTemplate { previews: Record<Locale, TemplatePreview> }
 
-/** Builds, computes and checks every cell; throws TemplateError naming the file, sheet and cell. */
-export function checkTemplate(t: Template, file: string): CheckedTemplate {
+/**
+ * Builds, computes and checks every cell; throws TemplateError naming the file, sheet and cell.
+ * `strict: false` (templates people saved or uploaded) only requires that it builds in both languages:
+ * their figures may well show #DIV/0! until someone fills them in.
+ */
+export function checkTemplate(t: Template, file: string, { strict = true }: { strict?: boolean } = {}): CheckedTemplate {
   const previews = {} as Record<Locale, TemplatePreview>
   for (const locale of LOCALES) {
     const doc = new Y.Doc()
@@ -38,6 +42,7 @@ export function checkTemplate(t: Template, file: string): CheckedTemplate {
           if (r < 0 || c < 0) return
           const v = engine.getValue(sheetId, r, c)
           const where = `sheets[${i}] "${localize(t.sheets[i]!.name, locale)}" ${a1(r, c)}`
+          if (!strict) return
           if (isErrorValue(v)) throw new TemplateError(file, where, `${locale}: formula gives ${v.error}${v.message ? ` (${v.message})` : ''}`)
           const problem = validationProblem(meta.get(colId), v)
           if (problem) throw new TemplateError(file, where, `${locale}: value ${JSON.stringify(v)} breaks the column's validation (${problem.code})`)
