@@ -12,8 +12,9 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { CorrectnessError, gcExposed, type BenchDetail, type BenchResult, type Benchmark } from './harness'
 import { formulaBenchmark } from './formula'
+import { exportBenchmark } from './export'
 
-const BENCHMARKS: Benchmark[] = [formulaBenchmark]
+const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark]
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url))
 

@@ -339,7 +339,7 @@ describe('API', () => {
     const zh = await s.api('GET', '/api/templates')
     expect(zh.status).toBe(200)
     const blankZh = zh.json.find((t: { id: string }) => t.id === 'blank')
-    expect(blankZh).toEqual({ id: 'blank', title: '空白工作簿', description: expect.any(String), sheets: ['Sheet1'], preview: { sheet: 'Sheet1', columns: ['A'], rows: [] } })
+    expect(blankZh).toEqual({ id: 'blank', custom: false, title: '空白工作簿', description: expect.any(String), sheets: ['Sheet1'], preview: { sheet: 'Sheet1', columns: ['A'], rows: [] } })
     const en = await s.api('GET', '/api/templates?lang=en')
     expect(en.json.find((t: { id: string }) => t.id === 'blank').title).toBe('Blank workbook')
     const bad = await s.api('GET', '/api/templates?lang=fr')
