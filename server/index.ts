@@ -4,6 +4,7 @@
  *
  *   PORT (8080)  HOST (127.0.0.1)  DATA_DIR (./data)  STATIC_DIR (./dist)  TEMPLATES_DIR (<repo>/templates)
  *   UNLOAD_DELAY_MS (30000)  PING_INTERVAL_MS (30000)  FLUSH_DELAY_MS (0)
+ *   DATABASE_URL (unset: SQLite under DATA_DIR)  REDIS_URL (unset: one instance)
  *   CREATE_SECRET (unset: anyone may create workbooks)  MAX_DOC_BYTES (100 MiB)  MAX_MESSAGE_BYTES (10 MiB)
  *
  * `startServer(opts)` runs it in-process (tests use port 0 and a temp data dir); executing this file
@@ -16,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
 import { WebSocketServer } from 'ws'
 import { SqliteStore } from './store/sqlite'
+import { PostgresStore } from './store/postgres'
 import type { Store } from './store/types'
 import { CLOSE, RoomManager, type RoomOptions } from './collab/rooms'
 import { handleApi, WORKBOOK_ID } from './http/api'
@@ -39,6 +41,8 @@ export interface ServerOptions extends Partial<RoomOptions> {
   templatesDir?: string
   /** use this store instead of SQLite under dataDir; it is closed with the server */
   store?: Store
+  /** postgres://…: keep workbooks in PostgreSQL instead of SQLite (ignored when `store` is given) */
+  databaseUrl?: string
   /** largest accepted WebSocket message (default 10 MiB): a larger one closes its socket with 4413 */
   maxMessageBytes?: number
   /** largest accepted API request body (default 1 MiB) */
@@ -96,7 +100,9 @@ function statusText(status: number): string {
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? consoleLogger
   const templates = loadTemplates(opts.templatesDir ?? resolve(REPO_ROOT, 'templates'))
-  const store = opts.store ?? new SqliteStore(resolve(opts.dataDir ?? './data'))
+  const store: Store = opts.store ?? (opts.databaseUrl
+    ? await new PostgresStore(opts.databaseUrl).open()
+    : new SqliteStore(resolve(opts.dataDir ?? './data')))
   const roomOptions: Partial<RoomOptions> = {}
   for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes'] as const) {
     if (opts[k] !== undefined) roomOptions[k] = opts[k]
@@ -255,6 +261,7 @@ async function main(): Promise<void> {
     staticDir: env.STATIC_DIR || './dist',
     templatesDir: env.TEMPLATES_DIR || undefined,
     createSecret: env.CREATE_SECRET || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
     maxDocBytes: bytes('MAX_DOC_BYTES'),
     maxMessageBytes: bytes('MAX_MESSAGE_BYTES'),
   })

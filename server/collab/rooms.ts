@@ -655,14 +655,22 @@ export class Room {
     if (this.deleted || this.compacting || this.storedUpdates <= this.opts.compactThreshold || this.lastSeq === 0) return
     this.compacting = true
     try {
-      // Every stored update up to lastSeq is in the doc (loaded, or written from this doc's own
-      // updates), so its full state replaces them. Pending, not yet written updates are in it too;
-      // writing them again later is harmless (Yjs updates are idempotent).
+      // The stored rows themselves are merged (never this doc's state): with several instances on one
+      // store, rows up to lastSeq may hold another instance's edits this doc has not received yet.
       const upto = this.lastSeq
-      const merged = Y.encodeStateAsUpdate(this.doc)
-      const removed = await this.store.compact(this.id, merged, upto)
-      if (removed > 0) this.docBytes = merged.length + this.pending.reduce((n, u) => n + u.length, 0)
-      this.storedUpdates = this.storedUpdates - removed + (removed > 0 ? 1 : 0)
+      const rows = (await this.store.loadUpdateRecords(this.id)).filter(r => r.seq <= upto)
+      const scratch = new Y.Doc()
+      try {
+        for (const r of rows) Y.applyUpdate(scratch, r.data)
+      } catch (e) {
+        scratch.destroy()
+        throw e
+      }
+      const merged = Y.encodeStateAsUpdate(scratch)
+      scratch.destroy()
+      const removed = await this.store.compact(this.id, merged, rows.map(r => r.seq))
+      if (removed > 0) this.docBytes = Math.min(this.docBytes, (await this.store.loadUpdateRecords(this.id)).reduce((n, u) => n + u.data.length, 0) + this.pending.reduce((n, u) => n + u.length, 0))
+      this.storedUpdates = await this.store.countUpdates(this.id)
       this.manager.emit('compacted', this.id, { removed, storedUpdates: this.storedUpdates })
     } finally {
       this.compacting = false

@@ -48,8 +48,8 @@ export class SqliteStore implements Store {
       append: db.prepare('INSERT INTO updates (workbook_id, data) VALUES (?, ?)'),
       load: db.prepare<[string], { seq: number; data: Buffer }>('SELECT seq, data FROM updates WHERE workbook_id = ? ORDER BY seq'),
       count: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM updates WHERE workbook_id = ?'),
-      maxSeqUpTo: db.prepare<[string, number], { s: number | null; n: number }>('SELECT MAX(seq) AS s, COUNT(*) AS n FROM updates WHERE workbook_id = ? AND seq <= ?'),
-      deleteUpTo: db.prepare('DELETE FROM updates WHERE workbook_id = ? AND seq <= ?'),
+      hasSeq: db.prepare<[string, number], { one: number }>('SELECT 1 AS one FROM updates WHERE workbook_id = ? AND seq = ?'),
+      deleteSeq: db.prepare('DELETE FROM updates WHERE workbook_id = ? AND seq = ?'),
       insertAt: db.prepare('INSERT INTO updates (seq, workbook_id, data) VALUES (?, ?, ?)'),
       insertLink: db.prepare('INSERT INTO links (id, workbook_id, role, name, token_hash, created_at) VALUES (@id, @workbookId, @role, @name, @tokenHash, @createdAt)'),
       findLink: db.prepare<[string], LinkRow>('SELECT id, workbook_id, role, name, created_at, revoked_at FROM links WHERE token_hash = ?'),
@@ -243,17 +243,22 @@ export class SqliteStore implements Store {
     return this.stmts.count.get(id)!.n
   }
 
-  async compact(id: string, merged: Uint8Array, uptoSeq: number): Promise<number> {
+  async compact(id: string, merged: Uint8Array, replaced: readonly number[]): Promise<number> {
     this.check()
+    if (!replaced.length) return 0
     return this.db.transaction(() => {
-      const { s, n } = this.stmts.maxSeqUpTo.get(id, uptoSeq)!
-      if (s === null || n === 0) return 0
-      this.stmts.deleteUpTo.run(id, s)
-      // The merged row takes the place of the newest replaced one, so the order by seq stays meaningful
-      // and rows appended meanwhile (seq > s) stay after it.
-      this.stmts.insertAt.run(s, id, merged)
-      return n
+      const present = replaced.filter(seq => this.stmts.hasSeq.get(id, seq))
+      if (present.length !== replaced.length) return 0
+      for (const seq of replaced) this.stmts.deleteSeq.run(id, seq)
+      // the merged row takes the place of the newest replaced one, so the order by seq stays meaningful
+      this.stmts.insertAt.run(Math.max(...replaced), id, merged)
+      return replaced.length
     })()
+  }
+
+  async ping(): Promise<void> {
+    this.check()
+    this.db.prepare('SELECT 1').get()
   }
 
   async close(): Promise<void> {

@@ -74,10 +74,13 @@ export interface Store {
   loadUpdateRecords(id: string): Promise<StoredUpdate[]>
   countUpdates(id: string): Promise<number>
   /**
-   * Replaces the workbook's stored updates with seq ≤ uptoSeq by `merged`, atomically. `merged` must
-   * contain (at least) everything those updates contained. Updates appended after uptoSeq are kept.
-   * Returns how many rows were replaced.
+   * Replaces exactly the stored updates `replaced` (seq numbers) by `merged`, atomically; `merged` must
+   * contain everything they contained. It takes the place of the newest of them. Rows not named stay,
+   * even older ones (another instance's rows a reader had not seen). Returns how many rows it replaced;
+   * 0 (and nothing written) when some of them are gone already (another compaction won).
    */
-  compact(id: string, merged: Uint8Array, uptoSeq: number): Promise<number>
+  compact(id: string, merged: Uint8Array, replaced: readonly number[]): Promise<number>
+  /** Resolves when the store answers (health checks). */
+  ping(): Promise<void>
   close(): Promise<void>
 }

@@ -285,7 +285,8 @@ export class GatedStore implements Store {
   loadUpdates(id: string) { return this.inner.loadUpdates(id) }
   async loadUpdateRecords(id: string): Promise<StoredUpdate[]> { await this.loadGate.wait(); return this.inner.loadUpdateRecords(id) }
   countUpdates(id: string) { return this.inner.countUpdates(id) }
-  compact(id: string, merged: Uint8Array, uptoSeq: number) { return this.inner.compact(id, merged, uptoSeq) }
+  compact(id: string, merged: Uint8Array, replaced: readonly number[]) { return this.inner.compact(id, merged, replaced) }
+  ping() { return this.inner.ping() }
   close() { return this.inner.close() }
 }
 

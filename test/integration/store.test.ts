@@ -1,0 +1,131 @@
+// @vitest-environment node
+/**
+ * The store interface, one suite, run on the embedded SQLite store and on a real PostgreSQL: workbooks,
+ * updates (append, load, compact), links, client ids, templates, and a real workbook through the
+ * server on each.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { SqliteStore } from '../../server/store/sqlite'
+import type { LinkRecord, Store } from '../../server/store/types'
+import { freshPostgres } from '../helpers/services'
+import { connectClient, createWorkbook, docUntil, startTestServer, tempDir } from '../helpers/server'
+import { sheetIds } from '../../src/core/workbook/schema'
+import { textAt, type } from '../helpers/workbook'
+
+const cleanups: (() => unknown)[] = []
+afterEach(async () => { for (const f of cleanups.splice(0).reverse()) await f() })
+
+const kinds: [string, () => Promise<{ store: Store; reopen: () => Promise<Store> }>][] = [
+  ['sqlite', async () => {
+    const t = tempDir('pw-store-')
+    cleanups.push(t.remove)
+    const store = new SqliteStore(t.dir)
+    return { store, reopen: async () => new SqliteStore(t.dir) }
+  }],
+  ['postgres', async () => {
+    const pg = await freshPostgres()
+    cleanups.push(pg.drop)
+    const { PostgresStore } = await import('../../server/store/postgres')
+    const { DATABASE_URL } = await import('../helpers/services')
+    return { store: pg.store, reopen: async () => new PostgresStore(DATABASE_URL, { schema: pg.schema }).open() }
+  }],
+]
+
+const wb = (id: string, at = 1000) => ({ id, title: `t ${id}`, template: 'blank', createdAt: at, updatedAt: at })
+const link = (id: string, workbookId: string, role: LinkRecord['role'] = 'editor'): LinkRecord => ({ id, workbookId, role, name: `n-${id}`, createdAt: 5, revokedAt: null })
+
+describe.each(kinds)('%s store', (_name, make) => {
+  it('workbooks: create with a first update and owner link, get, list by recency, meta, delete with everything', async () => {
+    const { store, reopen } = await make()
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('a', 1000), new Uint8Array([1, 2, 3]), { link: link('la', 'a', 'owner'), tokenHash: 'ha' })
+    await store.createWorkbook(wb('b', 2000))
+    expect(await store.getWorkbook('a')).toEqual(wb('a', 1000))
+    expect(await store.getWorkbook('nope')).toBeNull()
+    expect((await store.listWorkbooks()).map(w => w.id)).toEqual(['b', 'a'])
+    expect(await store.updateWorkbookMeta('a', { title: '新标题', updatedAt: 3000 })).toBe(true)
+    expect(await store.updateWorkbookMeta('a', { updatedAt: 10 })).toBe(true) // never moves back
+    expect(await store.getWorkbook('a')).toMatchObject({ title: '新标题', updatedAt: 3000 })
+    expect(await store.updateWorkbookMeta('nope', { title: 'x' })).toBe(false)
+    expect((await store.listWorkbooks()).map(w => w.id)).toEqual(['a', 'b'])
+    await expect(store.createWorkbook(wb('a'))).rejects.toThrow()
+    expect(await store.loadUpdates('a')).toEqual([new Uint8Array([1, 2, 3])])
+    expect(await store.findLink('ha')).toEqual(link('la', 'a', 'owner'))
+    await store.saveClientLinks('a', [[42, 'la']])
+    expect(await store.deleteWorkbook('a')).toBe(true)
+    expect(await store.deleteWorkbook('a')).toBe(false)
+    expect(await store.loadUpdates('a')).toEqual([])
+    expect(await store.findLink('ha')).toBeNull()
+    expect((await store.loadClientLinks('a')).size).toBe(0)
+    // what was written is there after reopening
+    const again = await reopen()
+    cleanups.push(() => again.close())
+    expect((await again.listWorkbooks()).map(w => w.id)).toEqual(['b'])
+    await again.ping()
+  })
+
+  it('updates: append in order, compact named rows into one, keep the others; a compaction that lost the race does nothing', async () => {
+    const { store } = await make()
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('w'))
+    await expect(store.appendUpdate('missing', new Uint8Array([1]))).rejects.toThrow()
+    const seqs: number[] = []
+    for (let i = 0; i < 5; i++) seqs.push(await store.appendUpdate('w', new Uint8Array([i])))
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs)
+    expect(await store.countUpdates('w')).toBe(5)
+    expect(await store.compact('w', new Uint8Array([9, 9]), seqs.slice(0, 3))).toBe(3)
+    const records = await store.loadUpdateRecords('w')
+    expect(records.map(r => [...r.data])).toEqual([[9, 9], [3], [4]])
+    expect(records[0]!.seq).toBe(seqs[2])
+    const next = await store.appendUpdate('w', new Uint8Array([5]))
+    expect(next).toBeGreaterThan(seqs[4]!)
+    // rows another compaction took already: nothing happens
+    expect(await store.compact('w', new Uint8Array([1]), [seqs[0]!, seqs[3]!])).toBe(0)
+    expect((await store.loadUpdateRecords('w')).map(r => [...r.data])).toEqual([[9, 9], [3], [4], [5]])
+    expect(await store.compact('w', new Uint8Array([1]), [])).toBe(0)
+  })
+
+  it('links, client ids and templates', async () => {
+    const { store } = await make()
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('w'))
+    await store.createLink(link('l1', 'w'), 'h1')
+    await store.createLink({ ...link('l2', 'w', 'viewer'), createdAt: 6 }, 'h2')
+    await expect(store.createLink(link('l3', 'nope'), 'h3')).rejects.toThrow()
+    await expect(store.createLink(link('l4', 'w'), 'h1')).rejects.toThrow() // a token hash is unique
+    expect((await store.listLinks('w')).map(l => l.id)).toEqual(['l1', 'l2'])
+    expect(await store.revokeLink('w', 'l1', 77)).toMatchObject({ id: 'l1', revokedAt: 77 })
+    expect(await store.revokeLink('w', 'l1', 99)).toMatchObject({ revokedAt: 77 }) // the first revocation stands
+    expect(await store.revokeLink('w', 'zz', 1)).toBeNull()
+    expect((await store.findLink('h1'))!.revokedAt).toBe(77)
+    await store.saveClientLinks('w', [[1, 'l1'], [2_000_000_000, 'l2']])
+    await store.saveClientLinks('w', [[1, 'l2']]) // the first writer keeps it
+    expect([...(await store.loadClientLinks('w')).entries()].sort()).toEqual([[1, 'l1'], [2_000_000_000, 'l2']])
+    await store.saveTemplate({ id: 'u-1', json: '{"a":1}', createdAt: 1 })
+    await store.saveTemplate({ id: 'u-2', json: '{}', createdAt: 2 })
+    expect(await store.listTemplates()).toEqual([{ id: 'u-1', json: '{"a":1}', createdAt: 1 }, { id: 'u-2', json: '{}', createdAt: 2 }])
+    expect(await store.deleteTemplate('u-1')).toBe(true)
+    expect(await store.deleteTemplate('u-1')).toBe(false)
+  })
+
+  it('a real workbook through the server: edits stored, compacted, and there after a restart', async () => {
+    const { store, reopen } = await make()
+    const s = await startTestServer({ store, compactThreshold: 5 })
+    const id = await createWorkbook(s)
+    const c = connectClient(s, id)
+    await c.synced()
+    const sheet = sheetIds(c.doc)[0]!
+    for (let i = 1; i <= 20; i++) type(c.doc, sheet, `A${i}`, String(i * 10))
+    await docUntil(s.rooms.rooms.get(id)!.doc, 'every edit on the server', d => textAt(d, sheet, 'A20') === '200')
+    await s.rooms.flushAll()
+    c.destroy()
+    await s.close()
+    const s2 = await startTestServer({ store: await reopen() })
+    cleanups.push(() => s2.close())
+    const d = connectClient(s2, id)
+    cleanups.push(() => d.destroy())
+    await d.synced()
+    expect(Array.from({ length: 20 }, (_, i) => textAt(d.doc, sheet, `A${i + 1}`))).toEqual(Array.from({ length: 20 }, (_, i) => String((i + 1) * 10)))
+    expect(await s2.store.countUpdates(id)).toBeLessThan(20)
+  })
+})
