@@ -4,7 +4,7 @@
  *
  *   PORT (8080)  HOST (127.0.0.1)  DATA_DIR (./data)  STATIC_DIR (./dist)  TEMPLATES_DIR (<repo>/templates)
  *   UNLOAD_DELAY_MS (30000)  PING_INTERVAL_MS (30000)  FLUSH_DELAY_MS (0)
- *   DATABASE_URL (unset: SQLite under DATA_DIR)  REDIS_URL (unset: one instance)
+ *   DATABASE_URL (unset: SQLite under DATA_DIR)  REDIS_URL (unset: one instance)  REDIS_PREFIX (pw:)
  *   CREATE_SECRET (unset: anyone may create workbooks)  MAX_DOC_BYTES (100 MiB)  MAX_MESSAGE_BYTES (10 MiB)
  *
  * `startServer(opts)` runs it in-process (tests use port 0 and a temp data dir); executing this file
@@ -20,6 +20,7 @@ import { SqliteStore } from './store/sqlite'
 import { PostgresStore } from './store/postgres'
 import type { Store } from './store/types'
 import { CLOSE, RoomManager, type RoomOptions } from './collab/rooms'
+import { RedisBus } from './collab/bus'
 import { handleApi, WORKBOOK_ID } from './http/api'
 import { createStaticHandler } from './http/static'
 import { HttpError, sendError } from './http/util'
@@ -43,6 +44,10 @@ export interface ServerOptions extends Partial<RoomOptions> {
   store?: Store
   /** postgres://…: keep workbooks in PostgreSQL instead of SQLite (ignored when `store` is given) */
   databaseUrl?: string
+  /** redis://…: share rooms with other instances through Redis */
+  redisUrl?: string
+  /** Redis key and channel prefix (default "pw:"), so instances of separate deployments (or tests) keep apart */
+  redisPrefix?: string
   /** largest accepted WebSocket message (default 10 MiB): a larger one closes its socket with 4413 */
   maxMessageBytes?: number
   /** largest accepted API request body (default 1 MiB) */
@@ -62,6 +67,8 @@ export interface ServerOptions extends Partial<RoomOptions> {
 }
 
 export interface RunningServer {
+  /** the Redis fan-out, when configured */
+  bus: RedisBus | null
   /** http://host:port */
   url: string
   port: number
@@ -116,7 +123,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       log.error(`[templates] saved template ${saved.id} is left out: ${(e as Error).message}`)
     }
   }
-  const rooms = new RoomManager(store, log, roomOptions)
+  const bus = opts.redisUrl ? new RedisBus(opts.redisUrl, log, opts.redisPrefix ?? 'pw:') : null
+  if (bus) {
+    try { await bus.ready() } catch (e) {
+      // start anyway: one instance serves its clients, and joins the others when Redis answers
+      log.warn(`[bus] Redis at ${opts.redisUrl} does not answer yet (${(e as Error).message})`)
+    }
+  }
+  const rooms = new RoomManager(store, log, roomOptions, bus)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
@@ -206,6 +220,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     })
   } catch (e) {
     await rooms.close()
+    await bus?.close()
     await store.close()
     throw e
   }
@@ -225,12 +240,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       wss.close()
       server.closeAllConnections()
       await serverClosed
+      await bus?.close()
       await store.close()
     })()
     return closed
   }
 
-  return { url, port: address.port, rooms, store, close }
+  return { url, port: address.port, rooms, store, bus, close }
 }
 
 async function main(): Promise<void> {
@@ -262,6 +278,8 @@ async function main(): Promise<void> {
     templatesDir: env.TEMPLATES_DIR || undefined,
     createSecret: env.CREATE_SECRET || undefined,
     databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.REDIS_PREFIX || undefined,
     maxDocBytes: bytes('MAX_DOC_BYTES'),
     maxMessageBytes: bytes('MAX_MESSAGE_BYTES'),
   })

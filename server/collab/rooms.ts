@@ -17,7 +17,7 @@
  */
 import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
-import { Awareness, removeAwarenessStates } from 'y-protocols/awareness'
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import WebSocket from 'ws'
 import { getTitle, metaOf } from '../../src/core/workbook/schema'
 import type { Store } from '../store/types'
@@ -27,6 +27,7 @@ import {
   encodeUpdateMessage, handleMessage,
 } from './protocol'
 import { checkChange, defineRoots, type Principal } from '../../src/core/access/access'
+import type { BusKind, RoomBus } from './bus'
 
 export interface RoomOptions {
   /** ms after the last connection leaves before the room is freed (default 30 000) */
@@ -111,6 +112,9 @@ export class WorkbookGoneError extends Error {
 /** origin of server-side changes (API rename etc.) */
 export const SERVER_ORIGIN = 'server'
 
+/** origin of changes another instance made (through the bus) or the store holds: relayed, not stored again */
+export const BUS_ORIGIN = 'bus'
+
 /** Who is on a connection: the share link it was opened with. */
 export interface ConnectionIdentity extends Principal { linkId: string }
 
@@ -187,6 +191,8 @@ export class Room {
   private docBytes = 0
   /** which link first wrote with each client id (kept in the store) */
   private clientLinks = new Map<number, string>()
+  /** what other instances published while this room was loading */
+  private busQueue: [BusKind, Uint8Array][] = []
 
   constructor(readonly id: string, private readonly manager: RoomManager) {
     this.awareness.setLocalState(null)
@@ -203,6 +209,8 @@ export class Room {
 
   private async load(): Promise<void> {
     try {
+      // listen before reading the store: what another instance stores meanwhile comes one way or the other
+      if (this.manager.bus) await this.manager.bus.join(this.id, (kind, payload) => this.fromBus(kind, payload))
       const record = await this.store.getWorkbook(this.id)
       if (!record) throw new WorkbookGoneError(this.id)
       const updates = await this.store.loadUpdateRecords(this.id)
@@ -237,6 +245,9 @@ export class Room {
     metaOf(this.doc).observe(this.onMetaChange)
     this.awareness.on('update', this.onAwarenessUpdate)
     this.state = 'ready'
+    const early = this.busQueue
+    this.busQueue = []
+    for (const [kind, payload] of early) this.fromBus(kind, payload)
     this.manager.emit('room-loaded', this.id)
     for (const c of this.conns) this.start(c)
     if (this.conns.size === 0 && this.holds === 0) this.scheduleUnload()
@@ -313,6 +324,26 @@ export class Room {
     return true
   }
 
+  /** A change or presence another instance published: applied here and relayed to this instance's clients. */
+  fromBus(kind: BusKind, payload: Uint8Array): void {
+    if (this.state === 'loading') { this.busQueue.push([kind, payload]); return }
+    if (this.state === 'closed' || this.deleted) return
+    try {
+      if (kind === 'update') Y.applyUpdate(this.doc, payload, BUS_ORIGIN)
+      else applyAwarenessUpdate(this.awareness, payload, BUS_ORIGIN)
+    } catch (e) {
+      this.log.warn(`[collab] ${this.id}: a message from another instance could not be applied: ${(e as Error).message}`)
+    }
+  }
+
+  /** After the bus was away: whatever other instances stored meanwhile, from the store. */
+  async resyncFromStore(): Promise<void> {
+    if (this.state !== 'ready' && this.state !== 'unloading') return
+    const rows = await this.store.loadUpdateRecords(this.id)
+    if ((this.state as RoomState) === 'closed') return
+    this.doc.transact(() => { for (const r of rows) Y.applyUpdate(this.doc, r.data) }, BUS_ORIGIN)
+  }
+
   /**
    * Tries a received update on the mirror and checks it against the access rules as they stand in
    * `doc`. Throws RefusedUpdate (nothing applied anywhere that matters) when it may not be made.
@@ -331,6 +362,7 @@ export class Room {
       Y.applyUpdate(this.mirror, Y.encodeStateAsUpdate(this.doc))
     }
     const mirror = this.mirror
+    const hadPending = mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null
     let refusal: { reason: string; sheet?: string; cell?: string } | null = null
     try {
       mirror.transact(tr => {
@@ -344,7 +376,8 @@ export class Room {
         }
       })
       // held back until edits nobody sent arrive, it would be applied later unchecked, in someone else's change
-      if (!refusal && (mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null)) {
+      // (a doc already waiting for another instance's edits, which the bus brings, is not this sender's doing)
+      if (!refusal && !hadPending && (mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null)) {
         refusal = { reason: 'the change builds on edits the server does not have' }
       }
       if (!refusal && claims.foreign) refusal = { reason: 'changes under another person\'s client id' }
@@ -504,7 +537,16 @@ export class Room {
     }
     try {
       const message = encodeUpdateMessage(update)
-      const relay = () => { for (const c of this.conns) if (c !== origin && c.started) this.send(c, message) }
+      if (origin === BUS_ORIGIN) {
+        // stored already (by the instance that took it, or read from the store): relay only
+        for (const c of this.conns) if (c.started) this.send(c, message)
+        return
+      }
+      const bus = this.manager.bus
+      const relay = () => {
+        for (const c of this.conns) if (c !== origin && c.started) this.send(c, message)
+        bus?.publish(this.id, 'update', update)
+      }
       if (this.deleted) { relay(); return }
       if (this.pending.length === 0) this.pendingSince = performance.now()
       this.pending.push(update)
@@ -548,6 +590,7 @@ export class Room {
       // to everyone, the sender too: the stock client's idle watchdog relies on its own renewals echoing
       const message = encodeAwarenessMessage(this.awareness, changed)
       for (const c of this.conns) if (c.started) this.send(c, message)
+      if (origin !== BUS_ORIGIN) this.manager.bus?.publish(this.id, 'awareness', encodeAwarenessUpdate(this.awareness, changed))
     } catch (e) {
       this.log.error(`[collab] ${this.id}: error distributing awareness:`, e)
     }
@@ -653,6 +696,9 @@ export class Room {
 
   private async maybeCompact(): Promise<void> {
     if (this.deleted || this.compacting || this.storedUpdates <= this.opts.compactThreshold || this.lastSeq === 0) return
+    const bus = this.manager.bus
+    // one instance compacts a workbook at a time (the lock expires if that instance dies midway)
+    if (bus && !(await bus.lock(`compact:${this.id}`, 30_000))) return
     this.compacting = true
     try {
       // The stored rows themselves are merged (never this doc's state): with several instances on one
@@ -674,6 +720,7 @@ export class Room {
       this.manager.emit('compacted', this.id, { removed, storedUpdates: this.storedUpdates })
     } finally {
       this.compacting = false
+      if (bus) await bus.unlock(`compact:${this.id}`)
     }
   }
 
@@ -735,6 +782,7 @@ export class Room {
   }
 
   destroyDoc(): void {
+    this.manager.bus?.leave(this.id)
     this.mirror?.destroy()
     this.mirror = null
     this.state = 'closed'
@@ -755,9 +803,12 @@ export class RoomManager extends EventEmitter<RoomEvents> {
   closing = false
   private readonly pingTimer: NodeJS.Timeout
 
-  constructor(readonly store: Store, readonly log: Logger, opts: Partial<RoomOptions> = {}) {
+  constructor(readonly store: Store, readonly log: Logger, opts: Partial<RoomOptions> = {}, readonly bus: RoomBus | null = null) {
     super()
     this.opts = { ...DEFAULT_ROOM_OPTIONS, ...opts }
+    bus?.onReconnect(() => {
+      for (const room of this.rooms.values()) room.resyncFromStore().catch(e => this.log.error(`[collab] ${room.id}: resync failed:`, e))
+    })
     this.pingTimer = setInterval(() => this.ping(), this.opts.pingIntervalMs)
     this.pingTimer.unref()
   }

@@ -158,7 +158,15 @@ const OWNERS: readonly Role[] = ['owner']
 const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   {
     pattern: /^\/api\/health$/,
-    methods: { GET: async (_req, res) => sendJson(res, 200, { ok: true }) },
+    methods: {
+      // the store and (when configured) Redis: 200 while workbooks can be served, 503 when the store cannot
+      GET: async (_req, res, _url, ctx) => {
+        let store: 'up' | 'down' = 'up'
+        try { await ctx.store.ping() } catch { store = 'down' }
+        const redis = ctx.rooms.bus ? ctx.rooms.bus.status() : 'off'
+        sendJson(res, store === 'up' ? 200 : 503, { ok: store === 'up', store, redis, rooms: ctx.rooms.rooms.size })
+      },
+    },
   },
   {
     pattern: /^\/api\/templates$/,

@@ -334,7 +334,7 @@ describe('API', () => {
     const s = await server()
     const health = await s.api('GET', '/api/health')
     expect(health.status).toBe(200)
-    expect(health.json).toEqual({ ok: true })
+    expect(health.json).toMatchObject({ ok: true, store: 'up', redis: 'off' })
 
     const zh = await s.api('GET', '/api/templates')
     expect(zh.status).toBe(200)

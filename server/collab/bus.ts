@@ -1,0 +1,140 @@
+/**
+ * Several server instances share rooms through Redis (ioredis): every document update an instance
+ * stores, and every presence change, is published on the workbook's channel; the other instances
+ * apply it to their copy of the room and relay it to their own clients. Redis is a fan-out only: the
+ * store stays the truth. When Redis goes away, each instance goes on serving its own clients; when it
+ * comes back, every loaded room re-reads the store, so nothing published meanwhile is missed.
+ *
+ *   message = kind (1 byte: 0 update, 1 awareness) · instance id length (1 byte) · instance id · payload
+ */
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { Logger } from '../log'
+
+export type BusKind = 'update' | 'awareness'
+
+export interface RoomBus {
+  readonly instanceId: string
+  /** Subscribes to a room; `onMessage` gets what other instances publish. Resolves once subscribed (or Redis is down). */
+  join(roomId: string, onMessage: (kind: BusKind, payload: Uint8Array) => void): Promise<void>
+  leave(roomId: string): void
+  /** Best effort: while Redis is down, nothing is sent (the store has it; rooms resync on reconnect). */
+  publish(roomId: string, kind: BusKind, payload: Uint8Array): void
+  /** Called after Redis comes back from an outage. */
+  onReconnect(fn: () => void): void
+  /** A lock with expiry (e.g. one compaction of a workbook at a time); false if another holds it or Redis is down. */
+  lock(key: string, ttlMs: number): Promise<boolean>
+  unlock(key: string): Promise<void>
+  status(): 'up' | 'down'
+  close(): Promise<void>
+}
+
+const CHANNEL = (prefix: string, id: string) => `${prefix}room:${id}`
+
+export class RedisBus implements RoomBus {
+  readonly instanceId = randomBytes(6).toString('base64url')
+  private readonly pub: Redis
+  private readonly sub: Redis
+  private readonly handlers = new Map<string, (kind: BusKind, payload: Uint8Array) => void>()
+  private readonly reconnectListeners: (() => void)[] = []
+  private wasDown = false
+  private up = false
+  private closed = false
+
+  constructor(url: string, private readonly log: Logger, private readonly prefix = 'pw:') {
+    const opts = {
+      // fail fast while Redis is away: publishing is best effort, the store has every update
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      retryStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 5), 2_000),
+      lazyConnect: false,
+    }
+    this.pub = new Redis(url, opts)
+    this.sub = new Redis(url, { ...opts, enableOfflineQueue: true })
+    for (const c of [this.pub, this.sub]) c.on('error', () => { /* reported through status and the 'close' events */ })
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel.toString(), message))
+    this.sub.on('ready', () => {
+      this.up = true
+      if (this.wasDown && !this.closed) {
+        this.wasDown = false
+        this.log.info('[bus] Redis is back: rooms resync from the store')
+        for (const fn of this.reconnectListeners) { try { fn() } catch (e) { this.log.error('[bus] resync failed:', e) } }
+      }
+    })
+    this.sub.on('close', () => {
+      if (this.up && !this.closed) this.log.warn('[bus] Redis connection lost: serving local clients only until it is back')
+      if (this.up) this.wasDown = true
+      this.up = false
+    })
+  }
+
+  /** Resolves once the subscriber connection is ready (or rejects after `timeoutMs`). */
+  async ready(timeoutMs = 5_000): Promise<this> {
+    if (this.up) return this
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => { this.sub.off('ready', ok); reject(new Error('Redis did not answer')) }, timeoutMs)
+      const ok = () => { clearTimeout(t); resolve() }
+      this.sub.once('ready', ok)
+    })
+    return this
+  }
+
+  status(): 'up' | 'down' { return this.up && this.pub.status === 'ready' ? 'up' : 'down' }
+
+  private receive(channel: string, message: Buffer): void {
+    if (!channel.startsWith(this.prefix + 'room:') || message.length < 2) return
+    const handler = this.handlers.get(channel.slice(this.prefix.length + 5))
+    if (!handler) return
+    const kind = message[0] === 0 ? 'update' : message[0] === 1 ? 'awareness' : null
+    const idLen = message[1]!
+    if (!kind || message.length < 2 + idLen) return
+    if (message.toString('utf8', 2, 2 + idLen) === this.instanceId) return
+    const payload = new Uint8Array(message.buffer, message.byteOffset + 2 + idLen, message.length - 2 - idLen)
+    try { handler(kind, payload) } catch (e) { this.log.error(`[bus] ${channel}: handling a message failed:`, e) }
+  }
+
+  async join(roomId: string, onMessage: (kind: BusKind, payload: Uint8Array) => void): Promise<void> {
+    this.handlers.set(roomId, onMessage)
+    try {
+      await this.sub.subscribe(CHANNEL(this.prefix, roomId))
+    } catch (e) {
+      // Redis is down: the room serves its own clients; it resyncs from the store when Redis is back
+      this.log.warn(`[bus] ${roomId}: subscribing failed (${(e as Error).message})`)
+    }
+  }
+
+  leave(roomId: string): void {
+    this.handlers.delete(roomId)
+    this.sub.unsubscribe(CHANNEL(this.prefix, roomId)).catch(() => {})
+  }
+
+  publish(roomId: string, kind: BusKind, payload: Uint8Array): void {
+    if (this.closed || this.pub.status !== 'ready') return
+    const id = Buffer.from(this.instanceId)
+    const head = Buffer.from([kind === 'update' ? 0 : 1, id.length])
+    this.pub.publish(CHANNEL(this.prefix, roomId), Buffer.concat([head, id, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)])).catch(() => {})
+  }
+
+  onReconnect(fn: () => void): void { this.reconnectListeners.push(fn) }
+
+  async lock(key: string, ttlMs: number): Promise<boolean> {
+    try {
+      return (await this.pub.set(`${this.prefix}lock:${key}`, this.instanceId, 'PX', ttlMs, 'NX')) === 'OK'
+    } catch {
+      return false
+    }
+  }
+
+  async unlock(key: string): Promise<void> {
+    // only our own lock: it may have expired and been taken by another instance
+    await this.pub.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, `${this.prefix}lock:${key}`, this.instanceId).catch(() => {})
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.handlers.clear()
+    this.pub.disconnect()
+    this.sub.disconnect()
+  }
+}
