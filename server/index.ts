@@ -27,7 +27,7 @@ import { HttpError, sendError } from './http/util'
 import { FailureBudget, authorize, hashToken, tokenOf } from './auth'
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import/xlsx'
 import { loadTemplates } from './templates'
-import { consoleLogger, type Logger } from './log'
+import { consoleLogger, jsonLogger, type Logger } from './log'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -267,7 +267,9 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a whole number of bytes, got ${JSON.stringify(v)}`)
     return n
   }
+  const logger = env.LOG_FORMAT === 'json' ? jsonLogger() : consoleLogger
   const running = await startServer({
+    logger,
     unloadDelayMs: ms('UNLOAD_DELAY_MS'),
     pingIntervalMs: ms('PING_INTERVAL_MS'),
     flushDelayMs: ms('FLUSH_DELAY_MS'),
@@ -283,16 +285,16 @@ async function main(): Promise<void> {
     maxDocBytes: bytes('MAX_DOC_BYTES'),
     maxMessageBytes: bytes('MAX_MESSAGE_BYTES'),
   })
-  consoleLogger.info(`data: ${resolve(env.DATA_DIR || './data')}`)
+  logger.info(env.DATABASE_URL ? 'store: PostgreSQL' : `data: ${resolve(env.DATA_DIR || './data')}`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
     stopping = true
-    consoleLogger.info(`${signal}: shutting down`)
-    setTimeout(() => { consoleLogger.error('shutdown took too long; exiting'); process.exit(1) }, 15_000).unref()
+    logger.info(`${signal}: shutting down`)
+    setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1) }, 15_000).unref()
     running.close().then(
-      () => { consoleLogger.info('stopped'); process.exit(0) },
-      e => { consoleLogger.error('shutdown failed:', e); process.exit(1) },
+      () => { logger.info('stopped'); process.exit(0) },
+      e => { logger.error('shutdown failed:', e); process.exit(1) },
     )
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
