@@ -27,6 +27,8 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     chunkSizeWarningLimit: 4000,
+    // which chunks each page loads: read by the bundle-size benchmark (bench/bundle.ts)
+    manifest: true,
     rollupOptions: {
       input: { index: 'index.html', sw: 'src/sw/service-worker.ts' },
       output: { entryFileNames: chunk => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js') },

@@ -13,8 +13,15 @@ import { fileURLToPath } from 'node:url'
 import { CorrectnessError, gcExposed, type BenchDetail, type BenchResult, type Benchmark } from './harness'
 import { formulaBenchmark } from './formula'
 import { exportBenchmark } from './export'
+import { bundleBenchmark } from './bundle'
+import { memoryBenchmark } from './memory'
+import { fanoutBenchmark } from './fanout'
 
-const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark]
+const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark]
+
+// BENCH_ONLY=memory,fan-out runs the benchmarks whose name contains one of the words
+const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean)
+if (only.length) BENCHMARKS.splice(0, BENCHMARKS.length, ...BENCHMARKS.filter(b => only.some(w => b.name.includes(w))))
 
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url))
 

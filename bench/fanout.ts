@@ -1,0 +1,147 @@
+/**
+ * Sync fan-out: how long an edit takes to reach the other clients of its room, and how many never
+ * arrive, on this server (SQLite store on, share-link auth on, every update stored before it is relayed
+ * and checked against the access rules) and on the reference server (the server bundled with
+ * y-websocket 2.1.0, in memory), side by side in this process with the same stock clients:
+ *   A: 50 rooms × 4 clients, each client 5 edits/s;   B: 1 room × 50 clients, each 5 edits/s.
+ * An edit is a cell set to its send time; receivers take the difference. Target: p99 ≤ 1.0× reference.
+ */
+import { createServer, type Server } from 'node:http'
+import { createRequire } from 'node:module'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import * as Y from 'yjs'
+import WebSocket, { WebSocketServer } from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import { startServer } from '../server/index'
+import { silentLogger } from '../server/log'
+import { hashToken, newLinkId, newToken } from '../server/auth'
+import { initWorkbook, addSheet } from '../src/core/workbook/mutations'
+import { sheetIds, sheetParts, sheetsOf } from '../src/core/workbook/schema'
+import { result, round, type BenchDetail, type BenchResult, type Benchmark } from './harness'
+
+const SECONDS = Number(process.env.BENCH_FANOUT_SECONDS ?? 6)
+const RATE = 5
+
+interface Target { url: string; params: (room: string) => Record<string, string>; close(): Promise<void> }
+
+async function reference(): Promise<Target> {
+  const require = createRequire(import.meta.url)
+  const { setupWSConnection } = require('y-websocket-ref/bin/utils') as { setupWSConnection: (ws: WebSocket, req: unknown, opts: { docName: string }) => void }
+  const http: Server = createServer((_req, res) => { res.writeHead(200); res.end('ok') })
+  const wss = new WebSocketServer({ server: http })
+  wss.on('connection', (ws, req) => setupWSConnection(ws, req, { docName: (req.url ?? '/').slice(1).split('?')[0]! }))
+  await new Promise<void>(r => http.listen(0, '127.0.0.1', r))
+  const port = (http.address() as AddressInfo).port
+  return {
+    url: `ws://127.0.0.1:${port}`,
+    params: () => ({}),
+    close: () => new Promise<void>(r => { for (const c of wss.clients) c.terminate(); wss.close(); http.close(() => r()) }),
+  }
+}
+
+async function ours(rooms: string[]): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-bench-fanout-'))
+  const s = await startServer({ port: 0, dataDir: dir, staticDir: dir, logger: silentLogger, messagesPerSecond: 1000, messageBurst: 2000 })
+  const tokens = new Map<string, string>()
+  for (const id of rooms) {
+    const doc = new Y.Doc()
+    initWorkbook(doc, { title: id })
+    addSheet(doc, { name: 'Sheet1', rows: 5, cols: 5 })
+    const token = newToken()
+    await s.store.createWorkbook({ id, title: id, template: 'blank', createdAt: 0, updatedAt: 0 }, Y.encodeStateAsUpdate(doc),
+      { link: { id: newLinkId(), workbookId: id, role: 'editor', name: 'bench', createdAt: 0, revokedAt: null }, tokenHash: hashToken(token) })
+    tokens.set(id, token)
+  }
+  return {
+    url: s.url.replace('http', 'ws') + '/collab',
+    params: room => ({ token: tokens.get(room)! }),
+    close: async () => { await s.close(); rmSync(dir, { recursive: true, force: true }) },
+  }
+}
+
+interface Run { latencies: number[]; expected: number; received: number }
+
+/** `rooms` × `perRoom` clients; each sends RATE edits a second for SECONDS; returns what arrived. */
+async function scenario(target: Target, rooms: string[], perRoom: number): Promise<Run> {
+  const latencies: number[] = []
+  let expected = 0, received = 0
+  const clients: { doc: Y.Doc; provider: WebsocketProvider; cells: () => Y.Map<unknown>; key: string }[] = []
+  for (const room of rooms) {
+    for (let i = 0; i < perRoom; i++) {
+      const doc = new Y.Doc()
+      const provider = new WebsocketProvider(target.url, room, doc, { WebSocketPolyfill: WebSocket as never, disableBc: true, params: target.params(room) })
+      const cells = () => {
+        const sheets = sheetsOf(doc)
+        const id = sheetIds(doc)[0]
+        return id ? sheetParts(sheets.get(id)!).cells as Y.Map<unknown> : doc.getMap('cells')
+      }
+      clients.push({ doc, provider, cells, key: `b${i}:x${i}` })
+    }
+  }
+  await Promise.all(clients.map(c => c.provider.synced ? Promise.resolve() : new Promise<void>(r => c.provider.once('sync', () => r()))))
+  // the reference server holds no workbook: its first client makes one, the others receive it
+  for (let k = 0; k < clients.length; k += perRoom) {
+    const first = clients[k]!
+    if (sheetIds(first.doc).length === 0) { initWorkbook(first.doc, { title: 'x' }); addSheet(first.doc, { name: 'Sheet1', rows: 5, cols: 5 }) }
+  }
+  await new Promise<void>(resolve => {
+    const check = () => { if (clients.every(c => sheetIds(c.doc).length > 0)) resolve(); else setTimeout(check, 20) }
+    check()
+  })
+  let measuring = false
+  for (const c of clients) {
+    c.cells().observe((e, tr) => {
+      if (tr.local || !measuring) return
+      const now = performance.now()
+      for (const key of e.keysChanged) {
+        const v = c.cells().get(key)
+        if (typeof v === 'number') { latencies.push(now - v); received++ }
+      }
+    })
+  }
+  measuring = true
+  const ticks = SECONDS * RATE
+  const others = perRoom - 1
+  for (let t = 0; t < ticks; t++) {
+    const slot = performance.now()
+    for (const c of clients) { c.cells().set(c.key, performance.now()); expected += others }
+    const wait = 1000 / RATE - (performance.now() - slot)
+    if (wait > 0) await new Promise(r => setTimeout(r, wait))
+  }
+  // a grace period for the last edits, then whatever has not arrived is lost
+  await new Promise(r => setTimeout(r, 2_000))
+  measuring = false
+  for (const c of clients) { c.provider.destroy(); c.doc.destroy() }
+  return { latencies, expected, received }
+}
+
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : NaN }
+
+export const fanoutBenchmark: Benchmark = {
+  name: 'sync fan-out vs y-websocket 2.1.0',
+  async run() {
+    const results: BenchResult[] = []
+    const details: BenchDetail[] = []
+    const cases: [string, string[], number][] = [
+      ['50 rooms × 4 clients', Array.from({ length: 50 }, (_, i) => `fan${i}`), 4],
+      ['1 room × 50 clients', ['fanbig'], 50],
+    ]
+    for (const [name, rooms, perRoom] of cases) {
+      // the reference first, then ours: each gets a fresh server
+      const ref = await reference()
+      const r = await scenario(ref, rooms, perRoom)
+      await ref.close()
+      const mine = await ours(rooms)
+      const o = await scenario(mine, rooms, perRoom)
+      await mine.close()
+      results.push(result(`fan-out ${name}: p99 edit → others`, pct(o.latencies, 0.99), pct(r.latencies, 0.99), 1.0, `${SECONDS} s at ${RATE}/s per client`))
+      results.push(result(`fan-out ${name}: p50 edit → others`, pct(o.latencies, 0.5), pct(r.latencies, 0.5), null, `${SECONDS} s at ${RATE}/s per client`))
+      details.push({ name: `fan-out ${name}: lost (ours / reference)`, ms: null, stat: `${o.expected - o.received} of ${o.expected} / ${r.expected - r.received} of ${r.expected}` })
+      details.push({ name: `fan-out ${name}: received per second (ours / reference)`, ms: null, stat: `${round(o.received / SECONDS, 0)} / ${round(r.received / SECONDS, 0)}` })
+    }
+    return { results, details }
+  },
+}
