@@ -3,11 +3,11 @@
  * the ISO date; typing straight into the cell (as in Excel: "2024-5-1", "5/1") edits text, which the
  * cell parses like any other input. Handsontable's own DateEditor drops typed characters.
  */
-import Handsontable from 'handsontable'
+import { DateEditor, TextEditor } from './handsontable'
 
 const ISO = /^\d{4}-\d{2}-\d{2}$/
 
-export class DateTextEditor extends Handsontable.editors.DateEditor {
+export class DateTextEditor extends DateEditor {
   private typing = false
 
   override beginEditing(newInitialValue?: unknown, event?: Event): void {
@@ -37,7 +37,7 @@ export class DateTextEditor extends Handsontable.editors.DateEditor {
 
   override open(): void {
     if (this.typing) {
-      Handsontable.editors.TextEditor.prototype.open.call(this)
+      TextEditor.prototype.open.call(this)
       return
     }
     super.open()

@@ -5,7 +5,7 @@
  * Remote structural changes keep the cell being edited open, at its own (rowId, colId), with its text.
  */
 import { onScopeDispose, ref, watch, type Ref } from 'vue'
-import Handsontable from 'handsontable'
+import Handsontable from './handsontable'
 import { baseRenderer } from 'handsontable/renderers'
 import type { CellInput, ColumnMeta, ColumnType } from '../core/workbook/schema'
 import { COLUMN_TYPES } from '../core/workbook/schema'
