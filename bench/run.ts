@@ -16,8 +16,9 @@ import { exportBenchmark } from './export'
 import { bundleBenchmark } from './bundle'
 import { memoryBenchmark } from './memory'
 import { fanoutBenchmark } from './fanout'
+import { coldOpenBenchmark } from './cold'
 
-const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark]
+const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark]
 
 // BENCH_ONLY=memory,fan-out runs the benchmarks whose name contains one of the words
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean)

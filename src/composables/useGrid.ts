@@ -483,6 +483,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
 
   function mount(): void {
     if (!container.value || !wb.engine.value) return
+    performance.mark('pw:grid-start')
     buildData()
     const L = labels()
     void L

@@ -89,6 +89,7 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
 
   // the browser's copy first: a workbook opened before opens offline, and edits made offline survive a reload
   const local = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(`pw-workbook-${id}`, doc)
+  performance.mark('pw:provider-start')
   const provider = new WebsocketProvider(collabUrl(), id, doc, { disableBc: true, maxBackoffTime: 5_000, params: token ? { token } : {} })
   const awareness = provider.awareness
   awareness.setLocalStateField('user', { name: identity.name, color: identity.color })
@@ -116,7 +117,10 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   /** The engine starts once there is a workbook to show: from the server or from the browser's copy. */
   const start = () => {
     if (engine.value || sheetIds(doc).length === 0) return
+    // marks for the cold-open benchmark (bench/cold.ts): when the workbook arrived, when it computed
+    performance.mark('pw:doc-ready')
     const e = new FormulaEngine(doc)
+    performance.mark('pw:engine-ready')
     e.localOrigins.add(origin)
     e.onChange((c) => { if (c.sheetsChanged) refreshMeta() })
     engine.value = e
