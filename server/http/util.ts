@@ -36,48 +36,20 @@ export function sendNoContent(res: ServerResponse): void {
  * Reads the request body as JSON. Empty body → undefined. Larger than `limit` bytes → 413 (declared by
  * Content-Length: at once; otherwise as soon as it is exceeded). Malformed → 400.
  */
-export function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => new HttpError(413, `request body larger than ${limit} bytes`, { Connection: 'close' })
-    const declared = Number(req.headers['content-length'])
-    if (Number.isFinite(declared) && declared > limit) {
-      // drain what is in flight so the client reads the answer instead of a reset
-      req.resume()
-      reject(tooLarge())
-      return
-    }
-    const chunks: Buffer[] = []
-    let size = 0
-    let failed = false
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return
-      size += chunk.length
-      if (size > limit) {
-        failed = true
-        chunks.length = 0
-        reject(tooLarge())
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('error', err => { if (!failed) { failed = true; reject(new HttpError(400, `request body could not be read: ${err.message}`)) } })
-    req.on('end', () => {
-      if (failed) return
-      const text = Buffer.concat(chunks).toString('utf8')
-      if (text.trim() === '') { resolve(undefined); return }
-      try {
-        resolve(JSON.parse(text))
-      } catch {
-        reject(new HttpError(400, 'malformed JSON body'))
-      }
-    })
-  })
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const text = (await readRawBody(req, limit, `request body larger than ${limit} bytes`)).toString('utf8')
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new HttpError(400, 'malformed JSON body')
+  }
 }
 
 /** Reads the request body as bytes; larger than `limit` → 413 (declared: at once; otherwise when exceeded). */
-export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readRawBody(req: IncomingMessage, limit: number, tooLargeMessage = `the file is larger than ${Math.round(limit / 1048576)} MB`): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const tooLarge = () => new HttpError(413, `the file is larger than ${Math.round(limit / 1048576)} MB`, { Connection: 'close' })
+    const tooLarge = () => new HttpError(413, tooLargeMessage, { Connection: 'close' })
     const declared = Number(req.headers['content-length'])
     if (Number.isFinite(declared) && declared > limit) { req.resume(); reject(tooLarge()); return }
     const chunks: Buffer[] = []
