@@ -111,7 +111,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ? await new PostgresStore(opts.databaseUrl).open()
     : new SqliteStore(resolve(opts.dataDir ?? './data')))
   const roomOptions: Partial<RoomOptions> = {}
-  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes'] as const) {
+  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes', 'busStateIntervalMs'] as const) {
     if (opts[k] !== undefined) roomOptions[k] = opts[k]
   }
   // templates people saved or uploaded join the shipped ones; one that no longer builds is left out, loudly
@@ -273,6 +273,7 @@ async function main(): Promise<void> {
     unloadDelayMs: ms('UNLOAD_DELAY_MS'),
     pingIntervalMs: ms('PING_INTERVAL_MS'),
     flushDelayMs: ms('FLUSH_DELAY_MS'),
+    busStateIntervalMs: ms('BUS_STATE_INTERVAL_MS'),
     port,
     host: env.HOST || '127.0.0.1',
     dataDir: env.DATA_DIR || './data',

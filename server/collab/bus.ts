@@ -5,13 +5,17 @@
  * store stays the truth. When Redis goes away, each instance goes on serving its own clients; when it
  * comes back, every loaded room re-reads the store, so nothing published meanwhile is missed.
  *
- *   message = kind (1 byte: 0 update, 1 awareness) · instance id length (1 byte) · instance id · payload
+ *   message = kind (1 byte: 0 update, 1 awareness, 2 state vector) · instance id length (1 byte) · instance id · payload
+ *
+ * Anti-entropy: each instance publishes its rooms' state vectors now and then; an instance that sees
+ * another holding edits it lacks (a message lost while Redis was paused or cut off) re-reads the store.
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from '../log'
 
-export type BusKind = 'update' | 'awareness'
+/** update: a stored doc update; awareness: presence; state: a room's state vector, for anti-entropy */
+export type BusKind = 'update' | 'awareness' | 'state'
 
 export interface RoomBus {
   readonly instanceId: string
@@ -49,8 +53,9 @@ export class RedisBus implements RoomBus {
       retryStrategy: (n: number) => Math.min(100 * 2 ** Math.min(n, 5), 2_000),
       lazyConnect: false,
     }
-    this.pub = new Redis(url, opts)
-    this.sub = new Redis(url, { ...opts, enableOfflineQueue: true })
+    // named, so that an operator (or a test) can tell the connections apart in CLIENT LIST
+    this.pub = new Redis(url, { ...opts, connectionName: `pw-pub-${this.instanceId}` })
+    this.sub = new Redis(url, { ...opts, enableOfflineQueue: true, connectionName: `pw-sub-${this.instanceId}` })
     for (const c of [this.pub, this.sub]) c.on('error', () => { /* reported through status and the 'close' events */ })
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel.toString(), message))
     this.sub.on('ready', () => {
@@ -85,7 +90,7 @@ export class RedisBus implements RoomBus {
     if (!channel.startsWith(this.prefix + 'room:') || message.length < 2) return
     const handler = this.handlers.get(channel.slice(this.prefix.length + 5))
     if (!handler) return
-    const kind = message[0] === 0 ? 'update' : message[0] === 1 ? 'awareness' : null
+    const kind = message[0] === 0 ? 'update' : message[0] === 1 ? 'awareness' : message[0] === 2 ? 'state' : null
     const idLen = message[1]!
     if (!kind || message.length < 2 + idLen) return
     if (message.toString('utf8', 2, 2 + idLen) === this.instanceId) return
@@ -111,7 +116,7 @@ export class RedisBus implements RoomBus {
   publish(roomId: string, kind: BusKind, payload: Uint8Array): void {
     if (this.closed || this.pub.status !== 'ready') return
     const id = Buffer.from(this.instanceId)
-    const head = Buffer.from([kind === 'update' ? 0 : 1, id.length])
+    const head = Buffer.from([kind === 'update' ? 0 : kind === 'awareness' ? 1 : 2, id.length])
     this.pub.publish(CHANNEL(this.prefix, roomId), Buffer.concat([head, id, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)])).catch(() => {})
   }
 

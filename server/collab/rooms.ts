@@ -42,6 +42,8 @@ export interface RoomOptions {
   pingIntervalMs: number
   /** a connection whose unsent data exceeds this is closed as too slow (default 64 MiB) */
   maxBufferedBytes: number
+  /** with a bus: how often a room publishes its state vector so that instances notice missed edits (default 5 000) */
+  busStateIntervalMs: number
   /** messages a connection may send while its room loads (default 256) */
   maxQueuedMessages: number
   /** bytes a connection may send while its room loads (default 8 MiB) */
@@ -63,6 +65,7 @@ export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
   metaThrottleMs: 2_000,
   pingIntervalMs: 30_000,
   maxBufferedBytes: 64 * 1024 * 1024,
+  busStateIntervalMs: 5_000,
   maxQueuedMessages: 256,
   maxQueuedBytes: 8 * 1024 * 1024,
   messagesPerSecond: 100,
@@ -245,6 +248,11 @@ export class Room {
     metaOf(this.doc).observe(this.onMetaChange)
     this.awareness.on('update', this.onAwarenessUpdate)
     this.state = 'ready'
+    const bus = this.manager.bus
+    if (bus) {
+      this.busStateTimer = setInterval(() => bus.publish(this.id, 'state', Y.encodeStateVector(this.doc)), this.opts.busStateIntervalMs)
+      this.busStateTimer.unref()
+    }
     const early = this.busQueue
     this.busQueue = []
     for (const [kind, payload] of early) this.fromBus(kind, payload)
@@ -326,14 +334,34 @@ export class Room {
 
   /** A change or presence another instance published: applied here and relayed to this instance's clients. */
   fromBus(kind: BusKind, payload: Uint8Array): void {
-    if (this.state === 'loading') { this.busQueue.push([kind, payload]); return }
+    if (this.state === 'loading') { if (kind !== 'state') this.busQueue.push([kind, payload]); return }
     if (this.state === 'closed' || this.deleted) return
     try {
       if (kind === 'update') Y.applyUpdate(this.doc, payload, BUS_ORIGIN)
-      else applyAwarenessUpdate(this.awareness, payload, BUS_ORIGIN)
+      else if (kind === 'awareness') applyAwarenessUpdate(this.awareness, payload, BUS_ORIGIN)
+      else {
+        // another instance holds edits this one never received: they are in the store
+        const mine = Y.decodeStateVector(Y.encodeStateVector(this.doc))
+        for (const [client, clock] of Y.decodeStateVector(payload)) {
+          if ((mine.get(client) ?? 0) < clock) { this.resyncSoon(); break }
+        }
+      }
     } catch (e) {
       this.log.warn(`[collab] ${this.id}: a message from another instance could not be applied: ${(e as Error).message}`)
     }
+  }
+
+  private resyncTimer: NodeJS.Timeout | null = null
+  private busStateTimer: NodeJS.Timeout | null = null
+
+  /** A resync shortly (edits another instance has may still be on their way to the store). */
+  private resyncSoon(): void {
+    if (this.resyncTimer) return
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = null
+      this.resyncFromStore().catch(e => this.log.error(`[collab] ${this.id}: resync failed:`, e))
+    }, 500)
+    this.resyncTimer.unref()
   }
 
   /** After the bus was away: whatever other instances stored meanwhile, from the store. */
@@ -777,8 +805,9 @@ export class Room {
   private clearTimers(): void {
     this.cancelUnload()
     this.clearFlushTimer()
-    for (const t of [this.retryTimer, this.metaTimer]) if (t) clearTimeout(t)
-    this.retryTimer = this.metaTimer = null
+    for (const t of [this.retryTimer, this.metaTimer, this.resyncTimer]) if (t) clearTimeout(t)
+    if (this.busStateTimer) clearInterval(this.busStateTimer)
+    this.retryTimer = this.metaTimer = this.resyncTimer = this.busStateTimer = null
   }
 
   destroyDoc(): void {

@@ -36,8 +36,8 @@ async function cluster() {
   return { url, schema, prefix: `${uniqueName('pwt')}:` }
 }
 
-async function instance(c: { url: string; schema: string; prefix: string }): Promise<TestServer> {
-  const s = await startTestServer({ store: await new PostgresStore(DATABASE_URL, { schema: c.schema }).open(), redisUrl: REDIS_URL, redisPrefix: c.prefix, compactThreshold: 10 })
+async function instance(c: { url: string; schema: string; prefix: string }, opts: { busStateIntervalMs?: number } = {}): Promise<TestServer> {
+  const s = await startTestServer({ store: await new PostgresStore(DATABASE_URL, { schema: c.schema }).open(), redisUrl: REDIS_URL, redisPrefix: c.prefix, compactThreshold: 10, ...opts })
   cleanups.push(() => s.close())
   return s
 }
@@ -92,6 +92,25 @@ describe('several instances', () => {
     const fresh = new Y.Doc()
     for (const u of await s1.store.loadUpdates(id)) Y.applyUpdate(fresh, u)
     expect(same(fresh, a.doc)).toBe(true)
+  })
+
+  it('an edit whose publication was lost still reaches the other instance (state vectors compared, the store re-read)', async () => {
+    const c = await cluster()
+    const s1 = await instance(c, { busStateIntervalMs: 200 }), s2 = await instance(c, { busStateIntervalMs: 200 })
+    const created = await s1.api('POST', '/api/workbooks', { template: 'blank' })
+    ownerTokens.set(created.json.id, created.json.token)
+    const id = created.json.id as string
+    const a = client(s1, id), b = client(s2, id)
+    await Promise.all([a.synced(), b.synced()])
+    const { sid, rows, cols } = cells(a.doc)
+    // cut instance 1's publishing connection: what it stores now is not published
+    const redis = new Redis(REDIS_URL)
+    cleanups.push(() => redis.disconnect())
+    const list = String(await redis.call('CLIENT', 'LIST'))
+    const line = list.split('\n').find(l => l.includes(`name=pw-pub-${s1.bus!.instanceId}`))!
+    await redis.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!)
+    setCell(a.doc, sid, rows[0]!, cols[0]!, 'published into the void')
+    await docUntil(b.doc, 'the edit at instance 2 anyway', d => cells(d).get(rows[0]!, cols[0]!) === 'published into the void', 15_000)
   })
 
   it('kill -9 of one instance mid-burst: everything another client saw is stored; Redis paused, all converge', async () => {
