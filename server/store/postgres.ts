@@ -35,10 +35,10 @@ export class PostgresStore implements Store {
 
   constructor(url: string, private readonly opts: PostgresOptions = {}) {
     if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`bad schema name ${opts.schema}`)
-    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 })
+    // the schema rides in the connection's startup options, so every pooled connection starts in it
+    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}) })
     // a database that goes away must not take the process with it: queries fail, and are retried by the rooms
     this.pool.on('error', () => {})
-    if (opts.schema) this.pool.on('connect', c => { void c.query(`SET search_path TO "${opts.schema}"`) })
     this.ready = this.migrate()
     this.ready.catch(() => {})
   }
