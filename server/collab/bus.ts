@@ -5,7 +5,7 @@
  * store stays the truth. When Redis goes away, each instance goes on serving its own clients; when it
  * comes back, every loaded room re-reads the store, so nothing published meanwhile is missed.
  *
- *   message = kind (1 byte: 0 update, 1 awareness, 2 state vector) · instance id length (1 byte) · instance id · payload
+ *   message = kind (1 byte: 0 update, 1 awareness, 2 state vector, 3 dropped) · instance id length (1 byte) · instance id · payload
  *
  * Anti-entropy: each instance publishes its rooms' state vectors now and then; an instance that sees
  * another holding edits it lacks (a message lost while Redis was paused or cut off) re-reads the store.
@@ -14,8 +14,9 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from '../log'
 
-/** update: a stored doc update; awareness: presence; state: a room's state vector, for anti-entropy */
-export type BusKind = 'update' | 'awareness' | 'state'
+/** update: a stored doc update; awareness: presence; state: a room's state vector, for anti-entropy; dropped: the workbook was deleted */
+export type BusKind = 'update' | 'awareness' | 'state' | 'dropped'
+const KINDS: BusKind[] = ['update', 'awareness', 'state', 'dropped']
 
 export interface RoomBus {
   readonly instanceId: string
@@ -60,6 +61,8 @@ export class RedisBus implements RoomBus {
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel.toString(), message))
     this.sub.on('ready', () => {
       this.up = true
+      // every room that wants its channel gets it, including ones that joined while Redis was away
+      for (const roomId of this.handlers.keys()) this.sub.subscribe(CHANNEL(this.prefix, roomId)).catch(() => {})
       if (this.wasDown && !this.closed) {
         this.wasDown = false
         this.log.info('[bus] Redis is back: rooms resync from the store')
@@ -90,7 +93,7 @@ export class RedisBus implements RoomBus {
     if (!channel.startsWith(this.prefix + 'room:') || message.length < 2) return
     const handler = this.handlers.get(channel.slice(this.prefix.length + 5))
     if (!handler) return
-    const kind = message[0] === 0 ? 'update' : message[0] === 1 ? 'awareness' : message[0] === 2 ? 'state' : null
+    const kind = KINDS[message[0]!] ?? null
     const idLen = message[1]!
     if (!kind || message.length < 2 + idLen) return
     if (message.toString('utf8', 2, 2 + idLen) === this.instanceId) return
@@ -116,7 +119,7 @@ export class RedisBus implements RoomBus {
   publish(roomId: string, kind: BusKind, payload: Uint8Array): void {
     if (this.closed || this.pub.status !== 'ready') return
     const id = Buffer.from(this.instanceId)
-    const head = Buffer.from([kind === 'update' ? 0 : kind === 'awareness' ? 1 : 2, id.length])
+    const head = Buffer.from([KINDS.indexOf(kind), id.length])
     this.pub.publish(CHANNEL(this.prefix, roomId), Buffer.concat([head, id, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)])).catch(() => {})
   }
 

@@ -250,7 +250,8 @@ export class Room {
     this.state = 'ready'
     const bus = this.manager.bus
     if (bus) {
-      this.busStateTimer = setInterval(() => bus.publish(this.id, 'state', Y.encodeStateVector(this.doc)), this.opts.busStateIntervalMs)
+      // only a state that is stored: others compare it with theirs and re-read the store when behind
+      this.busStateTimer = setInterval(() => { if (this.pending.length === 0 && !this.writing) bus.publish(this.id, 'state', Y.encodeStateVector(this.doc)) }, this.opts.busStateIntervalMs)
       this.busStateTimer.unref()
     }
     const early = this.busQueue
@@ -339,6 +340,7 @@ export class Room {
     try {
       if (kind === 'update') Y.applyUpdate(this.doc, payload, BUS_ORIGIN)
       else if (kind === 'awareness') applyAwarenessUpdate(this.awareness, payload, BUS_ORIGIN)
+      else if (kind === 'dropped') this.manager.droppedElsewhere(this)
       else {
         // another instance holds edits this one never received: they are in the store
         const mine = Y.decodeStateVector(Y.encodeStateVector(this.doc))
@@ -894,6 +896,16 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     }
   }
 
+  /** Another instance deleted the workbook: stop writing, close its sockets (4404), free the room. */
+  droppedElsewhere(room: Room): void {
+    void room.drop().then(() => {
+      room.closeAll(CLOSE.notFound, 'workbook deleted')
+      this.forget(room)
+      if (room.state !== 'closed') room.destroyDoc()
+      this.emit('room-dropped', room.id)
+    })
+  }
+
   /** Closes every open socket of a link (revoked: 4403). */
   closeLink(id: string, linkId: string, code: number, reason: string): number {
     const room = this.rooms.get(id)
@@ -910,6 +922,8 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     let existed: boolean
     try {
       existed = await deleteFromStore()
+      // the other instances close their clients too
+      if (existed) this.bus?.publish(id, 'dropped', new Uint8Array(0))
     } finally {
       if (room) {
         room.closeAll(CLOSE.notFound, 'workbook deleted')

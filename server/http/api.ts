@@ -8,7 +8,7 @@ import { buildWorkbook, type Locale } from '../../src/core/templates/template'
 import type { LinkRecord, Store, WorkbookRecord } from '../store/types'
 import { CLOSE, MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError, type RoomManager } from '../collab/rooms'
 import { cleanPersonName, isRole, type Role } from '../../src/core/access/access'
-import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, type FailureBudget } from '../auth'
+import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, sameSecret, type FailureBudget } from '../auth'
 import { exportXlsx } from '../export/xlsx'
 import { SheetNotFound, exportCsv } from '../export/csv'
 import { reviewData } from '../export/review'
@@ -214,7 +214,12 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
     pattern: /^\/api\/workbooks\/([^/]+)\/template$/,
     methods: {
       POST: async (req, res, url, ctx, id) => {
+        // the gallery is the server's: adding to it takes what uploading a template takes, and a writer's link
         await authorize(req, url, ctx, id, WRITERS)
+        if (ctx.createSecret) {
+          const given = req.headers['x-create-secret']
+          if (typeof given !== 'string' || !sameSecret(given, ctx.createSecret)) throw new HttpError(403, 'adding to the template gallery needs the server\'s create secret (X-Create-Secret)')
+        }
         const body = await readObject(req, ctx, { optional: true })
         const doc = await snapshot(ctx, id)
         try {
@@ -270,7 +275,7 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         const doc = new Y.Doc()
         try {
           const model = await readXlsx(body, ctx.importLimits)
-          const report = buildFromImport(doc, model, { title: title || undefined, fallbackTitle: locale === 'en' ? 'Imported workbook' : '导入的工作簿' })
+          const report = buildFromImport(doc, model, { title: title || undefined, fallbackTitle: locale === 'en' ? 'Imported workbook' : '导入的工作簿', maxGridCells: ctx.importLimits?.maxGridCells })
           sendCreated(res, await storeNew(ctx, doc, 'import', ownerName), { report })
         } catch (e) {
           if (e instanceof BadFile) throw new HttpError(e.status, e.message)

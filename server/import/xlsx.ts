@@ -19,7 +19,7 @@ import { META_SHEET, type SheetMetaExport } from '../export/xlsx'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { encodeFormula } from '../../src/core/formulas/references'
 import { FormulaEngine, isErrorValue } from '../../src/core/formulas/engine'
-import { cellKey, isFormula, sheetIds, sheetParts, sheetsOf, type CellInput, type ColumnMeta, type ColumnType } from '../../src/core/workbook/schema'
+import { isFormula, sheetIds, sheetParts, sheetsOf, type CellInput, type ColumnMeta, type ColumnType } from '../../src/core/workbook/schema'
 
 export { BadFile } from './zip'
 
@@ -30,6 +30,8 @@ export interface ImportLimits extends ReadLimits {
   timeoutMs: number
   /** heap of the parsing worker */
   maxHeapMb: number
+  /** rows × columns of all sheets together (a few cells far apart would make a huge empty grid) */
+  maxGridCells: number
 }
 
 export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
@@ -41,14 +43,29 @@ export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
   maxCells: 300_000,
   maxRows: 100_000,
   maxCols: 500,
+  maxGridCells: 2_000_000,
 }
 
-/** Parses the file (after checking the archive) in a worker; rejects with BadFile. */
+/** Imports parsing at once, server-wide: each worker may take `maxHeapMb`. */
+export const MAX_PARSING = 2
+let parsing = 0
+
+/** Parses the file (after checking the archive) in a worker; rejects with BadFile (503 when busy). */
 export async function readXlsx(buf: Buffer, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): Promise<ImportedWorkbook> {
   checkZip(buf, limits)
+  if (parsing >= MAX_PARSING) throw new BadFile(503, 'the server is reading other files; try again in a moment')
+  parsing++
+  try {
+    return await parseInWorker(buf, limits)
+  } finally {
+    parsing--
+  }
+}
+
+function parseInWorker(buf: Buffer, limits: ImportLimits): Promise<ImportedWorkbook> {
   const copy = new Uint8Array(buf).buffer
   const read: ReadLimits = { maxSheets: limits.maxSheets, maxCells: limits.maxCells, maxRows: limits.maxRows, maxCols: limits.maxCols }
-  return await new Promise<ImportedWorkbook>((resolve, reject) => {
+  return new Promise<ImportedWorkbook>((resolve, reject) => {
     // the worker is TypeScript too: its bootstrap registers tsx in that thread (under tsx or vitest alike)
     const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
       workerData: { buffer: copy, limits: read },
@@ -167,9 +184,13 @@ function isHeader(sheet: ImportedSheet): boolean {
 }
 
 /** Builds the workbook for an imported file into `doc` (empty). */
-export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string }): ImportReport {
+export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number }): ImportReport {
   const report: ImportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
   if (!model.sheets.length) throw new BadFile(422, 'the file has no sheets')
+  const grid = model.sheets.reduce((n, sh) => n + (sh.rows + 20) * (sh.cols + 2), 0)
+  if (grid > (opts.maxGridCells ?? DEFAULT_IMPORT_LIMITS.maxGridCells)) {
+    throw new BadFile(413, `the sheets span ${grid} cells (rows × columns); at most ${opts.maxGridCells ?? DEFAULT_IMPORT_LIMITS.maxGridCells} are taken`)
+  }
   initWorkbook(doc, { title: (opts.title || model.title || opts.fallbackTitle).slice(0, 200), templateId: 'import' })
   const taken = new Set<string>()
   const plan: { sheet: ImportedSheet; id: string; header: boolean }[] = []
@@ -266,15 +287,18 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { tit
     for (const id of sheetIds(doc)) {
       const parts = sheetParts(sheetsOf(doc).get(id)!)
       const sl = engine.layout.sheet(id)!
-      sl.rows.ids.forEach((rowId, r) => sl.cols.ids.forEach((colId, c) => {
-        const input = parts.cells.get(cellKey(rowId, colId))
+      // the cells there are, not the whole grid
+      parts.cells.forEach((input, key) => {
         if (!isFormula(input)) return
+        const i = key.indexOf(':')
+        const r = sl.rows.indexOf(key.slice(0, i)), c = sl.cols.indexOf(key.slice(i + 1))
+        if (r < 0 || c < 0) return
         const v = engine.getValue(id, r, c)
         if (isErrorValue(v) && v.error === '#NAME?') {
           broken++
           for (const m of input.v.matchAll(/([A-Z][A-Z0-9.]*)\(/g)) if (!engine.hf.getRegisteredFunctionNames().includes(m[1]!)) unknown.add(m[1]!)
         }
-      }))
+      })
     }
     if (broken) report.notes.push(`${broken} formulas show #NAME?${unknown.size ? ` (functions the app does not compute: ${[...unknown].slice(0, 20).join(', ')})` : ''}`)
   } finally {

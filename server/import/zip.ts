@@ -6,7 +6,7 @@
 import { inflateRawSync } from 'node:zlib'
 
 export class BadFile extends Error {
-  constructor(readonly status: 400 | 413 | 415 | 422, message: string) { super(message); this.name = 'BadFile' }
+  constructor(readonly status: 400 | 413 | 415 | 422 | 503, message: string) { super(message); this.name = 'BadFile' }
 }
 
 export interface ZipLimits { maxEntries: number; maxUnpackedBytes: number }

@@ -92,6 +92,11 @@ describe('several instances', () => {
     const fresh = new Y.Doc()
     for (const u of await s1.store.loadUpdates(id)) Y.applyUpdate(fresh, u)
     expect(same(fresh, a.doc)).toBe(true)
+    // deleted on one instance: clients of the other are told too (4404), and nothing is written for it
+    const shut = new Promise<number>(r => b.provider.once('connection-close', (e: CloseEvent | null) => r(e?.code ?? 0)))
+    expect((await s1.api('DELETE', `/api/workbooks/${id}`)).status).toBe(204)
+    expect(await shut).toBe(4404)
+    await until('instance 2 freed the room', () => !s2.rooms.rooms.has(id) || undefined, r => { s2.rooms.on('room-dropped', r); return () => s2.rooms.off('room-dropped', r) }, 5_000)
   })
 
   it('an edit whose publication was lost still reaches the other instance (state vectors compared, the store re-read)', async () => {

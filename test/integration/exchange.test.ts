@@ -228,6 +228,12 @@ describe('hostile files', () => {
     const bws = big.addWorksheet('big')
     for (let r = 0; r < 60; r++) bws.addRow(Array.from({ length: 20 }, (_, c) => r * 20 + c))
     cases.push(['more cells than allowed', Buffer.from(await big.xlsx.writeBuffer()), 413, /more than 1000 cells/])
+    // two cells far apart: nearly empty, but a grid of 50 million
+    const far = new ExcelJS.Workbook()
+    const fws = far.addWorksheet('far')
+    fws.getCell('A1').value = 1
+    fws.getRow(100_000).getCell(500).value = 2
+    cases.push(['two cells far apart', Buffer.from(await far.xlsx.writeBuffer()), 413, /span \d+ cells/])
     for (const [what, body, status, message] of cases) {
       const res = await importFile(s, body)
       expect({ what, status: res.status }).toEqual({ what, status })

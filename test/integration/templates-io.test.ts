@@ -75,6 +75,17 @@ describe('save as template', () => {
   })
 })
 
+describe('the gallery is the server\'s', () => {
+  it('with a create secret, saving a workbook as a template needs it too', async () => {
+    const s = await server({ createSecret: 'gallery-secret-123' })
+    const created = await s.api('POST', '/api/workbooks', { template: 'blank' }, { headers: { authorization: 'Bearer gallery-secret-123' } })
+    const owner = { authorization: `Bearer ${created.json.token}` }
+    expect((await s.api('POST', `/api/workbooks/${created.json.id}/template`, { title: 't' }, { headers: owner })).status).toBe(403)
+    expect((await s.api('POST', `/api/workbooks/${created.json.id}/template`, { title: 't' }, { headers: { ...owner, 'x-create-secret': 'wrong' } })).status).toBe(403)
+    expect((await s.api('POST', `/api/workbooks/${created.json.id}/template`, { title: 't' }, { headers: { ...owner, 'x-create-secret': 'gallery-secret-123' } })).status).toBe(201)
+  })
+})
+
 describe('template files', () => {
   it('download, upload (under a new id), delete; shipped templates stay', async () => {
     const s = await server()
