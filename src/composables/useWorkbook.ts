@@ -41,6 +41,8 @@ export interface OpenWorkbook {
   closedReason: Ref<string>
   /** the server refused a change of mine (protected cells, a locked sheet): its reason; the page reopens the workbook */
   refused: Ref<string>
+  /** the refused replica's state, for carrying my other unsent edits into the fresh one (see sync/carry) */
+  refusedState: Ref<Uint8Array | null>
   title: Ref<string>
   sheets: Ref<SheetTab[]>
   canUndo: Ref<boolean>
@@ -82,6 +84,7 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   const unreachable = ref(false)
   const closedReason = ref('')
   const refused = ref('')
+  const refusedState = shallowRef<Uint8Array | null>(null)
   const title = ref('')
   const sheets = ref<SheetTab[]>([])
   const canUndo = ref(false)
@@ -139,6 +142,8 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
       // 4413: too large to take (one message, or the workbook grown past its limit)
       // my replica holds a change the server will never take: this copy must go (the page reopens)
       const reason = ev.reason || 'refused'
+      // 4409: my other edits are carried into the fresh replica; 4413 (too large): sending them again would fail again
+      refusedState.value = ev.code === 4409 ? Y.encodeStateAsUpdate(doc) : null
       void (local ? local.clearData() : Promise.resolve()).catch(() => {}).then(() => { refused.value = reason })
     } else if (ev && ev.code >= 4400 && ev.code < 4500) {
       closedReason.value = ev.code === 4404 ? 'deleted' : ev.code === 4403 ? 'revoked' : ev.reason || String(ev.code)
@@ -195,7 +200,7 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   })
 
   return {
-    doc, origin, engine, ready, status, unsent, fromLocalCopy, unreachable, closedReason, refused, title, sheets, canUndo, canRedo, awareness,
+    doc, origin, engine, ready, status, unsent, fromLocalCopy, unreachable, closedReason, refused, refusedState, title, sheets, canUndo, canRedo, awareness,
     undo: () => { const p = history.undo(); refreshUndo(); return p },
     redo: () => { const p = history.redo(); refreshUndo(); return p },
     setPlaceGetter: (fn) => { place = fn },

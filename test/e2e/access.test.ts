@@ -188,7 +188,7 @@ describe('roles in the grid', () => {
     for (const x of [viewer, editor, manager]) await x.close()
   })
 
-  it('an offline edit of a cell protected meanwhile is refused by the server: the workbook reopens without it and says why', async () => {
+  it('an offline edit of a cell protected meanwhile is refused by the server: the workbook reopens without it, keeps the rest, and says why', async () => {
     const id = await createWorkbook(server, { template: 'blank', title: 'race', lang: 'en', name: 'Boss' })
     const c = await ownerClient(id)
     const sheet = sheetIds(c.doc)[0]!
@@ -205,11 +205,14 @@ describe('roles in the grid', () => {
     // meanwhile the owner protects column C for the manager
     const colC = layoutOf(c.doc).sheet(sheet)!.cols.ids[2]!
     setProtections(c.doc, [{ id: 'pscore', sheet, cols: [colC], names: ['王经理'] }])
-    // offline, 小李 does not know yet and edits C1 (and B1)
+    // offline, 小李 does not know yet and edits C1, and B2 (which stays free)
     await clickCell(page, 0, 2)
     await page.keyboard.type('100')
     await page.keyboard.press('Enter')
     await waitForCell(page, 0, 2, '100')
+    await clickCell(page, 1, 1)
+    await page.keyboard.type('kept offline work')
+    await page.keyboard.press('Enter')
     await ctx.setOffline(false)
     // the server refuses the change whole; the page opens the workbook afresh and says why
     await expect.poll(() => page.getByTestId('refused').innerText(), { timeout: 15_000 }).toContain('refused')
@@ -217,6 +220,10 @@ describe('roles in the grid', () => {
     await expect.poll(() => page.getByTestId('connection-status').innerText()).toBe('Connected')
     expect(textAt(c.doc, sheet, 'C1')).toBe('90')
     expect(await cellLocator(page, 0, 2).getAttribute('class')).toContain('cell-protected')
+    // the rest of the offline work came along into the fresh replica, and reached the server
+    await waitForCell(page, 1, 1, 'kept offline work')
+    await docUntil(c.doc, 'the carried edit at the owner', d => textAt(d, sheet, 'B2') === 'kept offline work')
+    await expect.poll(() => page.getByTestId('refused').innerText()).toMatch(/1 of your other unsent changes were kept; 1 could not be/)
     // the reopened replica is a good one: its next edit goes through
     await clickCell(page, 0, 1)
     await page.keyboard.type('next')
