@@ -48,6 +48,8 @@ export interface MessageContext {
   readOnly?: boolean
   /** throws RefusedUpdate for a change the sender may not make; runs before anything is applied */
   authorize?: (update: Uint8Array) => void
+  /** the doc's whole state as an update (cached by the caller), for clients that have nothing yet */
+  fullState?: () => Uint8Array
   /** rewrites an awareness update before it is applied (identity set by the server); null drops it */
   filterAwareness?: (update: Uint8Array) => Uint8Array | null
 }
@@ -120,7 +122,16 @@ function handleSync(decoder: decoding.Decoder, encoder: encoding.Encoder, ctx: M
   switch (syncType) {
     case syncProtocol.messageYjsSyncStep1: {
       const sv = readBytes(peek, 'state vector')
-      try { Y.decodeStateVector(sv) } catch (e) { throw new ProtocolError('bad-update', 'malformed state vector', { cause: e }) }
+      let vector: Map<number, number>
+      try { vector = Y.decodeStateVector(sv) } catch (e) { throw new ProtocolError('bad-update', 'malformed state vector', { cause: e }) }
+      if (vector.size === 0 && ctx.fullState) {
+        // a client with nothing yet (a first open): the whole state, encoded once for everyone who asks
+        decoder.pos = peek.pos
+        encoding.writeVarUint(encoder, MESSAGE_SYNC)
+        encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
+        encoding.writeVarUint8Array(encoder, ctx.fullState())
+        return { syncType, dropped: false }
+      }
       break
     }
     case syncProtocol.messageYjsSyncStep2:

@@ -194,6 +194,8 @@ export class Room {
   private docBytes = 0
   /** which link first wrote with each client id (kept in the store) */
   private clientLinks = new Map<number, string>()
+  /** the doc's whole state as an update, until the doc changes: first opens of a workbook share it */
+  private fullStateCache: Uint8Array | null = null
   /** what other instances published while this room was loading */
   private busQueue: [BusKind, Uint8Array][] = []
 
@@ -488,6 +490,7 @@ export class Room {
       const { reply, syncType } = handleMessage(message, {
         doc: this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly,
         authorize: u => this.authorizeUpdate(conn, u),
+        fullState: () => (this.fullStateCache ??= Y.encodeStateAsUpdate(this.doc)),
         filterAwareness: u => this.filterAwareness(conn, u),
       })
       // a SyncStep2 reply carries the doc's state: it leaves only once all of that is stored
@@ -562,6 +565,7 @@ export class Room {
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.docBytes += update.length
+    this.fullStateCache = null
     if (this.mirror && !this.mirrorAhead) {
       try { Y.applyUpdate(this.mirror, update) } catch { this.mirror.destroy(); this.mirror = null }
     }

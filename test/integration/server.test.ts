@@ -107,6 +107,21 @@ describe('collaboration', () => {
     expect(read(a.doc, 2, 2)).toBe(read(b.doc, 2, 2))
   })
 
+  it('first opens share one encoding of the whole state, made again after every change', async () => {
+    const s = await server()
+    const id = await createWorkbook(s)
+    const a = await client(s, id)
+    write(a.doc, 0, 0, 'one')
+    await docUntil(s.rooms.rooms.get(id)!.doc, 'the edit on the server', cellIs(0, 0, 'one'))
+    const b = await client(s, id)
+    expect(read(b.doc, 0, 0)).toBe('one')
+    write(a.doc, 0, 0, 'two')
+    await docUntil(s.rooms.rooms.get(id)!.doc, 'the second edit on the server', cellIs(0, 0, 'two'))
+    const c = await client(s, id)
+    expect(read(c.doc, 0, 0)).toBe('two')
+    expect(Y.encodeStateVector(c.doc)).toEqual(Y.encodeStateVector(s.rooms.rooms.get(id)!.doc))
+  })
+
   it('loads the workbook from the store before answering any message', async () => {
     const dir = dataDir()
     const first = await startTestServer({ dataDir: dir })
