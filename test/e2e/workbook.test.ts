@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
-import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText, cellLocator } from '../helpers/browser'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText, cellLocator, waitForTypingFocus } from '../helpers/browser'
 import type { TestServer } from '../helpers/server'
 
 let server: TestServer
@@ -98,6 +98,7 @@ describe('editing habits', () => {
     await page.waitForSelector('.ht_master tbody td')
     await clickCell(page, 0, 0)
     // an input method composes on the selected cell (no editor opened first), then commits the text
+    await waitForTypingFocus(page)
     const cdp = await ctx.newCDPSession(page)
     await cdp.send('Input.imeSetComposition', { text: 'tianmao', selectionStart: 7, selectionEnd: 7 })
     await cdp.send('Input.insertText', { text: '天猫' })

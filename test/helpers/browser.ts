@@ -78,6 +78,16 @@ export async function clickCell(page: Page, row: number, col: number): Promise<v
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
 }
 
+/**
+ * Waits until the grid's typing field holds the focus. With imeFastEdit, Handsontable focuses the cell
+ * on a click and moves the focus to its textarea a moment later; an input method composes only in an
+ * editable element, so a composition sent before that moment lands nowhere (a person is never that fast).
+ */
+export async function waitForTypingFocus(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.activeElement instanceof HTMLTextAreaElement
+    && document.activeElement.classList.contains('handsontableInput'))
+}
+
 /** Types into the selected cell as a person does, committing with Enter (which moves down). */
 export async function typeCell(page: Page, text: string): Promise<void> {
   await page.keyboard.type(text)
