@@ -53,8 +53,14 @@ export function templateFromWorkbook(doc: Y.Doc, info: { id: string; title: stri
       while (row.length && row[row.length - 1] === null) row.pop()
       data.push(row)
     }
+    // a column keeps the key its template gave it (the timeline and the summaries find columns by it)
+    const keys: string[] = []
+    for (let c = 0; c <= lastCol; c++) {
+      const k = metas[c]?.key
+      keys.push(k && /^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(k) && !keys.includes(k) ? k : `c${c + 1}`)
+    }
     const columns: TemplateColumn[] = metas.slice(0, lastCol + 1).map((m, c) => {
-      const col: TemplateColumn = { key: `c${c + 1}` }
+      const col: TemplateColumn = { key: keys[c] }
       if (!m) return col
       if (m.title) col.title = m.title
       if (m.type) col.type = m.type
@@ -71,7 +77,7 @@ export function templateFromWorkbook(doc: Y.Doc, info: { id: string; title: stri
           op: r.op, style: r.style,
           ...(r.value !== undefined ? { value: r.value } : {}),
           ...(r.value2 !== undefined ? { value2: r.value2 } : {}),
-          ...(r.colId && sl.cols.indexOf(r.colId) >= 0 ? { column: `c${sl.cols.indexOf(r.colId) + 1}` } : {}),
+          ...(r.colId && sl.cols.indexOf(r.colId) >= 0 ? { column: keys[sl.cols.indexOf(r.colId)] ?? `c${sl.cols.indexOf(r.colId) + 1}` } : {}),
           ...(r.rows ? { rows: r.rows } : {}),
         }))
       }
@@ -89,6 +95,8 @@ export function templateFromWorkbook(doc: Y.Doc, info: { id: string; title: stri
       for (let c = 0; c <= lastCol; c++) totals.push(text(totalsAt, c))
       out.totals = totals
     }
+    const key = sheet.get('key')
+    if (typeof key === 'string' && key) out.key = key
     const fr = Number(sheet.get('frozenRows')) || 0, fc = Number(sheet.get('frozenCols')) || 0
     if (fr) out.frozenRows = fr
     if (fc) out.frozenCols = fc

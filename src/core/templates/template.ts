@@ -272,6 +272,7 @@ export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: st
       sheet.columns?.forEach((c, i) => { if (c.key) keyToCol.set(c.key, colIds[i]!) })
       const columns = sheet.columns?.map((c): ColumnMeta => {
         const m: ColumnMeta = {}
+        if (c.key !== undefined) m.key = c.key
         if (c.title !== undefined) m.title = localize(c.title, locale)
         if (c.type !== undefined) m.type = c.type
         if (c.width !== undefined) m.width = c.width
@@ -293,7 +294,7 @@ export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: st
         return m
       })
       const sheetId = addSheet(doc, {
-        name: localize(sheet.name, 'zh-CN'), rowIds, colIds, columns,
+        name: localize(sheet.name, 'zh-CN'), key: sheet.key, rowIds, colIds, columns,
         frozenRows: sheet.frozenRows, frozenCols: sheet.frozenCols,
       }, origin)
       return { sheet, sheetId, rowIds, colIds }

@@ -28,6 +28,8 @@ function requireSheet(doc: Y.Doc, sheetId: string): SheetMap {
 export interface NewSheet {
   id?: string
   name: string
+  /** what the sheet is, when a template made it */
+  key?: string
   rows?: number
   cols?: number
   rowIds?: string[]
@@ -89,6 +91,7 @@ export function addSheet(doc: Y.Doc, spec: NewSheet, origin: Origin = null, atIn
     sheet.set('cells', new Y.Map<CellInput>())
     sheet.set('frozenRows', spec.frozenRows ?? 0)
     sheet.set('frozenCols', spec.frozenCols ?? 0)
+    if (spec.key) sheet.set('key', spec.key)
     sheetsOf(doc).set(id, sheet)
     const order = sheetOrderOf(doc)
     const at = atIndex === undefined ? order.length : Math.max(0, Math.min(order.length, atIndex))

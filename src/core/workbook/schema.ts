@@ -14,6 +14,7 @@
  *     cells       Y.Map<CellInput>       "rowId:colId" → input (never a computed value)
  *     frozenRows, frozenCols  number
  *     totalsRow   string                 id of the table's totals row, if any (rows above it are data)
+ *     key         string                 what the sheet is, when a template made it ("appraisal", "rules", …)
  *
  * Deleted rows and columns stay in the order as tombstones. That keeps the position of a deleted id
  * known, so a formula range whose end row was deleted still resolves to the rows around it (as Excel
@@ -27,6 +28,11 @@ export type ColumnType = 'text' | 'number' | 'percent' | 'currency' | 'date' | '
 export const COLUMN_TYPES: readonly ColumnType[] = ['text', 'number', 'percent', 'currency', 'date', 'select', 'person']
 
 export interface ColumnMeta {
+  /**
+   * What the column is, independent of language, when a template made it ("start", "end", "owner",
+   * "score", …): views such as the timeline and the appraisal summary find their columns by it.
+   */
+  key?: string
   title?: string
   type?: ColumnType
   width?: number
@@ -120,6 +126,12 @@ export function sheetIds(doc: Y.Doc): string[] {
     if (!seen.has(id) && sheets.has(id)) { seen.add(id); out.push(id) }
   }
   return out
+}
+
+/** The template's key of a sheet ("progress", "appraisal", …), or ''. */
+export function sheetKey(doc: Y.Doc, sheetId: string): string {
+  const k = sheetsOf(doc).get(sheetId)?.get('key')
+  return typeof k === 'string' ? k : ''
 }
 
 export function sheetName(doc: Y.Doc, sheetId: string): string {
