@@ -4,6 +4,7 @@
  * where it was made (sheet and cell), so undo and redo can take the person back there, as Excel does.
  */
 import * as Y from 'yjs'
+import { chartsOf } from '../core/charts/charts'
 import { metaOf, sheetOrderOf, sheetsOf } from '../core/workbook/schema'
 
 export interface UndoPlace { sheet: string; rowId?: string; colId?: string }
@@ -18,7 +19,7 @@ export interface PersonalUndo {
 }
 
 export function personalUndo(doc: Y.Doc, origin: object, where: () => UndoPlace | null = () => null): PersonalUndo {
-  const manager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc)], {
+  const manager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc), chartsOf(doc)], {
     trackedOrigins: new Set([origin]),
     // changes set off by the same edit within this time join its step
     captureTimeout: 400,

@@ -18,6 +18,7 @@
  * check shapes and ignore what does not fit.
  */
 import * as Y from 'yjs'
+import { chartProblem, chartsOf, type ChartSpec } from '../charts/charts'
 import {
   cellKey, isFormula, sheetOrderOf, sheetParts, sheetsOf, visibleIds, type CellInput, type ColumnMeta, type SheetMap,
 } from '../workbook/schema'
@@ -267,7 +268,7 @@ export function isSheetShape(s: unknown): boolean {
  * by class, and asking replaces the instance (so the types a transaction lists would not be the doc's).
  */
 export function defineRoots(doc: Y.Doc): void {
-  doc.getMap('meta'); doc.getArray('sheetOrder'); doc.getMap('sheets'); doc.getMap('access')
+  doc.getMap('meta'); doc.getArray('sheetOrder'); doc.getMap('sheets'); doc.getMap('access'); doc.getMap('charts')
 }
 
 /** Which sheet (and part of it) a type of the doc `after` belongs to. */
@@ -363,6 +364,25 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       continue
     }
     if (at.root === 'meta') continue
+    if (at.root === 'charts') {
+      // a chart is shared furniture: anyone who may edit its sheet may add, change or remove it, and
+      // what is written must be a chart (a broken spec would break everyone's panel)
+      for (const k of keys) {
+        if (k === null) continue
+        const was = chartsOf(before).get(k) as ChartSpec | undefined
+        const now = chartsOf(after).get(k)
+        if (now !== undefined) {
+          const problem = chartProblem(now)
+          if (problem) return { reason: `not a chart: ${problem}` }
+        }
+        for (const sid of new Set([was?.sheet, (now as ChartSpec | undefined)?.sheet])) {
+          if (typeof sid !== 'string') continue
+          const r = sheetRefusal(view, who, sid)
+          if (r) return { reason: r, sheet: sid }
+        }
+      }
+      continue
+    }
     if (at.root === 'sheetOrder') {
       if (!sheetOrderOf(after).toArray().every(x => typeof x === 'string')) return { reason: 'not a sheet id' }
       // moving a tab takes its id out and puts it back; one that stays out hides the sheet

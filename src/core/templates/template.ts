@@ -14,7 +14,9 @@
  *                             rules?    [{ op, value?, value2?, column? (a column key), rows?, style }],
  *                             validation? { min?, max?, integer? } }],
  *                data?: rows of cells (A1 formulas start with '='; text may be {"zh-CN","en"}),
- *                totals?: one row of cells placed right after the data and marked as the totals row }] }
+ *                totals?: one row of cells placed right after the data and marked as the totals row,
+ *                charts?: [{ kind, title, labels (a column key), series [keys], secondAxis? [keys],
+ *                            deviation? { target, actual, direction? } }] }] }
  */
 import * as Y from 'yjs'
 import {
@@ -28,6 +30,7 @@ import { newColId, newRowId } from '../workbook/ids'
 import { encodeFormula, parseA1 } from '../formulas/references'
 import { fillColumnFormulas, toColumnFormula } from '../workbook/table'
 import { sheetsOf } from '../workbook/schema'
+import { addChart, CHART_KINDS, type ChartKind } from '../charts/charts'
 
 export const TEMPLATE_SCHEMA_VERSION = 2
 
@@ -62,8 +65,19 @@ export interface TemplateColumn {
   [extra: string]: unknown
 }
 
+/** A chart over the sheet's table; columns are named by their keys. */
+export interface TemplateChart {
+  kind: ChartKind
+  title: Localized
+  labels: string
+  series: string[]
+  secondAxis?: string[]
+  deviation?: { target: string; actual: string; direction?: string }
+}
+
 export interface TemplateSheet {
   key?: string
+  charts?: TemplateChart[]
   name: Localized
   rows?: number
   cols?: number
@@ -222,6 +236,30 @@ function validateSheet(s: unknown, f: string, fail: (field: string, msg: string)
     ;(sheet.data as unknown[]).forEach((row, r) => rowsOk(row, `${f}.data[${r}]`))
   }
   if (sheet.totals !== undefined) rowsOk(sheet.totals, `${f}.totals`)
+  if (sheet.charts !== undefined) {
+    if (!Array.isArray(sheet.charts)) fail(`${f}.charts`, 'must be an array')
+    ;(sheet.charts as unknown[]).forEach((c, j) => {
+      const cf = `${f}.charts[${j}]`
+      if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(cf, 'must be an object')
+      const ch = c as Record<string, unknown>
+      if (!CHART_KINDS.includes(ch.kind as ChartKind)) fail(`${cf}.kind`, `must be one of ${CHART_KINDS.join(', ')}`)
+      if (!isLocalized(ch.title)) fail(`${cf}.title`, LOCALIZED_MSG)
+      const known = (k: unknown, field: string) => { if (typeof k !== 'string' || !keys.has(k)) fail(field, `no column has the key "${String(k)}"`) }
+      known(ch.labels, `${cf}.labels`)
+      if (!Array.isArray(ch.series) || ch.series.length === 0) fail(`${cf}.series`, 'must be a non-empty array of column keys')
+      ;(ch.series as unknown[]).forEach((k, i) => known(k, `${cf}.series[${i}]`))
+      if (ch.secondAxis !== undefined) {
+        if (!Array.isArray(ch.secondAxis)) fail(`${cf}.secondAxis`, 'must be an array of column keys')
+        ;(ch.secondAxis as unknown[]).forEach((k, i) => known(k, `${cf}.secondAxis[${i}]`))
+      }
+      if (ch.deviation !== undefined) {
+        const d = ch.deviation as Record<string, unknown>
+        if (typeof d !== 'object' || d === null) fail(`${cf}.deviation`, 'must be an object')
+        known(d.target, `${cf}.deviation.target`); known(d.actual, `${cf}.deviation.actual`)
+        if (d.direction !== undefined) known(d.direction, `${cf}.deviation.direction`)
+      }
+    })
+  }
   return { ...sheet, name: sheet.name as Localized } as TemplateSheet
 }
 
@@ -300,6 +338,7 @@ export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: st
       return { sheet, sheetId, rowIds, colIds }
     })
     const layout = new WorkbookLayout(doc)
+    let chartCount = 0
     for (const { sheet, sheetId, rowIds, colIds } of plan) {
       const ctx = { layout, sheetId }
       const writes: CellWrite[] = []
@@ -327,6 +366,16 @@ export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: st
       const sheetMap = sheetsOf(doc).get(sheetId)!
       if (nData) fillColumnFormulas(sheetMap, rowIds.slice(0, nData))
       if (sheet.totals) setTotalsRow(doc, sheetId, rowIds[nData]!, origin)
+      const keyToCol = new Map<string, string>()
+      sheet.columns?.forEach((c, i) => { if (c.key) keyToCol.set(c.key, colIds[i]!) })
+      const col = (k: string) => keyToCol.get(k)!
+      sheet.charts?.forEach(c => addChart(doc, {
+        kind: c.kind, title: localize(c.title, locale), sheet: sheetId, labels: col(c.labels), series: c.series.map(col),
+        ...(c.secondAxis ? { secondAxis: c.secondAxis.map(col) } : {}),
+        ...(c.deviation ? { deviation: { target: col(c.deviation.target), actual: col(c.deviation.actual), ...(c.deviation.direction ? { direction: col(c.deviation.direction) } : {}) } } : {}),
+        // in the template's order
+        createdAt: chartCount++,
+      }, origin))
     }
     if (locale !== 'zh-CN') {
       // two steps, so a sheet may take a name another sheet has in zh-CN

@@ -13,7 +13,7 @@ import { afterInsertRows, autofillEditedRows, columnFormulaFor, emptyRowsAmong, 
 export type Origin = unknown
 
 export class WorkbookError extends Error {
-  constructor(public code: 'unknown-sheet' | 'bad-position' | 'duplicate-sheet-name' | 'bad-name' | 'last-sheet', message: string) {
+  constructor(public code: 'unknown-sheet' | 'bad-position' | 'duplicate-sheet-name' | 'bad-name' | 'last-sheet' | 'bad-chart' | 'too-many-charts' | 'unknown-chart', message: string) {
     super(message)
     this.name = 'WorkbookError'
   }
