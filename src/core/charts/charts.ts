@@ -271,3 +271,40 @@ export function chartOption(data: ChartData, opts: { animation?: boolean } = {})
     })),
   }
 }
+
+/** The visible columns of a sheet, as a chart dialog lists them (title, or the letter where none). */
+export function chartColumns(doc: Y.Doc, sheetId: string): { id: string; label: string; numeric: boolean }[] {
+  const sheet = sheetsOf(doc).get(sheetId) as SheetMap | undefined
+  if (!sheet) return []
+  const p = sheetParts(sheet)
+  return visibleIds(p.cols, p.colsGone).map((id, i) => {
+    const m = p.colMeta.get(id) as ColumnMeta | undefined
+    const letter = colToLetters(i)
+    return { id, label: m?.title ? `${letter} · ${m.title}` : letter, numeric: !m?.type || ['number', 'percent', 'currency'].includes(m.type) }
+  })
+}
+
+/**
+ * A draft for a chart of a selected block: its first column gives the categories, the others the
+ * series (one column selected: it is the series, the sheet's first column the categories); several
+ * rows selected bound the chart to them, one row means the whole table.
+ */
+export function draftFromSelection(doc: Y.Doc, sheetId: string, sel: { rowId: string; colId: string; endRowId: string; endColId: string }): ChartDraft | null {
+  const sheet = sheetsOf(doc).get(sheetId) as SheetMap | undefined
+  if (!sheet) return null
+  const p = sheetParts(sheet)
+  const cols = visibleIds(p.cols, p.colsGone), rows = visibleIds(p.rows, p.rowsGone)
+  let c0 = cols.indexOf(sel.colId), c1 = cols.indexOf(sel.endColId)
+  let r0 = rows.indexOf(sel.rowId), r1 = rows.indexOf(sel.endRowId)
+  if (c0 < 0 || c1 < 0 || r0 < 0 || r1 < 0) return null
+  if (c0 > c1) [c0, c1] = [c1, c0]
+  if (r0 > r1) [r0, r1] = [r1, r0]
+  const picked = cols.slice(c0, c1 + 1)
+  const labels = picked.length > 1 ? picked[0]! : cols[0]!
+  const series = (picked.length > 1 ? picked.slice(1) : picked).slice(0, MAX_SERIES)
+  const title = series.map(c => (p.colMeta.get(c) as ColumnMeta | undefined)?.title).filter(Boolean).join(' / ')
+  return {
+    kind: 'bar', title, sheet: sheetId, labels, series,
+    ...(r1 > r0 ? { from: rows[r0]!, to: rows[r1]! } : {}),
+  }
+}
