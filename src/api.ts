@@ -36,7 +36,8 @@ async function request<T>(method: string, path: string, body?: unknown, token = 
 
 const wbPath = (id: string) => `/api/workbooks/${encodeURIComponent(id)}`
 
-export interface ReviewSheet { id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number }
+import type { ChartData } from './core/charts/charts'
+export interface ReviewSheet { id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number; charts?: ChartData[] }
 export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string }
 export interface ImportReport { sheets: number; cells: number; formulas: number; notes: string[] }
 
@@ -51,10 +52,11 @@ function fileNameOf(res: Response, fallback: string): string {
   return plain ? plain[1]! : fallback
 }
 
-async function download(path: string, token: string, fallback: string): Promise<Download> {
+async function download(path: string, token: string, fallback: string, body?: unknown): Promise<Download> {
   let res: Response
   try {
-    res = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
+    res = await fetch(path, body === undefined ? { headers } : { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) })
   } catch (e) {
     throw new ApiError(0, (e as Error).message || 'network error')
   }
@@ -78,7 +80,9 @@ export const api = {
   remove: (id: string) => request<void>('DELETE', wbPath(id), undefined, heldToken(id)),
   links: (id: string) => request<LinkInfo[]>('GET', `${wbPath(id)}/links`, undefined, heldToken(id)),
   createLink: (id: string, role: Role, name: string) => request<NewLink>('POST', `${wbPath(id)}/links`, { role, name }, heldToken(id)),
-  exportXlsx: (id: string) => download(`${wbPath(id)}/export.xlsx`, heldToken(id), 'workbook.xlsx'),
+  /** the .xlsx; with chart pictures (base64 PNG by chart id) when the page drew them */
+  exportXlsx: (id: string, images?: { chartId: string; png: string }[]) =>
+    download(`${wbPath(id)}/export.xlsx`, heldToken(id), 'workbook.xlsx', images?.length ? { images } : undefined),
   exportCsv: (id: string, sheet: string) => download(`${wbPath(id)}/export.csv?sheet=${encodeURIComponent(sheet)}`, heldToken(id), 'sheet.csv'),
   review: (id: string) => request<ReviewData>('GET', `${wbPath(id)}/export.json`, undefined, heldToken(id)),
   importXlsx: async (file: Blob, opts: { title?: string; lang: string; name?: string }) => {

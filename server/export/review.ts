@@ -8,6 +8,7 @@ import { colToLetters } from '../../src/core/formulas/references'
 import { cellKey, getTitle, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { formatValue } from '../../src/core/format'
 import { totalsRowOf } from '../../src/core/workbook/table'
+import { chartData, listCharts, type ChartData } from '../../src/core/charts/charts'
 
 export interface ReviewSheet {
   id: string
@@ -19,6 +20,8 @@ export interface ReviewSheet {
   rows: string[][]
   /** index into rows of the totals row, or -1 */
   totalsRow: number
+  /** the sheet's charts with their data now (the print view draws them) */
+  charts: ChartData[]
 }
 
 export interface ReviewData { title: string; sheets: ReviewSheet[] }
@@ -51,6 +54,7 @@ export function reviewData(doc: Y.Doc): ReviewData {
         id, name: sl.name,
         columns: metas.slice(0, lastCol + 1).map((m, c) => m?.title || colToLetters(c)),
         numeric, rows, totalsRow: totals ? sl.rows.indexOf(totals) : -1,
+        charts: listCharts(doc, id).map(({ spec }) => chartData(doc, spec, (r, c) => engine.getValueById(id, r, c))).filter(d => !d.empty),
       })
     }
     return { title: getTitle(doc), sheets }

@@ -10,6 +10,7 @@
  *    dropdown lists, colour rules as conditional formats, the totals row in bold;
  *  - the title and export time in the document properties.
  */
+import { listCharts } from '../../src/core/charts/charts'
 import ExcelJS from 'exceljs'
 import type * as Y from 'yjs'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
@@ -108,6 +109,8 @@ export interface ExportReport {
   sheets: number
   cells: number
   formulas: number
+  /** chart pictures placed */
+  charts?: number
   /** what the file could not carry, for the person exporting */
   notes: string[]
 }
@@ -116,7 +119,11 @@ export interface ExportReport {
  * `cachedValues: false` leaves formulas without their computed value, so that the program opening the
  * file must compute them (how the export is checked against LibreOffice: bench/tools/check-libreoffice.ts).
  */
-export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string; cachedValues?: boolean } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
+/** Pictures of charts, by chart id, that the browser drew (PNG); placed beside their sheet's table. */
+export type ChartImages = ReadonlyMap<string, Buffer>
+export const CHART_IMAGE = { width: 640, height: 360 }
+
+export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string; cachedValues?: boolean; images?: ChartImages } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
   const engine = new FormulaEngine(doc)
   try {
     const layout = engine.layout
@@ -246,6 +253,19 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
         if (!cf.length || bottom < top) return
         ws.addConditionalFormatting({ ref: `${col}${top}:${col}${bottom}`, rules: cf })
       })
+
+      // the sheet's charts, as the pictures the browser drew, to the right of the table
+      const charts = listCharts(doc, sheetId)
+      let placed = 0
+      for (const { id } of charts) {
+        const png = opts.images?.get(id)
+        if (!png) continue
+        const image = wb.addImage({ buffer: png as unknown as ExcelJS.Buffer, extension: 'png' })
+        ws.addImage(image, { tl: { col: Math.max(lastCol, metas.length - 1) + 1.5, row: header + placed * 20 }, ext: CHART_IMAGE })
+        placed++
+        report.charts = (report.charts ?? 0) + 1
+      }
+      if (charts.length > placed) report.notes.push(`${charts.length - placed} chart(s) of "${sl.name}" are not in the file (export from the workbook page to include them as pictures)`)
     }
     // what Excel cannot hold, for the way back in
     const meta = wb.addWorksheet(META_SHEET, { state: 'veryHidden' })

@@ -12,6 +12,7 @@ import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, sameSec
 import { exportXlsx } from '../export/xlsx'
 import { SheetNotFound, exportCsv } from '../export/csv'
 import { reviewData } from '../export/review'
+import { MAX_CHARTS } from '../../src/core/charts/charts'
 import { templateFromWorkbook } from '../../src/core/templates/fromWorkbook'
 import { TemplateError } from '../../src/core/templates/template'
 import { newId } from '../../src/core/workbook/ids'
@@ -19,6 +20,41 @@ import type { TemplateRegistry } from '../templates'
 import type { Logger } from '../log'
 import { HttpError, readJsonBody, readRawBody, sendError, sendJson, sendNoContent } from './util'
 import { BadFile, buildFromImport, readXlsx, type ImportLimits } from '../import/xlsx'
+
+/** Chart pictures sent with an export: at most one per chart, PNG only, of a sane size. */
+const MAX_IMAGES_BODY = 12 * 1024 * 1024
+const MAX_IMAGE_BYTES = 2 * 1024 * 1024
+const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+function chartImages(body: unknown): Map<string, Buffer> {
+  const list = (body as { images?: unknown } | undefined)?.images
+  if (typeof body !== 'object' || body === null || !Array.isArray(list)) throw new HttpError(400, 'send {"images": [{"chartId", "png"}]}')
+  if (list.length > MAX_CHARTS) throw new HttpError(400, `at most ${MAX_CHARTS} chart pictures`)
+  const out = new Map<string, Buffer>()
+  list.forEach((x, i) => {
+    const { chartId, png } = (x ?? {}) as { chartId?: unknown; png?: unknown }
+    if (typeof chartId !== 'string' || !/^[A-Za-z0-9_-]{1,40}$/.test(chartId)) throw new HttpError(400, `images[${i}].chartId must be a chart id`)
+    if (typeof png !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(png)) throw new HttpError(400, `images[${i}].png must be base64`)
+    const buf = Buffer.from(png, 'base64')
+    if (buf.length > MAX_IMAGE_BYTES) throw new HttpError(413, `images[${i}] is larger than 2 MB`)
+    if (buf.length < PNG_MAGIC.length || !buf.subarray(0, PNG_MAGIC.length).equals(PNG_MAGIC)) throw new HttpError(400, `images[${i}] is not a PNG`)
+    out.set(chartId, buf)
+  })
+  return out
+}
+
+async function sendXlsx(res: ServerResponse, doc: Y.Doc, title: string, author: string, images?: Map<string, Buffer>): Promise<void> {
+  const { buffer, report } = await exportXlsx(doc, { author, images })
+  res.writeHead(200, {
+    'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    'Content-Length': buffer.length,
+    'Content-Disposition': attachment(title, 'xlsx'),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    // what the file could not carry, for the UI to say (URI-encoded JSON)
+    'X-Export-Notes': encodeURIComponent(JSON.stringify(report.notes.slice(0, 50))),
+  })
+  res.end(buffer)
+}
 
 export interface ApiContext {
   store: Store
@@ -334,17 +370,7 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
             return
           }
           if (format === 'xlsx') {
-            const { buffer, report } = await exportXlsx(doc, { author: me.name })
-            res.writeHead(200, {
-              'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-              'Content-Length': buffer.length,
-              'Content-Disposition': attachment(title, 'xlsx'),
-              'Cache-Control': 'no-store',
-              'X-Content-Type-Options': 'nosniff',
-              // what the file could not carry, for the UI to say (URI-encoded JSON)
-              'X-Export-Notes': encodeURIComponent(JSON.stringify(report.notes.slice(0, 50))),
-            })
-            res.end(buffer)
+            await sendXlsx(res, doc, title, me.name)
             return
           }
           let csv
@@ -363,6 +389,19 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
             'X-Content-Type-Options': 'nosniff',
           })
           res.end(body)
+        } finally {
+          doc.destroy()
+        }
+      },
+      // the .xlsx with the pictures of its charts that the browser drew: { images: [{ chartId, png (base64) }] }
+      POST: async (req, res, url, ctx, id, format) => {
+        if (format !== 'xlsx') throw new HttpError(405, 'only the .xlsx export takes chart pictures')
+        const me = await authorize(req, url, ctx, id, ALL)
+        const body = await readJsonBody(req, MAX_IMAGES_BODY)
+        const images = chartImages(body)
+        const doc = await snapshot(ctx, id)
+        try {
+          await sendXlsx(res, doc, getTitle(doc) || 'workbook', me.name, images)
         } finally {
           doc.destroy()
         }

@@ -47,5 +47,11 @@ export function useCharts(wb: OpenWorkbook, sheetId: Ref<string>) {
     wb.doc.off('afterTransaction', onTxn)
     if (queued && typeof cancelAnimationFrame === 'function') cancelAnimationFrame(queued)
   })
-  return { charts, total, refresh: compute }
+  /** every chart of the workbook with its data now (for the export's pictures) */
+  const everyChart = (): ShownChart[] => {
+    const engine = wb.engine.value
+    if (!engine) return []
+    return listCharts(wb.doc).map(({ id, spec }) => ({ id, spec, data: chartData(wb.doc, spec, (r, c) => engine.getValueById(spec.sheet, r, c)) }))
+  }
+  return { charts, total, refresh: compute, everyChart }
 }
