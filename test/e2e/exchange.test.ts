@@ -37,6 +37,9 @@ describe('export and the review pack', () => {
     await wb.xlsx.load(readFileSync((await xlsx.path())!) as unknown as ArrayBuffer)
     const tabs = await page.locator('[role=tab]').allInnerTexts()
     expect(wb.worksheets.filter(w => w.state === 'visible').map(w => w.name)).toEqual(tabs.map(x => x.trim()))
+    // the template's five dashboards, drawn by the page, are pictures beside their sheets
+    expect(wb.worksheets.filter(w => w.getImages().length).map(w => w.name)).toEqual(['运营目标', '数据监控', '预算分配', '收入预测', '渠道规划'])
+    expect(wb.model.media.every(m => m.extension === 'png' && (m.buffer as Buffer).length > 2000)).toBe(true)
     await expect.poll(() => page.getByTestId('notice').innerText()).toContain('年度运营计划.xlsx')
 
     await page.getByTestId('export').click()
@@ -62,6 +65,8 @@ describe('export and the review pack', () => {
     const kpi = page.locator('[data-testid=print-section][data-sheet="数据监控"]')
     expect(await kpi.locator('tbody tr').count()).toBeGreaterThan(2)
     expect(await kpi.locator('thead th').first().innerText()).not.toBe('A')
+    // its dashboard is drawn under the table, as SVG (crisp on paper)
+    await expect.poll(() => kpi.locator('[data-testid=print-chart] svg path').count()).toBeGreaterThan(10)
     // leave one sheet out
     await page.locator('[data-testid=print-sheet][data-sheet="数据监控"]').uncheck()
     await expect.poll(() => page.getByTestId('print-section').count()).toBe(sheetsWithData - 1)
