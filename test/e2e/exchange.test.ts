@@ -39,7 +39,7 @@ describe('export and the review pack', () => {
     expect(wb.worksheets.filter(w => w.state === 'visible').map(w => w.name)).toEqual(tabs.map(x => x.trim()))
     // the template's five dashboards, drawn by the page, are pictures beside their sheets
     expect(wb.worksheets.filter(w => w.getImages().length).map(w => w.name)).toEqual(['运营目标', '数据监控', '预算分配', '收入预测', '渠道规划'])
-    expect(wb.model.media.every(m => m.extension === 'png' && (m.buffer as Buffer).length > 2000)).toBe(true)
+    expect(wb.model.media.every(m => m.extension === 'png' && (m.buffer as unknown as Uint8Array).length > 2000)).toBe(true)
     await expect.poll(() => page.getByTestId('notice').innerText()).toContain('年度运营计划.xlsx')
 
     await page.getByTestId('export').click()

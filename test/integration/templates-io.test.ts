@@ -4,6 +4,7 @@
  * workbook again; a template file downloads and uploads; custom templates survive a restart; bad files
  * are refused with the field named.
  */
+import { listCharts } from '../../src/core/charts/charts'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { createLink, createWorkbook, ownerTokens, syncedClient, testScope } from '../helpers/server'
@@ -68,6 +69,13 @@ describe('save as template', () => {
     const again = await createWorkbook(s, { template: saved.json.id })
     const d = track(await syncedClient(s, again))
     expect(shown(d.doc)).toEqual(shown(c.doc))
+    // the dashboards come along, on the same sheets, over the same columns
+    const chartsOf = (doc: typeof c.doc) => listCharts(doc).map(({ spec }) => {
+      const sl = layoutOf(doc).sheet(spec.sheet)!
+      return [spec.kind, spec.title, sl.name, sl.cols.indexOf(spec.labels), spec.series.map(x => sl.cols.indexOf(x)), spec.secondAxis?.map(x => sl.cols.indexOf(x)), spec.deviation && sl.cols.indexOf(spec.deviation.actual)]
+    })
+    expect(chartsOf(d.doc)).toEqual(chartsOf(c.doc))
+    expect(chartsOf(d.doc)).toHaveLength(5)
 
     await s.close()
     const s2 = await server({ dataDir: dir })

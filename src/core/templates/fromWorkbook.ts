@@ -10,7 +10,8 @@ import { decodeFormula } from '../formulas/references'
 import { textForInput } from '../workbook/input'
 import { columnFormulaFor, totalsRowOf } from '../workbook/table'
 import { cellKey, sheetParts, sheetsOf, type CellInput, type ColumnMeta } from '../workbook/schema'
-import { TEMPLATE_SCHEMA_VERSION, type TemplateCell, type TemplateColumn, type TemplateSheet } from './template'
+import { TEMPLATE_SCHEMA_VERSION, type TemplateCell, type TemplateChart, type TemplateColumn, type TemplateSheet } from './template'
+import { listCharts } from '../charts/charts'
 
 /** A saved template keeps at most this many rows of a sheet (a template is a starting point, not an archive). */
 export const MAX_TEMPLATE_ROWS = 2_000
@@ -97,6 +98,21 @@ export function templateFromWorkbook(doc: Y.Doc, info: { id: string; title: stri
     }
     const key = sheet.get('key')
     if (typeof key === 'string' && key) out.key = key
+    // the sheet's charts, their columns named by key (a chart over some rows covers the whole table there)
+    const keyOf = (colId: string) => { const i = sl.cols.indexOf(colId); return i >= 0 && i < keys.length ? keys[i] : undefined }
+    const charts: TemplateChart[] = []
+    for (const { spec } of listCharts(doc, sheetId)) {
+      const labels = keyOf(spec.labels), series = spec.series.map(keyOf).filter((k): k is string => !!k)
+      if (!labels || !series.length) { notes.push(`"${sl.name}": the chart "${spec.title}" was left out (its columns are empty)`); continue }
+      const chart: TemplateChart = { kind: spec.kind, title: spec.title, labels, series }
+      const second = spec.secondAxis?.map(keyOf).filter((k): k is string => !!k)
+      if (second?.length) chart.secondAxis = second
+      const d = spec.deviation
+      if (d && keyOf(d.target) && keyOf(d.actual)) chart.deviation = { target: keyOf(d.target)!, actual: keyOf(d.actual)!, ...(d.direction && keyOf(d.direction) ? { direction: keyOf(d.direction)! } : {}) }
+      if (spec.from) notes.push(`"${sl.name}": the chart "${spec.title}" covers the whole table in the template`)
+      charts.push(chart)
+    }
+    if (charts.length) out.charts = charts
     const fr = Number(sheet.get('frozenRows')) || 0, fc = Number(sheet.get('frozenCols')) || 0
     if (fr) out.frozenRows = fr
     if (fc) out.frozenCols = fc

@@ -310,7 +310,8 @@ export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: st
       sheet.columns?.forEach((c, i) => { if (c.key) keyToCol.set(c.key, colIds[i]!) })
       const columns = sheet.columns?.map((c): ColumnMeta => {
         const m: ColumnMeta = {}
-        if (c.key !== undefined) m.key = c.key
+        // c1, c2… are the places a saved template gives columns that had no key: they mean nothing
+        if (c.key !== undefined && !/^c\d+$/.test(c.key)) m.key = c.key
         if (c.title !== undefined) m.title = localize(c.title, locale)
         if (c.type !== undefined) m.type = c.type
         if (c.width !== undefined) m.width = c.width
