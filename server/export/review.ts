@@ -8,6 +8,7 @@ import { colToLetters } from '../../src/core/formulas/references'
 import { cellKey, getTitle, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { formatValue } from '../../src/core/format'
 import { totalsRowOf } from '../../src/core/workbook/table'
+import { localToday, timelineOf, type Timeline } from '../../src/core/timeline/timeline'
 
 export interface ReviewSheet {
   id: string
@@ -19,6 +20,8 @@ export interface ReviewSheet {
   rows: string[][]
   /** index into rows of the totals row, or -1 */
   totalsRow: number
+  /** a progress sheet's timeline (tasks with dates), drawn under its table; overdue as of the server's day */
+  timeline?: Timeline
 }
 
 export interface ReviewData { title: string; sheets: ReviewSheet[] }
@@ -47,10 +50,12 @@ export function reviewData(doc: Y.Doc): ReviewData {
         rows.push(row)
       }
       const totals = totalsRowOf(sheet)
+      const timeline = timelineOf(doc, engine, id, localToday())
       sheets.push({
         id, name: sl.name,
         columns: metas.slice(0, lastCol + 1).map((m, c) => m?.title || colToLetters(c)),
         numeric, rows, totalsRow: totals ? sl.rows.indexOf(totals) : -1,
+        ...(timeline?.tasks.length ? { timeline } : {}),
       })
     }
     return { title: getTitle(doc), sheets }

@@ -67,6 +67,11 @@ describe('the timeline of a campaign progress sheet', () => {
     // the stages, read from the SVG, in the seed's order, with their dates and states
     expect(await page.getByTestId('timeline-phase').allTextContents()).toEqual(['策划阶段', '准备阶段', '执行阶段', '复盘阶段'])
     expect(await page.getByTestId('timeline-task').first().textContent()).toBe('活动方案确定')
+    // shown over the grid: the labels on the left are not under the grid's frozen columns
+    expect(await page.getByTestId('timeline-phase').first().evaluate(el => {
+      const r = el.getBoundingClientRect()
+      return !!document.elementFromPoint(r.x + 4, r.y + r.height / 2)?.closest('[data-testid=timeline]')
+    })).toBe(true)
     expect(await bars(page)).toEqual([
       { phase: '策划阶段', from: '2024-05-01', to: '2024-05-10', state: 'done', overdue: 'false' },
       { phase: '准备阶段', from: '2024-05-11', to: '2024-05-25', state: 'done', overdue: 'false' },
@@ -122,6 +127,18 @@ describe('the timeline of a campaign progress sheet', () => {
     await waitForCell(page, 2, START, '2024-05-26')
     expect(await cellText(page, 2, END)).toBe('2024-06-18')
     expect(await cellText(page, 3, END)).toBe('2024-06-30')
+
+    // ── the review pack draws the same timeline, still, under the sheet's table ──
+    await page.getByTestId('export').click()
+    await page.getByTestId('export-print').click()
+    const printed = page.getByTestId('print-timeline')
+    await printed.waitFor()
+    expect(await printed.getByTestId('timeline-phase').allTextContents()).toEqual(['策划阶段', '准备阶段', '执行阶段', '复盘阶段'])
+    expect(await printed.getByTestId('timeline-bar').evaluateAll(els => els.map(e => `${(e as SVGGElement).dataset.from}/${(e as SVGGElement).dataset.to}`)))
+      .toEqual(['2024-05-01/2024-05-10', '2024-05-11/2024-05-25', '2024-05-26/2024-06-18', '2024-06-19/2024-06-30'])
+    expect(await printed.getByTestId('timeline-overdue').count()).toBe(2)
+    expect(await printed.locator('.bar.movable').count()).toBe(0)
+    expect(await printed.getByTestId('timeline-hint').count()).toBe(0)
 
     expect(errors).toEqual([])
     await close()

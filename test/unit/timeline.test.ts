@@ -12,6 +12,9 @@ import { FormulaEngine } from '../../src/core/formulas/engine'
 import { cellKey, sheetIds, sheetKey, sheetParts, sheetsOf, type CellInput } from '../../src/core/workbook/schema'
 import { addSheet, setCells } from '../../src/core/workbook/mutations'
 import { personalUndo } from '../../src/sync/undo'
+import { reviewData } from '../../server/export/review'
+import zhCN from '../../src/locales/zh-CN.json'
+import en from '../../src/locales/en.json'
 import { addDays, canTimeline, moveTask, onDay, timelineColumns, timelineOf, TimelineError } from '../../src/core/timeline/timeline'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
@@ -173,5 +176,21 @@ describe('the timeline of a campaign progress sheet', () => {
     expect(canTimeline(doc, other)).toBe(false)
     expect(timelineOf(doc, engine, other, '2024-03-07')).toBeNull()
     expect(() => moveTask(doc, other, engine.layout.sheet(other)!.rows.ids[0]!, { end: '2024-03-08' })).toThrow(TimelineError)
+  })
+
+  it('goes into the review pack with the progress sheet only', () => {
+    const { doc, sheetId } = progressWorkbook('zh-CN', 'operations-plan')
+    const pack = reviewData(doc)
+    expect(pack.sheets.filter(s => s.timeline).map(s => s.id)).toEqual([sheetId])
+    expect(pack.sheets.find(s => s.id === sheetId)!.timeline!.groups.map(g => g.phase)).toEqual(['策划阶段', '准备阶段', '执行阶段', '复盘阶段'])
+  })
+
+  it('speaks both languages: the same timeline keys in zh-CN and en, none empty', () => {
+    const keys = (o: unknown, at = ''): string[] => typeof o === 'object' && o
+      ? Object.entries(o).flatMap(([k, v]) => keys(v, at ? `${at}.${k}` : k))
+      : [typeof o === 'string' && o.trim() ? at : `${at} (empty)`]
+    expect(keys(zhCN.timeline)).toEqual(keys(en.timeline))
+    expect(keys(zhCN.timeline).filter(k => k.endsWith('(empty)'))).toEqual([])
+    for (const code of ['not-a-timeline', 'unknown-row', 'bad-date', 'end-before-start'] satisfies TimelineError['code'][]) expect(zhCN.timeline.errors[code]).toBeTruthy()
   })
 })
