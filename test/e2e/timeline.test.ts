@@ -1,7 +1,7 @@
 /**
  * The timeline of a campaign progress workbook in real Chromium: the 618 stages drawn in order, a bar
  * dragged by whole days with the mouse moves both dates in the grid, an end pulled moves only the end,
- * Escape cancels a drag, Ctrl+Z takes each drop back, and a viewer's link cannot drag.
+ * Escape cancels a drag, Ctrl+Z takes each drop back, and neither a viewer's link nor a locked sheet drags.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
@@ -167,6 +167,24 @@ describe('the timeline of a campaign progress sheet', () => {
     await page.mouse.up()
     await toggle.click()
     expect(await cellText(page, 2, START)).toBe('2024-05-26')
+    expect(errors).toEqual([])
+    await close()
+  })
+
+  it('a locked sheet\'s timeline cannot be dragged, not even by its owner', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'activity-progress', title: '锁定' })
+    const { page, errors, close } = await openProgressWorkbook(res.json.url, 'zh-CN')
+    page.once('dialog', d => void d.accept())
+    await page.getByTestId('lock').click()
+    await page.getByTestId('locked').waitFor()
+    await page.getByTestId('timeline-toggle').click()
+    await page.getByTestId('timeline').waitFor()
+    expect(await page.getByTestId('timeline-hint').innerText()).toContain('已锁定')
+    expect(await page.locator('.bar.movable').count()).toBe(0)
+    await dragBar(page, '执行阶段', 0.5, 3, false)
+    expect(await page.getByTestId('timeline-preview').count()).toBe(0)
+    await page.mouse.up()
+    expect(await bar(page, '执行阶段').getAttribute('data-from')).toBe('2024-05-26')
     expect(errors).toEqual([])
     await close()
   })
