@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // browser tests measure nothing but still need the CPU to themselves on a 2-core machine
     fileParallelism: false,
+    // expect.poll waits for what a page shows; a loaded CI machine may take seconds, never a fixed sleep
+    expect: { poll: { timeout: 10_000, interval: 50 } },
   },
 })

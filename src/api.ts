@@ -5,6 +5,7 @@ export class ApiError extends Error {
 
 import type { Role } from './core/access/access'
 import { heldToken } from './sync/links'
+import type { Timeline } from './core/timeline/timeline'
 
 export interface You { linkId: string; role: Role; name: string }
 export interface WorkbookInfo { id: string; title: string; template: string; createdAt: number; updatedAt: number; url: string; you?: You }
@@ -37,7 +38,7 @@ async function request<T>(method: string, path: string, body?: unknown, token = 
 const wbPath = (id: string) => `/api/workbooks/${encodeURIComponent(id)}`
 
 import type { ChartData } from './core/charts/charts'
-export interface ReviewSheet { id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number; charts?: ChartData[] }
+export interface ReviewSheet { id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number; charts?: ChartData[]; timeline?: Timeline }
 export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string }
 export interface ImportReport { sheets: number; cells: number; formulas: number; notes: string[] }
 

@@ -9,6 +9,7 @@ import { cellKey, getTitle, sheetParts, sheetsOf, type ColumnMeta } from '../../
 import { formatValue } from '../../src/core/format'
 import { totalsRowOf } from '../../src/core/workbook/table'
 import { chartData, listCharts, type ChartData } from '../../src/core/charts/charts'
+import { localToday, timelineOf, type Timeline } from '../../src/core/timeline/timeline'
 
 export interface ReviewSheet {
   id: string
@@ -22,6 +23,8 @@ export interface ReviewSheet {
   totalsRow: number
   /** the sheet's charts with their data now (the print view draws them) */
   charts: ChartData[]
+  /** a progress sheet's timeline (tasks with dates), drawn under its table; overdue as of the server's day */
+  timeline?: Timeline
 }
 
 export interface ReviewData { title: string; sheets: ReviewSheet[] }
@@ -50,11 +53,13 @@ export function reviewData(doc: Y.Doc): ReviewData {
         rows.push(row)
       }
       const totals = totalsRowOf(sheet)
+      const timeline = timelineOf(doc, engine, id, localToday())
       sheets.push({
         id, name: sl.name,
         columns: metas.slice(0, lastCol + 1).map((m, c) => m?.title || colToLetters(c)),
         numeric, rows, totalsRow: totals ? sl.rows.indexOf(totals) : -1,
         charts: listCharts(doc, id).map(({ spec }) => chartData(doc, spec, (r, c) => engine.getValueById(id, r, c))).filter(d => !d.empty),
+        ...(timeline?.tasks.length ? { timeline } : {}),
       })
     }
     return { title: getTitle(doc), sheets }

@@ -60,7 +60,7 @@ describe('charts', () => {
     expect((await paint(card, [0xd9, 0x30, 0x25])).painted).toBeGreaterThan(2000)
     // the bars grow in (animation): the picture is complete once two frames paint the same
     let last = -1
-    await expect.poll(async () => { const now = (await paint(card, [0, 0, 0])).painted; const same = now === last; last = now; return same }, { interval: 250 }).toBe(true)
+    await expect.poll(async () => { const now = (await paint(card, [0, 0, 0])).painted; const same = now === last; last = now; return same }, { interval: 250, timeout: 15_000 }).toBe(true)
     const dir = join(import.meta.dirname, '..', '..', 'test-results')
     mkdirSync(dir, { recursive: true })
     const shot = await card.screenshot({ path: join(dir, 'kpi-dashboard.png') })
