@@ -47,6 +47,8 @@ export interface SheetMetaExport {
   /** visible index of the totals row */
   totalsRow?: number
   frozenRows?: number
+  /** the sheet's template key ("appraisal", "activities", …) */
+  key?: string
   cols: (Omit<ColumnMeta, 'formula' | 'rules'> & { formulaA1?: string; rules?: (Omit<ColorRule, 'colId'> & { col?: number })[] } | null)[]
 }
 
@@ -278,6 +280,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const out: SheetMetaExport = {
         v: META_VERSION,
         header: headerRows.get(sheetId)!,
+        ...(typeof sheet.get('key') === 'string' ? { key: sheet.get('key') as string } : {}),
         ...(totalsId && sl.rows.indexOf(totalsId) >= 0 ? { totalsRow: sl.rows.indexOf(totalsId) } : {}),
         cols: sl.cols.ids.map(colId => {
           const m = parts.colMeta.get(colId) as ColumnMeta | undefined

@@ -147,6 +147,7 @@ function columnFromMeta(m: unknown, colIds: readonly string[]): Partial<ColumnMe
   const out: Partial<ColumnMeta> = {}
   if (typeof o.type === 'string' && (COLUMN_TYPES as readonly string[]).includes(o.type)) out.type = o.type as ColumnType
   if (str(o.title, 100)) out.title = str(o.title, 100)
+  if (typeof o.key === 'string' && /^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(o.key)) out.key = o.key
   if (str(o.help, 1000)) out.help = str(o.help, 1000)
   if (str(o.currency, 8)) out.currency = str(o.currency, 8)
   const d = num(o.decimals); if (d !== undefined && Number.isInteger(d) && d >= 0 && d <= 10) out.decimals = d
@@ -202,7 +203,11 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { tit
     taken.add(name.toLowerCase())
     if (name !== sheet.name) report.notes.push(`sheet "${sheet.name}" is named "${name}"; formulas naming the old name show #REF!`)
     const header = metas.has(sheet.name) ? metas.get(sheet.name)!.header === 1 : isHeader(sheet)
-    const id = addSheet(doc, { name, rows: Math.max(sheet.rows, 1) + 20, cols: Math.max(sheet.cols, 1) + 2 })
+    const sheetKey = metas.get(sheet.name)?.key
+    const id = addSheet(doc, {
+      name, rows: Math.max(sheet.rows, 1) + 20, cols: Math.max(sheet.cols, 1) + 2,
+      ...(typeof sheetKey === 'string' && /^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(sheetKey) ? { key: sheetKey } : {}),
+    })
     plan.push({ sheet, id, header })
   }
   const layout = new WorkbookLayout(doc)
