@@ -551,6 +551,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       },
       beforeKeyDown: (e: KeyboardEvent) => {
         const mod = e.ctrlKey || e.metaKey
+        // on a read-only cell the cell itself keeps the focus: a space there would scroll the grid's
+        // pane away from the selection (Excel's Space never scrolls)
+        if (e.key === ' ' && !mod && !hot?.getActiveEditor()?.isOpened() && (e.target as HTMLElement | null)?.tagName === 'TD') { e.preventDefault(); return }
         if (!mod || hot?.getActiveEditor()?.isOpened()) return
         const k = e.key.toLowerCase()
         if ((k === 'z' && !e.shiftKey) || k === 'y' || (k === 'z' && e.shiftKey)) {

@@ -142,6 +142,8 @@ describe('roles in the grid', () => {
     await viewer.page.keyboard.type('viewer was here')
     await viewer.page.keyboard.press('Enter')
     expect(await cellText(viewer.page, 1, 0)).toBe('')
+    // the space typed on the read-only cell did not scroll the grid away
+    expect(await viewer.page.locator('.ht_master .wtHolder').evaluate(el => el.scrollTop)).toBe(0)
     expect(textAt(c.doc, sheet, 'A2')).toBe('')
 
     // ── editor: the protected column is read-only, the rest is not ───────────────────────────────
