@@ -111,7 +111,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ? await new PostgresStore(opts.databaseUrl).open()
     : new SqliteStore(resolve(opts.dataDir ?? './data')))
   const roomOptions: Partial<RoomOptions> = {}
-  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes', 'busStateIntervalMs'] as const) {
+  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes', 'busStateIntervalMs', 'restAfterMs'] as const) {
     if (opts[k] !== undefined) roomOptions[k] = opts[k]
   }
   // templates people saved or uploaded join the shipped ones; one that no longer builds is left out, loudly
@@ -274,6 +274,7 @@ async function main(): Promise<void> {
     pingIntervalMs: ms('PING_INTERVAL_MS'),
     flushDelayMs: ms('FLUSH_DELAY_MS'),
     busStateIntervalMs: ms('BUS_STATE_INTERVAL_MS'),
+    restAfterMs: ms('REST_AFTER_MS'),
     port,
     host: env.HOST || '127.0.0.1',
     dataDir: env.DATA_DIR || './data',

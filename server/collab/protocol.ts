@@ -40,7 +40,8 @@ export class RefusedUpdate extends ProtocolError {
 }
 
 export interface MessageContext {
-  doc: Y.Doc
+  /** the doc (a room at rest makes it only when a change must be applied) */
+  doc: () => Y.Doc
   awareness: awarenessProtocol.Awareness
   /** transaction / awareness origin for changes from this connection (the connection itself) */
   origin: unknown
@@ -50,6 +51,10 @@ export interface MessageContext {
   authorize?: (update: Uint8Array) => void
   /** the doc's whole state as an update (cached by the caller), for clients that have nothing yet */
   fullState?: () => Uint8Array
+  /** what a client with state vector `sv` lacks, when the caller can tell without the doc (null: ask the doc) */
+  diffFor?: (sv: Uint8Array) => Uint8Array | null
+  /** true when the doc holds all of `update` already: nothing to apply (nor to check) */
+  holds?: (update: Uint8Array) => boolean
   /** rewrites an awareness update before it is applied (identity set by the server); null drops it */
   filterAwareness?: (update: Uint8Array) => Uint8Array | null
 }
@@ -65,12 +70,23 @@ export interface MessageResult {
   dropped?: boolean
 }
 
-/** sync step 1 of the server (its state vector), to send when a connection is ready */
-export function encodeSyncStep1(doc: Y.Doc): Uint8Array {
+/** sync step 1 of the server (its state vector: of a doc, or encoded), to send when a connection is ready */
+export function encodeSyncStep1(state: Y.Doc | Uint8Array): Uint8Array {
   const encoder = encoding.createEncoder()
   encoding.writeVarUint(encoder, MESSAGE_SYNC)
-  syncProtocol.writeSyncStep1(encoder, doc)
+  if (state instanceof Uint8Array) {
+    encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep1)
+    encoding.writeVarUint8Array(encoder, state)
+  } else {
+    syncProtocol.writeSyncStep1(encoder, state)
+  }
   return encoding.toUint8Array(encoder)
+}
+
+function writeStep2(encoder: encoding.Encoder, update: Uint8Array): void {
+  encoding.writeVarUint(encoder, MESSAGE_SYNC)
+  encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
+  encoding.writeVarUint8Array(encoder, update)
 }
 
 /** a document update to broadcast */
@@ -127,9 +143,13 @@ function handleSync(decoder: decoding.Decoder, encoder: encoding.Encoder, ctx: M
       if (vector.size === 0 && ctx.fullState) {
         // a client with nothing yet (a first open): the whole state, encoded once for everyone who asks
         decoder.pos = peek.pos
-        encoding.writeVarUint(encoder, MESSAGE_SYNC)
-        encoding.writeVarUint(encoder, syncProtocol.messageYjsSyncStep2)
-        encoding.writeVarUint8Array(encoder, ctx.fullState())
+        writeStep2(encoder, ctx.fullState())
+        return { syncType, dropped: false }
+      }
+      const diff = ctx.diffFor?.(sv) ?? null
+      if (diff) {
+        decoder.pos = peek.pos
+        writeStep2(encoder, diff)
         return { syncType, dropped: false }
       }
       break
@@ -139,6 +159,8 @@ function handleSync(decoder: decoding.Decoder, encoder: encoding.Encoder, ctx: M
       const update = readBytes(peek, 'update')
       if (ctx.readOnly) return { syncType, dropped: true }
       validateUpdate(update)
+      // e.g. a reconnecting client's step 2, which always repeats every deletion it knows of
+      if (ctx.holds?.(update)) { decoder.pos = peek.pos; return { syncType, dropped: false } }
       ctx.authorize?.(update)
       break
     }
@@ -146,7 +168,7 @@ function handleSync(decoder: decoding.Decoder, encoder: encoding.Encoder, ctx: M
       throw new ProtocolError('unknown-sync-message', `unknown sync message type ${syncType}`)
   }
   encoding.writeVarUint(encoder, MESSAGE_SYNC)
-  syncProtocol.readSyncMessage(decoder, encoder, ctx.doc, ctx.origin, (e: Error) => {
+  syncProtocol.readSyncMessage(decoder, encoder, ctx.doc(), ctx.origin, (e: Error) => {
     throw new ProtocolError('bad-update', `update could not be applied: ${e.message}`, { cause: e })
   })
   return { syncType, dropped: false }

@@ -14,6 +14,9 @@
  *  - A room is unloaded `unloadDelayMs` after its last connection left, after its writes are flushed.
  *    Until it is gone from the map, a new connection joins the very same in-memory doc, so a client
  *    arriving during the unload sees the latest state.
+ *  - A room whose doc has not changed for `restAfterMs` rests: it keeps its state as one encoded update
+ *    (about a tenth of a live Y.Doc's heap) and frees the doc. At rest it still answers sync requests,
+ *    relays presence and drops repeats of what it holds; the first real change makes the doc again.
  */
 import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
@@ -56,6 +59,8 @@ export interface RoomOptions {
   maxDocBytes: number
   /** a larger message closes its socket with 4413 (default 10 MiB; the socket layer cuts off at twice this) */
   maxMessageBytes: number
+  /** a loaded room whose doc did not change for this long rests (default 60 000; 0: never) */
+  restAfterMs: number
 }
 
 export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
@@ -72,6 +77,7 @@ export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
   messageBurst: 400,
   maxDocBytes: 100 * 1024 * 1024,
   maxMessageBytes: 10 * 1024 * 1024,
+  restAfterMs: 60_000,
 }
 
 /** Close codes sent to clients. 4400–4499 tell the stock y-websocket client not to reconnect. */
@@ -100,6 +106,10 @@ export interface RoomEvents {
   'room-unloading': [id: string]
   'room-unloaded': [id: string]
   'room-dropped': [id: string]
+  /** the room keeps its state encoded and freed its doc; `bytes`: the encoded state's size */
+  'room-resting': [id: string, info: { bytes: number }]
+  /** the room made its doc again; `ms`: how long that took */
+  'room-woke': [id: string, info: { ms: number; why: string }]
   /** `updates` doc updates written as one row; `waitedMs`: from the oldest one's arrival to its commit */
   flushed: [id: string, info: { seq: number; storedUpdates: number; updates: number; waitedMs: number }]
   compacted: [id: string, info: { removed: number; storedUpdates: number }]
@@ -151,9 +161,27 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
 }
 
+function newRoomDoc(): Y.Doc {
+  const d = new Y.Doc()
+  defineRoots(d)
+  return d
+}
+
+/** A resting room's state: the doc encoded, its state vector, and what it holds (for repeats). */
+interface RestingState {
+  update: Uint8Array
+  vector: Uint8Array
+  snapshot: Y.Snapshot
+}
+
 export class Room {
-  readonly doc = (() => { const d = new Y.Doc(); defineRoots(d); return d })()
-  readonly awareness = new Awareness(this.doc)
+  private liveDoc: Y.Doc | null = newRoomDoc()
+  private resting: RestingState | null = null
+  /** performance.now() of the doc's last change (or of its making) */
+  private lastChange = performance.now()
+  private restTimer: NodeJS.Timeout | null = null
+  /** presence has no doc of its own to speak of: a small one gives it a client id */
+  readonly awareness = new Awareness(new Y.Doc())
   readonly conns = new Set<Connection>()
   /** in-process users of the doc (API calls) that keep it loaded */
   holds = 0
@@ -246,14 +274,15 @@ export class Room {
     }
     if (this.state !== 'loading') return
     // Listeners go on only now: loading itself is never broadcast nor written back.
-    this.doc.on('update', this.onDocUpdate)
-    metaOf(this.doc).observe(this.onMetaChange)
+    this.listen(this.doc)
     this.awareness.on('update', this.onAwarenessUpdate)
     this.state = 'ready'
+    this.lastChange = performance.now()
+    this.scheduleRest()
     const bus = this.manager.bus
     if (bus) {
       // only a state that is stored: others compare it with theirs and re-read the store when behind
-      this.busStateTimer = setInterval(() => { if (this.pending.length === 0 && !this.writing) bus.publish(this.id, 'state', Y.encodeStateVector(this.doc)) }, this.opts.busStateIntervalMs)
+      this.busStateTimer = setInterval(() => { if (this.pending.length === 0 && !this.writing) bus.publish(this.id, 'state', this.stateVector()) }, this.opts.busStateIntervalMs)
       this.busStateTimer.unref()
     }
     const early = this.busQueue
@@ -281,7 +310,7 @@ export class Room {
   private start(conn: Connection): void {
     if (conn.closed || conn.started) return
     conn.started = true
-    this.send(conn, encodeSyncStep1(this.doc))
+    this.send(conn, encodeSyncStep1(this.resting ? this.resting.vector : this.doc))
     if (this.awareness.getStates().size > 0) this.send(conn, encodeAwarenessMessage(this.awareness))
     const queued = conn.queue
     conn.queue = []
@@ -340,12 +369,12 @@ export class Room {
     if (this.state === 'loading') { if (kind !== 'state') this.busQueue.push([kind, payload]); return }
     if (this.state === 'closed' || this.deleted) return
     try {
-      if (kind === 'update') Y.applyUpdate(this.doc, payload, BUS_ORIGIN)
+      if (kind === 'update') { if (!this.holdsAll(payload)) Y.applyUpdate(this.doc, payload, BUS_ORIGIN) }
       else if (kind === 'awareness') applyAwarenessUpdate(this.awareness, payload, BUS_ORIGIN)
       else if (kind === 'dropped') this.manager.droppedElsewhere(this)
       else {
         // another instance holds edits this one never received: they are in the store
-        const mine = Y.decodeStateVector(Y.encodeStateVector(this.doc))
+        const mine = Y.decodeStateVector(this.stateVector())
         for (const [client, clock] of Y.decodeStateVector(payload)) {
           if ((mine.get(client) ?? 0) < clock) { this.resyncSoon(); break }
         }
@@ -371,9 +400,80 @@ export class Room {
   /** After the bus was away: whatever other instances stored meanwhile, from the store. */
   async resyncFromStore(): Promise<void> {
     if (this.state !== 'ready' && this.state !== 'unloading') return
-    const rows = await this.store.loadUpdateRecords(this.id)
-    if ((this.state as RoomState) === 'closed') return
+    const rows = (await this.store.loadUpdateRecords(this.id)).filter(r => !this.holdsAll(r.data))
+    if ((this.state as RoomState) === 'closed' || rows.length === 0) return
     this.doc.transact(() => { for (const r of rows) Y.applyUpdate(this.doc, r.data) }, BUS_ORIGIN)
+  }
+
+  // ── resting ─────────────────────────────────────────────────────────────────────────────────
+
+  /** The live doc, made again from the resting state when the room rests. */
+  get doc(): Y.Doc {
+    return this.liveDoc ?? this.wake('doc')
+  }
+
+  /** true while the room keeps its state encoded, with no live doc */
+  get isResting(): boolean { return this.resting !== null }
+
+  private listen(doc: Y.Doc): void {
+    doc.on('update', this.onDocUpdate)
+    metaOf(doc).observe(this.onMetaChange)
+  }
+
+  private stateVector(): Uint8Array {
+    return this.resting ? this.resting.vector : Y.encodeStateVector(this.doc)
+  }
+
+  /** true when the room holds every change of `update` already (only asked at rest: a live doc takes repeats cheaply) */
+  private holdsAll(update: Uint8Array): boolean {
+    return this.resting !== null && Y.snapshotContainsUpdate(this.resting.snapshot, update)
+  }
+
+  private scheduleRest(): void {
+    if (this.restTimer || this.opts.restAfterMs <= 0 || this.resting || this.state !== 'ready') return
+    const wait = Math.max(0, this.lastChange + this.opts.restAfterMs - performance.now())
+    this.restTimer = setTimeout(() => { this.restTimer = null; this.rest() }, wait)
+    this.restTimer.unref()
+  }
+
+  /**
+   * Frees the doc when it has been quiet long enough and nothing is on its way to the store; otherwise
+   * tries again later. Returns true when the room rests now.
+   */
+  rest(): boolean {
+    if (this.resting || !this.liveDoc || this.state !== 'ready') return this.resting !== null
+    const quietFor = performance.now() - this.lastChange
+    const busy = this.holds > 0 || this.pending.length > 0 || this.writing || this.writeQueued || this.compacting || this.titleDirty
+    if (busy || quietFor < this.opts.restAfterMs) {
+      this.scheduleRest()
+      return false
+    }
+    const doc = this.liveDoc
+    this.resting = { update: this.fullStateCache ?? Y.encodeStateAsUpdate(doc), vector: Y.encodeStateVector(doc), snapshot: Y.snapshot(doc) }
+    this.fullStateCache = null
+    this.liveDoc = null
+    doc.off('update', this.onDocUpdate)
+    metaOf(doc).unobserve(this.onMetaChange)
+    doc.destroy()
+    this.mirror?.destroy()
+    this.mirror = null
+    this.manager.emit('room-resting', this.id, { bytes: this.resting.update.length })
+    return true
+  }
+
+  /** Makes the live doc again from the resting state (synchronously: the caller needs it now). */
+  private wake(why: string): Y.Doc {
+    const t0 = performance.now()
+    const doc = newRoomDoc()
+    const resting = this.resting
+    if (resting) Y.applyUpdate(doc, resting.update)
+    this.resting = null
+    this.liveDoc = doc
+    if (this.state !== 'closed') this.listen(doc)
+    this.lastChange = performance.now()
+    this.scheduleRest()
+    if (resting) this.manager.emit('room-woke', this.id, { ms: performance.now() - t0, why })
+    return doc
   }
 
   /**
@@ -387,11 +487,14 @@ export class Room {
     const who = conn.who
     // changes under a client id another link has written with are someone else's (a forged continuation
     // of their edits would make the server drop theirs as duplicates)
+    // waking: the mirror is made from the same encoded state, not encoded again
+    const restingUpdate = this.resting?.update ?? null
+    if (restingUpdate) this.wake('a change')
     const claims = this.clientClaims(conn, update)
     if (!this.mirror) {
       this.mirror = new Y.Doc({ gc: this.doc.gc })
       defineRoots(this.mirror)
-      Y.applyUpdate(this.mirror, Y.encodeStateAsUpdate(this.doc))
+      Y.applyUpdate(this.mirror, restingUpdate ?? Y.encodeStateAsUpdate(this.doc))
     }
     const mirror = this.mirror
     const hadPending = mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null
@@ -488,9 +591,11 @@ export class Room {
   private process(conn: Connection, message: Uint8Array): void {
     try {
       const { reply, syncType } = handleMessage(message, {
-        doc: this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly,
+        doc: () => this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly,
         authorize: u => this.authorizeUpdate(conn, u),
-        fullState: () => (this.fullStateCache ??= Y.encodeStateAsUpdate(this.doc)),
+        fullState: () => this.resting ? this.resting.update : (this.fullStateCache ??= Y.encodeStateAsUpdate(this.doc)),
+        diffFor: sv => this.resting ? Y.diffUpdate(this.resting.update, sv) : null,
+        holds: u => this.holdsAll(u),
         filterAwareness: u => this.filterAwareness(conn, u),
       })
       // a SyncStep2 reply carries the doc's state: it leaves only once all of that is stored
@@ -566,6 +671,7 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.docBytes += update.length
     this.fullStateCache = null
+    this.lastChange = performance.now()
     if (this.mirror && !this.mirrorAhead) {
       try { Y.applyUpdate(this.mirror, update) } catch { this.mirror.destroy(); this.mirror = null }
     }
@@ -811,9 +917,9 @@ export class Room {
   private clearTimers(): void {
     this.cancelUnload()
     this.clearFlushTimer()
-    for (const t of [this.retryTimer, this.metaTimer, this.resyncTimer]) if (t) clearTimeout(t)
+    for (const t of [this.retryTimer, this.metaTimer, this.resyncTimer, this.restTimer]) if (t) clearTimeout(t)
     if (this.busStateTimer) clearInterval(this.busStateTimer)
-    this.retryTimer = this.metaTimer = this.resyncTimer = this.busStateTimer = null
+    this.retryTimer = this.metaTimer = this.resyncTimer = this.busStateTimer = this.restTimer = null
   }
 
   destroyDoc(): void {
@@ -822,10 +928,15 @@ export class Room {
     this.mirror = null
     this.state = 'closed'
     this.clearTimers()
-    this.doc.off('update', this.onDocUpdate)
+    this.resting = null
+    const doc = this.liveDoc
+    if (doc) {
+      doc.off('update', this.onDocUpdate)
+      doc.destroy()
+    }
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.destroy()
-    this.doc.destroy()
+    this.awareness.doc.destroy()
   }
 
   /** for tests and diagnostics */
