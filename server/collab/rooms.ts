@@ -412,6 +412,11 @@ export class Room {
     return this.liveDoc ?? this.wake('doc')
   }
 
+  /** the whole state as one update (at rest: the encoded state itself) */
+  encodedState(): Uint8Array {
+    return this.resting ? this.resting.update : (this.fullStateCache ??= Y.encodeStateAsUpdate(this.doc))
+  }
+
   /** true while the room keeps its state encoded, with no live doc */
   get isResting(): boolean { return this.resting !== null }
 
@@ -593,7 +598,7 @@ export class Room {
       const { reply, syncType } = handleMessage(message, {
         doc: () => this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly,
         authorize: u => this.authorizeUpdate(conn, u),
-        fullState: () => this.resting ? this.resting.update : (this.fullStateCache ??= Y.encodeStateAsUpdate(this.doc)),
+        fullState: () => this.encodedState(),
         diffFor: sv => this.resting ? Y.diffUpdate(this.resting.update, sv) : null,
         holds: u => this.holdsAll(u),
         filterAwareness: u => this.filterAwareness(conn, u),
@@ -995,6 +1000,18 @@ export class RoomManager extends EventEmitter<RoomEvents> {
    * written. Throws WorkbookGoneError for an unknown or deleted workbook.
    */
   async withDoc<T>(id: string, fn: (doc: Y.Doc) => T): Promise<T> {
+    return this.withRoom(id, room => fn(room.doc))
+  }
+
+  /**
+   * The workbook's whole state as one update, live edits included (for exports and copies). A resting
+   * room answers from its encoded state without making the doc.
+   */
+  async encodedState(id: string): Promise<Uint8Array> {
+    return this.withRoom(id, room => room.encodedState())
+  }
+
+  private async withRoom<T>(id: string, fn: (room: Room) => T): Promise<T> {
     if (this.closing) throw new Error('server is shutting down')
     const room = this.getOrCreate(id)
     room.holds++
@@ -1002,7 +1019,7 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     try {
       await room.ready
       if (room.deleted || room.state === 'closed') throw new WorkbookGoneError(id)
-      const result = fn(room.doc)
+      const result = fn(room)
       await room.flush()
       return result
     } finally {

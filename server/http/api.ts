@@ -140,7 +140,7 @@ async function addCustomTemplate(ctx: ApiContext, json: unknown, source: string)
 async function snapshot(ctx: ApiContext, id: string): Promise<Y.Doc> {
   let update: Uint8Array
   try {
-    update = await ctx.rooms.withDoc(id, d => Y.encodeStateAsUpdate(d))
+    update = await ctx.rooms.encodedState(id)
   } catch (e) {
     if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
     throw e

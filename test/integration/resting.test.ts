@@ -24,14 +24,28 @@ const { server, track, socket } = testScope()
 
 const REST_MS = 40
 
-function roomOf(s: TestServer, id: string): Room {
-  const room = s.rooms.rooms.get(id)
-  if (!room) throw new Error(`workbook ${id} is not loaded`)
-  return room
+/**
+ * Resolves when the room of `id` rests holding all of `doc` (a room may rest before a client's edits
+ * arrive, when the client took longer than the quiet period to sync: that rest does not count).
+ */
+function restingWith(s: TestServer, id: string, doc: Y.Doc): Promise<Room> {
+  const want = Y.snapshot(doc)
+  return until(`the room resting with everything`, () => {
+    const room = s.rooms.rooms.get(id)
+    if (!room?.isResting) return undefined
+    const state = room.encodedState()
+    return Y.snapshotContainsUpdate(want, state) && Y.snapshotContainsUpdate(Y.snapshot(docOf(state)), Y.encodeStateAsUpdate(doc)) ? room : undefined
+  }, recheck => {
+    s.rooms.on('room-resting', recheck)
+    return () => { s.rooms.off('room-resting', recheck) }
+  })
 }
 
-/** Resolves when the room of `id` rests (registered before the quiet period can end). */
-const resting = (s: TestServer, id: string) => nextEvent<[string, { bytes: number }]>(s.rooms, 'room-resting', x => x === id)
+function docOf(update: Uint8Array): Y.Doc {
+  const d = new Y.Doc()
+  Y.applyUpdate(d, update)
+  return d
+}
 
 /** Counts the wakes of one room. */
 function wakes(s: TestServer, id: string): { count: () => number; whys: string[] } {
@@ -84,22 +98,17 @@ describe('resting rooms', () => {
   it('a quiet room rests; new clients and repeats are answered without the doc; a change wakes it, reaches others and is stored', async () => {
     const s = await server({ restAfterMs: REST_MS })
     const id = await createWorkbook(s)
-    const woke = wakes(s, id)
     const a = track(connectClient(s, id))
     await a.synced()
     const sid = sheetIds(a.doc)[0]!
-    let rested = resting(s, id)
     // a value written over (a deletion in the doc) and a Chinese one
     type(a.doc, sid, 'A1', 'first')
     const early = Y.encodeStateAsUpdate(a.doc)
     type(a.doc, sid, 'A1', 'second')
     type(a.doc, sid, 'B2', '=1+1')
     type(a.doc, sid, 'C3', '华东')
-    const [, info] = await rested
-    const room = roomOf(s, id)
-    expect(room.isResting).toBe(true)
-    // the encoded state is what a first open gets: the whole doc, smaller than its updates together
-    expect(info.bytes).toBe(Y.encodeStateAsUpdate(a.doc).length)
+    const room = await restingWith(s, id, a.doc)
+    const woke = wakes(s, id)
 
     // a first open is answered from the encoded state
     const b = track(connectClient(s, id))
@@ -128,15 +137,12 @@ describe('resting rooms', () => {
     await docUntil(b.doc, 'B sees D4', d => textAt(d, sid, 'D4') === '42')
     expect(woke.whys).toEqual(['a change'])
     expect(room.isResting).toBe(false)
-    rested = resting(s, id)
     await s.rooms.flushAll()
     const stored = await storedDoc(s.dataDir, id)
     expect(textAt(stored, sid, 'D4')).toBe('42')
     expect(json(stored)).toEqual(json(a.doc))
-    // and it rests again once quiet
-    await rested
-    expect(room.isResting).toBe(true)
-    expect(s.rooms.rooms.get(id)).toBe(room)
+    // and it rests again once quiet, the same room
+    expect(await restingWith(s, id, a.doc)).toBe(room)
   })
 
   it('at rest the access rules still hold: an editor\'s change to a protected column is refused (4409) and nothing of it is kept', async () => {
@@ -146,16 +152,14 @@ describe('resting rooms', () => {
     await owner.synced()
     const sid = sheetIds(owner.doc)[0]!
     const scoreCol = layoutOf(owner.doc).sheet(sid)!.cols.ids[1]!
-    const rested = resting(s, id)
     type(owner.doc, sid, 'B1', '90')
     setProtections(owner.doc, [{ id: 'mgr', sheet: sid, cols: [scoreCol], names: ['王经理'] }], 'owner')
-    await rested
-    const room = roomOf(s, id)
-    expect(room.isResting).toBe(true)
+    const room = await restingWith(s, id, owner.doc)
 
     const woke = wakes(s, id)
     const editor = track(connectClient(s, id, new Y.Doc(), { token: await createLink(s, id, 'editor', '小李') }))
     await editor.synced()
+    expect(woke.whys).toEqual([])
     expect(room.isResting).toBe(true)
     expect(textAt(editor.doc, sid, 'B1')).toBe('90')
     expect(readProtections(editor.doc)).toHaveLength(1)
@@ -182,19 +186,14 @@ describe('resting rooms', () => {
     const a = track(connectClient(s, id))
     await a.synced()
     const sid = sheetIds(a.doc)[0]!
-    const rested = resting(s, id)
     type(a.doc, sid, 'A1', '预算')
     type(a.doc, sid, 'A2', '=LEN(A1)')
-    await rested
+    const room = await restingWith(s, id, a.doc)
     const woke = wakes(s, id)
     expect(await s.rooms.withDoc(id, d => textAt(d, sid, 'A1'))).toBe('预算')
     expect(woke.whys).toEqual(['doc'])
 
-    const room = roomOf(s, id)
-    await until('the room resting again', () => room.isResting, recheck => {
-      s.rooms.on('room-resting', recheck)
-      return () => { s.rooms.off('room-resting', recheck) }
-    })
+    expect(await restingWith(s, id, a.doc)).toBe(room)
     const unloaded = nextEvent<[string]>(s.rooms, 'room-unloaded', x => x === id)
     a.provider.destroy()
     await unloaded
