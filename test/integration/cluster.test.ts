@@ -36,7 +36,7 @@ async function cluster() {
   return { url, schema, prefix: `${uniqueName('pwt')}:` }
 }
 
-async function instance(c: { url: string; schema: string; prefix: string }, opts: { busStateIntervalMs?: number } = {}): Promise<TestServer> {
+async function instance(c: { url: string; schema: string; prefix: string }, opts: { busStateIntervalMs?: number; restAfterMs?: number } = {}): Promise<TestServer> {
   const s = await startTestServer({ store: await new PostgresStore(DATABASE_URL, { schema: c.schema }).open(), redisUrl: REDIS_URL, redisPrefix: c.prefix, compactThreshold: 10, ...opts })
   cleanups.push(() => s.close())
   return s
@@ -97,6 +97,28 @@ describe('several instances', () => {
     expect((await s1.api('DELETE', `/api/workbooks/${id}`)).status).toBe(204)
     expect(await shut).toBe(4404)
     await until('instance 2 freed the room', () => !s2.rooms.rooms.has(id) || undefined, r => { s2.rooms.on('room-dropped', r); return () => s2.rooms.off('room-dropped', r) }, 5_000)
+  })
+
+  it('an instance whose room rests takes another instance\'s edit (waking for it) and relays it to its clients', async () => {
+    const c = await cluster()
+    const s1 = await instance(c), s2 = await instance(c, { restAfterMs: 50 })
+    const created = await s1.api('POST', '/api/workbooks', { template: 'blank' })
+    ownerTokens.set(created.json.id, created.json.token)
+    const id = created.json.id as string
+    const a = client(s1, id), b = client(s2, id)
+    await Promise.all([a.synced(), b.synced()])
+    const { sid, rows, cols } = cells(a.doc)
+    await until('instance 2 resting', () => s2.rooms.rooms.get(id)?.isResting || undefined, r => { s2.rooms.on('room-resting', r); return () => s2.rooms.off('room-resting', r) }, 10_000)
+    const woke = new Promise<string>(r => s2.rooms.once('room-woke', (_x: string, info: { why: string }) => r(info.why)))
+    setCell(a.doc, sid, rows[0]!, cols[0]!, '来自实例一')
+    await docUntil(b.doc, 'instance 2\'s client sees the edit', d => cells(d).get(rows[0]!, cols[0]!) === '来自实例一', 10_000)
+    expect(await woke).toBe('doc')
+    // and once it rests again, a newcomer there gets it from the encoded state
+    await until('instance 2 resting again', () => s2.rooms.rooms.get(id)?.isResting || undefined, r => { s2.rooms.on('room-resting', r); return () => s2.rooms.off('room-resting', r) }, 10_000)
+    const late = client(s2, id)
+    await late.synced()
+    expect(cells(late.doc).get(rows[0]!, cols[0]!)).toBe('来自实例一')
+    expect(same(late.doc, a.doc)).toBe(true)
   })
 
   it('an edit whose publication was lost still reaches the other instance (state vectors compared, the store re-read)', async () => {
