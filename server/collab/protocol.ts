@@ -53,8 +53,8 @@ export interface MessageContext {
   fullState?: () => Uint8Array
   /** what a client with state vector `sv` lacks, when the caller can tell without the doc (null: ask the doc) */
   diffFor?: (sv: Uint8Array) => Uint8Array | null
-  /** true when the doc holds all of `update` already: nothing to apply (nor to check) */
-  holds?: (update: Uint8Array) => boolean
+  /** true when the doc holds all of `update` (a step 2 or an update) already: nothing to apply (nor to check) */
+  holds?: (update: Uint8Array, syncType: number) => boolean
   /** rewrites an awareness update before it is applied (identity set by the server); null drops it */
   filterAwareness?: (update: Uint8Array) => Uint8Array | null
 }
@@ -160,7 +160,7 @@ function handleSync(decoder: decoding.Decoder, encoder: encoding.Encoder, ctx: M
       if (ctx.readOnly) return { syncType, dropped: true }
       validateUpdate(update)
       // e.g. a reconnecting client's step 2, which always repeats every deletion it knows of
-      if (ctx.holds?.(update)) { decoder.pos = peek.pos; return { syncType, dropped: false } }
+      if (ctx.holds?.(update, syncType)) { decoder.pos = peek.pos; return { syncType, dropped: false } }
       ctx.authorize?.(update)
       break
     }

@@ -180,6 +180,8 @@ export class Room {
   /** performance.now() of the doc's last change (or of its making) */
   private lastChange = performance.now()
   private restTimer: NodeJS.Timeout | null = null
+  /** what the live doc holds, until it changes (for telling repeats from changes) */
+  private liveSnapshot: Y.Snapshot | null = null
   /** presence has no doc of its own to speak of: a small one gives it a client id */
   readonly awareness = new Awareness(new Y.Doc())
   readonly conns = new Set<Connection>()
@@ -429,9 +431,16 @@ export class Room {
     return this.resting ? this.resting.vector : Y.encodeStateVector(this.doc)
   }
 
-  /** true when the room holds every change of `update` already (only asked at rest: a live doc takes repeats cheaply) */
-  private holdsAll(update: Uint8Array): boolean {
-    return this.resting !== null && Y.snapshotContainsUpdate(this.resting.snapshot, update)
+  /**
+   * true when the room holds every change of `update` already. At rest always asked; a live doc is
+   * asked for a step 2 (`thorough`: once a connection; it repeats every deletion the client knows of),
+   * which would otherwise make the mirror just to find nothing new, not for every keystroke.
+   */
+  private holdsAll(update: Uint8Array, thorough = false): boolean {
+    if (this.resting) return Y.snapshotContainsUpdate(this.resting.snapshot, update)
+    if (!thorough || !this.liveDoc) return false
+    this.liveSnapshot ??= Y.snapshot(this.liveDoc)
+    return Y.snapshotContainsUpdate(this.liveSnapshot, update)
   }
 
   private scheduleRest(): void {
@@ -454,8 +463,9 @@ export class Room {
       return false
     }
     const doc = this.liveDoc
-    this.resting = { update: this.fullStateCache ?? Y.encodeStateAsUpdate(doc), vector: Y.encodeStateVector(doc), snapshot: Y.snapshot(doc) }
+    this.resting = { update: this.fullStateCache ?? Y.encodeStateAsUpdate(doc), vector: Y.encodeStateVector(doc), snapshot: this.liveSnapshot ?? Y.snapshot(doc) }
     this.fullStateCache = null
+    this.liveSnapshot = null
     this.liveDoc = null
     doc.off('update', this.onDocUpdate)
     metaOf(doc).unobserve(this.onMetaChange)
@@ -600,7 +610,7 @@ export class Room {
         authorize: u => this.authorizeUpdate(conn, u),
         fullState: () => this.encodedState(),
         diffFor: sv => this.resting ? Y.diffUpdate(this.resting.update, sv) : null,
-        holds: u => this.holdsAll(u),
+        holds: (u, syncType) => this.holdsAll(u, syncType === 1),
         filterAwareness: u => this.filterAwareness(conn, u),
       })
       // a SyncStep2 reply carries the doc's state: it leaves only once all of that is stored
@@ -676,6 +686,7 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.docBytes += update.length
     this.fullStateCache = null
+    this.liveSnapshot = null
     this.lastChange = performance.now()
     if (this.mirror && !this.mirrorAhead) {
       try { Y.applyUpdate(this.mirror, update) } catch { this.mirror.destroy(); this.mirror = null }
