@@ -443,9 +443,10 @@ export class Room {
     return Y.snapshotContainsUpdate(this.liveSnapshot, update)
   }
 
-  private scheduleRest(): void {
+  /** `wait`: ms from now (default: when the quiet period since the last change ends) */
+  private scheduleRest(wait?: number): void {
     if (this.restTimer || this.opts.restAfterMs <= 0 || this.resting || this.state !== 'ready') return
-    const wait = Math.max(0, this.lastChange + this.opts.restAfterMs - performance.now())
+    wait ??= Math.max(0, this.lastChange + this.opts.restAfterMs - performance.now())
     this.restTimer = setTimeout(() => { this.restTimer = null; this.rest() }, wait)
     this.restTimer.unref()
   }
@@ -459,7 +460,8 @@ export class Room {
     const quietFor = performance.now() - this.lastChange
     const busy = this.holds > 0 || this.pending.length > 0 || this.writing || this.writeQueued || this.compacting || this.titleDirty
     if (busy || quietFor < this.opts.restAfterMs) {
-      this.scheduleRest()
+      // busy (a write in flight or failing, an API call holding the doc): ask again a quiet period later
+      this.scheduleRest(busy ? this.opts.restAfterMs : undefined)
       return false
     }
     const doc = this.liveDoc
