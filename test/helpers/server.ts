@@ -122,6 +122,19 @@ export async function createLink(server: TestServer, workbookId: string, role: '
   return res.json.token as string
 }
 
+/** The workbook as stored in a test server's SQLite file, after writing what is pending. */
+export async function storedDoc(s: { rooms: { flushAll(): Promise<void> }; dataDir: string }, id: string): Promise<Y.Doc> {
+  await s.rooms.flushAll()
+  const store = new SqliteStore(s.dataDir)
+  try {
+    const doc = new Y.Doc()
+    for (const u of await store.loadUpdates(id)) Y.applyUpdate(doc, u)
+    return doc
+  } finally {
+    await store.close()
+  }
+}
+
 // ── waiting without sleeping ──────────────────────────────────────────────────────────────────────
 
 /** Resolves when `check()` returns a value other than undefined/false, re-checking whenever `subscribe` calls back. */

@@ -20,11 +20,10 @@ import {
 import { addSheet, editCells, insertCols, insertRows, moveSheet, setTitle } from '../../src/core/workbook/mutations'
 import { lockSheet, readProtections, setProtections, sheetLock, unlockSheet, type Protection } from '../../src/core/access/access'
 import { parseA1 } from '../../src/core/formulas/references'
-import { SqliteStore } from '../../server/store/sqlite'
 import type { Connection } from '../../server/collab/rooms'
 import {
   closed, createWorkbook, docUntil, nextEvent, ownerTokens, refusedUpgradeStatus, socketUrl,
-  syncedClient, until, type Client, type TestServer, testScope,
+  storedDoc, syncedClient, until, type Client, type TestServer, testScope,
 } from '../helpers/server'
 import { type } from '../helpers/workbook'
 
@@ -85,19 +84,6 @@ function serverDoc(s: TestServer, id: string): Y.Doc {
   const room = s.rooms.rooms.get(id)
   if (!room) throw new Error(`workbook ${id} is not loaded`)
   return room.doc
-}
-
-/** Applies the stored updates of a workbook to a fresh doc (after writing what is pending). */
-async function storedDoc(s: TestServer, id: string): Promise<Y.Doc> {
-  await s.rooms.flushAll()
-  const store = new SqliteStore(s.dataDir)
-  try {
-    const doc = new Y.Doc()
-    for (const u of await store.loadUpdates(id)) Y.applyUpdate(doc, u)
-    return doc
-  } finally {
-    await store.close()
-  }
 }
 
 /** Every root of a workbook as JSON (Y.Doc#toJSON shows only the roots this doc happened to ask for). */

@@ -59,15 +59,21 @@ const canon = (v: unknown): unknown => Array.isArray(v) ? v.map(canon)
 const dump = (d: Y.Doc) => canon({ meta: d.getMap('meta').toJSON(), order: d.getArray('sheetOrder').toJSON(), sheets: sheetsOf(d).toJSON(), access: d.getMap('access').toJSON() })
 const same = (a: Y.Doc, b: Y.Doc) => JSON.stringify(dump(a)) === JSON.stringify(dump(b))
 
+/** A blank workbook made on `s1`, with a synced client on each instance. */
+async function onBoth(s1: TestServer, s2: TestServer): Promise<{ id: string; a: Client; b: Client }> {
+  const created = await s1.api('POST', '/api/workbooks', { template: 'blank' })
+  ownerTokens.set(created.json.id, created.json.token)
+  const id = created.json.id as string
+  const a = client(s1, id), b = client(s2, id)
+  await Promise.all([a.synced(), b.synced()])
+  return { id, a, b }
+}
+
 describe('several instances', () => {
   it('clients on two instances converge, edits and presence alike; compaction runs on one of them', async () => {
     const c = await cluster()
     const s1 = await instance(c), s2 = await instance(c)
-    const created = await s1.api('POST', '/api/workbooks', { template: 'blank' })
-    ownerTokens.set(created.json.id, created.json.token)
-    const id = created.json.id as string
-    const a = client(s1, id), b = client(s2, id)
-    await Promise.all([a.synced(), b.synced()])
+    const { id, a, b } = await onBoth(s1, s2)
     const { sid, rows, cols } = cells(a.doc)
     for (let i = 0; i < 30; i++) {
       setCell(a.doc, sid, rows[i]!, cols[0]!, `a${i}`)
@@ -102,11 +108,7 @@ describe('several instances', () => {
   it('an instance whose room rests takes another instance\'s edit (waking for it) and relays it to its clients', async () => {
     const c = await cluster()
     const s1 = await instance(c), s2 = await instance(c, { restAfterMs: 50 })
-    const created = await s1.api('POST', '/api/workbooks', { template: 'blank' })
-    ownerTokens.set(created.json.id, created.json.token)
-    const id = created.json.id as string
-    const a = client(s1, id), b = client(s2, id)
-    await Promise.all([a.synced(), b.synced()])
+    const { id, a, b } = await onBoth(s1, s2)
     const { sid, rows, cols } = cells(a.doc)
     await until('instance 2 resting', () => s2.rooms.rooms.get(id)?.isResting || undefined, r => { s2.rooms.on('room-resting', r); return () => s2.rooms.off('room-resting', r) }, 10_000)
     const woke = new Promise<string>(r => s2.rooms.once('room-woke', (_x: string, info: { why: string }) => r(info.why)))
@@ -124,11 +126,7 @@ describe('several instances', () => {
   it('an edit whose publication was lost still reaches the other instance (state vectors compared, the store re-read)', async () => {
     const c = await cluster()
     const s1 = await instance(c, { busStateIntervalMs: 200 }), s2 = await instance(c, { busStateIntervalMs: 200 })
-    const created = await s1.api('POST', '/api/workbooks', { template: 'blank' })
-    ownerTokens.set(created.json.id, created.json.token)
-    const id = created.json.id as string
-    const a = client(s1, id), b = client(s2, id)
-    await Promise.all([a.synced(), b.synced()])
+    const { a, b } = await onBoth(s1, s2)
     const { sid, rows, cols } = cells(a.doc)
     // cut instance 1's publishing connection: what it stores now is not published
     const redis = new Redis(REDIS_URL)

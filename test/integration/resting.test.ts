@@ -13,10 +13,9 @@ import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { sheetIds } from '../../src/core/workbook/schema'
 import { defineRoots, readProtections, setProtections } from '../../src/core/access/access'
-import { SqliteStore } from '../../server/store/sqlite'
 import type { Room } from '../../server/collab/rooms'
 import {
-  connectClient, createLink, createWorkbook, docUntil, nextEvent, socketUrl, testScope, until, type TestServer,
+  connectClient, createLink, storedDoc, createWorkbook, docUntil, nextEvent, socketUrl, testScope, until, type TestServer,
 } from '../helpers/server'
 import { layoutOf, textAt, type } from '../helpers/workbook'
 
@@ -59,17 +58,6 @@ function wakes(s: TestServer, id: string): { count: () => number; whys: string[]
 function json(doc: Y.Doc): unknown {
   defineRoots(doc)
   return doc.toJSON()
-}
-
-async function storedDoc(dir: string, id: string): Promise<Y.Doc> {
-  const store = new SqliteStore(dir)
-  try {
-    const doc = new Y.Doc()
-    for (const u of await store.loadUpdates(id)) Y.applyUpdate(doc, u)
-    return doc
-  } finally {
-    await store.close()
-  }
 }
 
 function syncMessage(write: (e: encoding.Encoder) => void): Uint8Array {
@@ -138,7 +126,7 @@ describe('resting rooms', () => {
     expect(woke.whys).toEqual(['a change'])
     expect(room.isResting).toBe(false)
     await s.rooms.flushAll()
-    const stored = await storedDoc(s.dataDir, id)
+    const stored = await storedDoc(s, id)
     expect(textAt(stored, sid, 'D4')).toBe('42')
     expect(json(stored)).toEqual(json(a.doc))
     // and it rests again once quiet, the same room
@@ -171,7 +159,7 @@ describe('resting rooms', () => {
     expect(woke.whys).toEqual(['a change'])
     expect(textAt(room.doc, sid, 'B1')).toBe('90')
     await s.rooms.flushAll()
-    expect(textAt(await storedDoc(s.dataDir, id), sid, 'B1')).toBe('90')
+    expect(textAt(await storedDoc(s, id), sid, 'B1')).toBe('90')
     // the owner, still connected, never saw it; the editor's other cells are still theirs to write
     expect(textAt(owner.doc, sid, 'B1')).toBe('90')
     const again = track(connectClient(s, id, new Y.Doc(), { token: await createLink(s, id, 'editor', '小张') }))
