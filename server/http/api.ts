@@ -357,6 +357,33 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
     },
   },
   {
+    pattern: /^\/api\/workbooks\/([^/]+)\/state$/,
+    methods: {
+      // the doc's whole state as one Yjs update (what the socket's first sync step would carry), for a
+      // page that opens the workbook: fetched while its scripts load, then the socket sync carries only
+      // the rest. The same checks as the socket: a live link of this workbook, any role.
+      GET: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, ALL)
+        let state: Uint8Array
+        try {
+          // withDoc resolves once everything in the state is stored (as a SyncStep2 waits for)
+          state = await ctx.rooms.withDoc(id, d => Y.encodeStateAsUpdate(d))
+        } catch (e) {
+          if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
+          throw e
+        }
+        res.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': state.length,
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+          'Referrer-Policy': 'no-referrer',
+        })
+        res.end(req.method === 'HEAD' ? undefined : state)
+      },
+    },
+  },
+  {
     pattern: /^\/api\/workbooks\/([^/]+)\/export\.(xlsx|csv|json)$/,
     methods: {
       GET: async (req, res, url, ctx, id, format) => {
