@@ -1,3 +1,5 @@
+// first: on a workbook page, its data and its chunk are requested before anything else runs
+import './boot'
 import { createApp } from 'vue'
 import App from './App.vue'
 import { install as installPinia } from './modules/pinia'
