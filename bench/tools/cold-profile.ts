@@ -4,6 +4,7 @@
  * with bench/tools/cpuprofile-top.mjs).
  *
  *   vite build && node --import tsx bench/tools/cold-profile.ts [--profile out.cpuprofile] [--bare] [--runs N]
+ *   (--bare: the benchmark's bare Handsontable + HyperFormula page instead)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,10 +16,12 @@ import { startServer } from '../../server/index'
 import { silentLogger } from '../../server/log'
 import { hashToken, newLinkId, newToken } from '../../server/auth'
 import { buildDoc, makeA1Data } from '../formula'
+import { barePage } from '../cold'
 
 const args = process.argv.slice(2)
 const profileOut = args.includes('--profile') ? args[args.indexOf('--profile') + 1] : ''
 const runs = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : 1
+const bareSide = args.includes('--bare')
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const cell = '.ht_master tbody tr[aria-rowindex="3"] td[aria-colindex="9"]'
 
@@ -27,6 +30,7 @@ const server = await startServer({ port: 0, dataDir: dir, staticDir: join(ROOT, 
 const token = newToken()
 await server.store.createWorkbook({ id: 'cold10k', title: 'cold open', template: 'blank', createdAt: 0, updatedAt: 0 }, Y.encodeStateAsUpdate(buildDoc(makeA1Data()).doc),
   { link: { id: newLinkId(), workbookId: 'cold10k', role: 'owner', name: 'bench', createdAt: 0, revokedAt: null }, tokenHash: hashToken(token) })
+const bare = bareSide ? await barePage(makeA1Data()) : null
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'] })
 try {
   for (let i = 0; i < runs + 1; i++) {
@@ -35,8 +39,9 @@ try {
     const cdp = await ctx.newCDPSession(page)
     const profiling = profileOut && i === runs
     if (profiling) { await cdp.send('Profiler.enable'); await cdp.send('Profiler.setSamplingInterval', { interval: 200 }); await cdp.send('Profiler.start') }
-    await page.goto(`${server.url}/w/cold10k?token=${token}`, { waitUntil: 'commit' })
-    await page.waitForFunction(sel => /^-?\d/.test(document.querySelector(sel)?.textContent ?? ''), cell, { timeout: 60_000, polling: 'raf' })
+    await page.goto(bare ? bare.url : `${server.url}/w/cold10k?token=${token}`, { waitUntil: 'commit' })
+    if (bare) await page.waitForFunction(() => document.body?.dataset.ready === '1', undefined, { timeout: 60_000, polling: 'raf' })
+    else await page.waitForFunction(sel => /^-?\d/.test(document.querySelector(sel)?.textContent ?? ''), cell, { timeout: 60_000, polling: 'raf' })
     const at = await page.evaluate(() => performance.now())
     if (profiling) writeFileSync(profileOut!, JSON.stringify((await cdp.send('Profiler.stop')).profile))
     if (i > 0) {
@@ -53,6 +58,7 @@ try {
   }
 } finally {
   await browser.close()
+  await bare?.close()
   await server.close()
   rmSync(dir, { recursive: true, force: true })
 }
