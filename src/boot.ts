@@ -1,7 +1,7 @@
 /**
- * Runs before the rest of the app (main.ts imports it first): on a workbook page, the requests the
- * page will need start now, while the entry's other modules run and the page's chunk loads, instead
- * of after the router has resolved the route and the page has mounted.
+ * An entry of its own, first in the page's <head> (vite.config.ts puts it there; in development main.ts
+ * imports it): on a workbook page, the requests the page will need start as soon as the page is parsed,
+ * while the app's scripts load, instead of after the router has resolved the route and the page mounted.
  */
 import { prefetchWorkbook, workbookIdOf } from './sync/prefetch'
 

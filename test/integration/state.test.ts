@@ -97,6 +97,10 @@ describe('GET /api/workbooks/:id/state', () => {
     await late.synced()
     setTitle(editor.doc, '季度计划 v3')
     await docUntil(fetched, 'the live edit after the fetched state', d => getTitle(d) === '季度计划 v3')
+    // the server keeps one encoding of the state until the doc changes: a later fetch has the later edit
+    const after = docOf((await fetchState(s, id, `Bearer ${viewer}`)).bytes)
+    expect(getTitle(after)).toBe('季度计划 v3')
+    after.destroy()
   })
 
   it('refuses missing, bad, other-workbook and revoked tokens, and unknown or deleted workbooks, as the socket does', async () => {
