@@ -22,15 +22,46 @@ function serviceWorker(): Plugin {
   }
 }
 
+/**
+ * The boot script (src/boot.ts) is an entry of its own, put first in the page's <head>: on a workbook
+ * page it starts the requests for the workbook as soon as the page is parsed, before the main entry
+ * (Vue, the router, messages) has even loaded. Its chunks are preloaded with it.
+ */
+function bootScript(): Plugin {
+  return {
+    name: 'pw-boot-script',
+    apply: 'build',
+    transformIndexHtml: {
+      order: 'post',
+      handler(html, ctx) {
+        const boot = Object.values(ctx.bundle ?? {}).find(c => c.type === 'chunk' && c.isEntry && c.name === 'boot')
+        if (!boot || boot.type !== 'chunk') throw new Error('the boot chunk is missing from the build')
+        // every chunk it imports, however deep, is asked for at once (not one round trip per level)
+        const deps = new Set<string>()
+        const walk = (file: string) => {
+          const c = ctx.bundle?.[file]
+          if (!c || c.type !== 'chunk') return
+          for (const f of c.imports) if (!deps.has(f)) { deps.add(f); walk(f) }
+        }
+        walk(boot.fileName)
+        return [
+          { tag: 'script', attrs: { type: 'module', crossorigin: true, src: `/${boot.fileName}` }, injectTo: 'head-prepend' as const },
+          ...[...deps].map(f => ({ tag: 'link', attrs: { rel: 'modulepreload', crossorigin: true, href: `/${f}` }, injectTo: 'head-prepend' as const })),
+        ]
+      },
+    },
+  }
+}
+
 export default defineConfig({
-  plugins: [vue(), serviceWorker()],
+  plugins: [vue(), serviceWorker(), bootScript()],
   build: {
     outDir: 'dist',
     chunkSizeWarningLimit: 4000,
     // which chunks each page loads: read by the bundle-size benchmark (bench/bundle.ts)
     manifest: true,
     rollupOptions: {
-      input: { index: 'index.html', sw: 'src/sw/service-worker.ts' },
+      input: { index: 'index.html', boot: 'src/boot.ts', sw: 'src/sw/service-worker.ts' },
       output: { entryFileNames: chunk => (chunk.name === 'sw' ? 'sw.js' : 'assets/[name]-[hash].js') },
     },
   },

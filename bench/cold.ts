@@ -24,7 +24,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 // the cell to wait for: row 2's "Per order" (=IFERROR(G2/F2,0)), computed
 const ROW = 1, COL = 7
 
-async function barePage(a1: (string | number)[][]): Promise<{ url: string; close: () => Promise<void> }> {
+export async function barePage(a1: (string | number)[][]): Promise<{ url: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-cold-'))
   await build({ entryPoints: [join(ROOT, 'bench/cold/bare.ts')], bundle: true, format: 'esm', minify: true, outfile: join(dir, 'bare.js'), logLevel: 'silent', target: 'es2022' })
   for (const css of ['handsontable.min.css', 'ht-theme-main.min.css']) copyFileSync(join(ROOT, 'node_modules/handsontable/styles', css), join(dir, css))

@@ -5,6 +5,9 @@ import { install as installI18n } from './modules/i18n'
 import { install as installRouter } from './modules/router'
 import './styles.css'
 
+// the build puts the boot script first in the page (vite.config.ts); the development server does not
+if (import.meta.env.DEV) void import('./boot')
+
 const app = createApp(App)
 // order matters: stores and messages exist before the first route renders
 installPinia(app)

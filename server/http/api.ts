@@ -150,6 +150,22 @@ async function snapshot(ctx: ApiContext, id: string): Promise<Y.Doc> {
   return doc
 }
 
+/**
+ * A doc's whole state as one update, kept until the doc next changes: the opens of a workbook that
+ * nobody edits meanwhile share one encoding (as the socket's first syncs do), and the event loop is
+ * not held up encoding megabytes for each of them.
+ */
+const fullStates = new WeakMap<Y.Doc, Uint8Array>()
+function fullState(doc: Y.Doc): Uint8Array {
+  let state = fullStates.get(doc)
+  if (!state) {
+    state = Y.encodeStateAsUpdate(doc)
+    fullStates.set(doc, state)
+    doc.once('update', () => fullStates.delete(doc))
+  }
+  return state
+}
+
 function parseName(v: unknown, { required }: { required: boolean }): string {
   if (v === undefined || v === null) {
     if (required) throw new HttpError(400, 'name is required')
@@ -353,6 +369,33 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         const existed = await ctx.rooms.drop(id, () => ctx.store.deleteWorkbook(id))
         if (!existed) throw new HttpError(404, 'workbook not found')
         sendNoContent(res)
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/([^/]+)\/state$/,
+    methods: {
+      // the doc's whole state as one Yjs update (what the socket's first sync step would carry), for a
+      // page that opens the workbook: fetched while its scripts load, then the socket sync carries only
+      // the rest. The same checks as the socket: a live link of this workbook, any role.
+      GET: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, ALL)
+        let state: Uint8Array
+        try {
+          // withDoc resolves once everything in the state is stored (as a SyncStep2 waits for)
+          state = await ctx.rooms.withDoc(id, fullState)
+        } catch (e) {
+          if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
+          throw e
+        }
+        res.writeHead(200, {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': state.length,
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+          'Referrer-Policy': 'no-referrer',
+        })
+        res.end(req.method === 'HEAD' ? undefined : state)
       },
     },
   },

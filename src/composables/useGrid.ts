@@ -65,7 +65,21 @@ export interface GridActions {
 export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
   const selected = ref<Selected | null>(null)
   let hot: Handsontable | null = null
-  let data: (string | null)[][] = []
+  /**
+   * The edit text of each row, read from the doc when first asked for (by a render, an editor, a copy):
+   * opening a sheet reads only the rows in view. Handsontable keeps this very array (a proxy over
+   * `rowTexts`, which is refilled in place), so it is never replaced.
+   */
+  const rowTexts: ((string | null)[] | undefined)[] = []
+  const data: (string | null)[][] = new Proxy(rowTexts as (string | null)[][], {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string') {
+        const r = Number(prop)
+        if (Number.isInteger(r) && r >= 0 && r < target.length && target[r] === undefined) target[r] = readRow(r)
+      }
+      return Reflect.get(target, prop, receiver)
+    },
+  })
   let rowIds: string[] = []
   let colIds: string[] = []
   let renderQueued = false
@@ -92,6 +106,26 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   }
   const textAt = (r: number, c: number) => textForInput(cellInput(rowIds[r]!, colIds[c]!), ctx(), colMeta(c))
 
+  /** The edit texts of row `r` (visible position), from the doc. */
+  function readRow(r: number): (string | null)[] {
+    const out: (string | null)[] = new Array(colIds.length).fill(null)
+    const s = sheet(), rowId = rowIds[r]
+    if (!s || rowId === undefined) return out
+    const { cells, colMeta: metas } = sheetParts(s)
+    const cx = ctx()
+    for (let c = 0; c < colIds.length; c++) {
+      const input = cells.get(cellKey(rowId, colIds[c]!))
+      if (input !== undefined) out[c] = textForInput(input, cx, metas.get(colIds[c]!)) || null
+    }
+    return out
+  }
+
+  /** Forgets every row's text: each is read again from the doc when next asked for. */
+  function rereadRows(): void {
+    rowTexts.fill(undefined)
+  }
+
+  /** The ids and texts of the sheet shown, afresh (texts are read as they are asked for). */
   function buildData(): void {
     prevLayout = engine().layout
     const sl = engine().layout.sheet(sheetId.value)
@@ -99,14 +133,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     totalsId = sh ? totalsRowOf(sh) : undefined
     rowIds = sl ? [...sl.rows.ids] : []
     colIds = sl ? [...sl.cols.ids] : []
-    data = rowIds.map(() => new Array(colIds.length).fill(null))
-    const s = sheet()
-    if (!s || !sl) return
-    sheetParts(s).cells.forEach((input, key) => {
-      const [rowId, colId] = splitCellKey(key)
-      const r = sl.rows.indexOf(rowId), c = sl.cols.indexOf(colId)
-      if (r >= 0 && c >= 0) data[r]![c] = textForInput(input, ctx(), colMeta(c)) || null
-    })
+    rowTexts.length = rowIds.length
+    rereadRows()
   }
 
   function scheduleRender(): void {
@@ -240,7 +268,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       if (no) {
         // the grid keeps showing what the doc has
         refusal = no
-        if (data[r]) data[r]![c] = textAt(r, c) || null
+        if (rowTexts[r]) rowTexts[r]![c] = textAt(r, c) || null
         continue
       }
       writes.push({ rowId, colId, value: inputFromText(text, ctx(), colMeta(c)) })
@@ -415,12 +443,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
 
   /** Refills the grid's own array in place (Handsontable keeps a reference to it). */
   function buildDataInto(): void {
-    const arr = data
     buildData()
-    const fresh = data
-    arr.length = 0
-    for (const row of fresh) arr.push(row)
-    data = arr
   }
 
   function frozen(key: 'frozenRows' | 'frozenCols'): number {
@@ -447,8 +470,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       for (const key of keys) {
         const [rowId, colId] = splitCellKey(key)
         const r = sl.rows.indexOf(rowId), col = sl.cols.indexOf(colId)
-        if (r < 0 || col < 0 || !data[r]) continue
-        data[r]![col] = textAt(r, col) || null
+        // a row not read yet is read with the new text when it is asked for
+        if (r < 0 || col < 0 || !rowTexts[r]) continue
+        rowTexts[r]![col] = textAt(r, col) || null
       }
     }
     scheduleRender()
@@ -466,17 +490,15 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     if (!metaChanged && !frozenChanged) return
     if (metaChanged) {
       // text of inputs depends on the type (0.15 edits as 15% in a percent column)
-      for (let r = 0; r < data.length; r++) for (let c = 0; c < colIds.length; c++) if (data[r]![c] !== null) data[r]![c] = textAt(r, c) || null
+      rereadRows()
     }
     hot.updateSettings({ fixedRowsTop: frozen('frozenRows'), fixedColumnsStart: frozen('frozenCols') })
     scheduleRender()
   }
 
   function refreshFormulaTexts(): void {
-    for (let r = 0; r < data.length; r++) {
-      const row = data[r]!
-      for (let c = 0; c < row.length; c++) if (row[c]?.startsWith('=')) row[c] = textAt(r, c) || null
-    }
+    // formulas read their references anew; the rows are read again as they are asked for
+    rereadRows()
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------------

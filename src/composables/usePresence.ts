@@ -12,7 +12,15 @@ export function usePresence(wb: OpenWorkbook, sheetId: Ref<string>, selected: Re
   const peers = shallowRef<Peer[]>([])
   const awareness = wb.awareness
 
-  const refresh = () => { peers.value = peersOf(awareness.getStates(), awareness.clientID) }
+  let shown = '[]'
+  const refresh = () => {
+    const now = peersOf(awareness.getStates(), awareness.clientID)
+    // my own cursor moving changes the awareness too: the list (and the grid's outlines) only when others changed
+    const key = JSON.stringify(now)
+    if (key === shown) return
+    shown = key
+    peers.value = now
+  }
   awareness.on('change', refresh)
   refresh()
 

@@ -19,6 +19,7 @@ import { getTitle, metaOf, sheetIds, sheetName } from '../core/workbook/schema'
 import * as m from '../core/workbook/mutations'
 import type { Identity } from '../sync/identity'
 import { personalUndo, type UndoPlace } from '../sync/undo'
+import { takeEarlyState } from '../sync/prefetch'
 
 export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline'
 
@@ -73,8 +74,16 @@ function writeUnsent(id: string, n: number): void {
   try { if (n > 0) localStorage.setItem(unsentKey(id), String(n)); else localStorage.removeItem(unsentKey(id)) } catch { /* private mode */ }
 }
 
+/** The origin of the server's state fetched over HTTP (sync/prefetch): not an edit of mine. */
+const SERVER_STATE = { who: 'server-state' }
+
 export function useWorkbook(id: string, identity: Identity, token = ''): OpenWorkbook {
-  const doc = new Y.Doc()
+  // the doc's state fetched while the page loaded (sync/prefetch), read into a doc nothing listens to
+  // yet: taking that doc spares reading it again and the socket then sends only what changed since
+  const early = takeEarlyState(id, token)
+  const doc = early?.kind === 'doc' ? early.doc : new Y.Doc()
+  /** the doc holds the server's state (over HTTP) before the socket synced */
+  let fromServer = early?.kind === 'doc'
   const origin = { who: 'local' }
   const engine = shallowRef<FormulaEngine | null>(null)
   const ready = ref(false)
@@ -90,10 +99,25 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   const canUndo = ref(false)
   const canRedo = ref(false)
 
-  // the browser's copy first: a workbook opened before opens offline, and edits made offline survive a reload
-  const local = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(`pw-workbook-${id}`, doc)
+  // The browser's copy first: a workbook opened before opens offline, and edits made offline survive a
+  // reload. When the server's state is here already and this browser has no unsent edits, the copy is
+  // opened once the workbook is on screen: what it holds is on the server, and it stores everything
+  // from then on (starting with the whole doc).
+  let local: IndexeddbPersistence | null = null
+  /** the copy is not to be opened (anymore): the workbook was closed, deleted, refused or revoked */
+  let localGone = false
+  const openLocal = () => {
+    if (local || localGone || typeof indexedDB === 'undefined') return
+    local = new IndexeddbPersistence(`pw-workbook-${id}`, doc)
+    local.on('synced', () => {
+      start()
+      if (!ready.value && !socketUp && status.value !== 'connecting') unreachable.value = true
+    })
+  }
+  const deferLocal = fromServer && unsent.value === 0
   performance.mark('pw:provider-start')
-  const provider = new WebsocketProvider(collabUrl(), id, doc, { disableBc: true, maxBackoffTime: 5_000, params: token ? { token } : {} })
+  // while the early state is on its way the socket waits for it: its first sync then carries only the rest
+  const provider = new WebsocketProvider(collabUrl(), id, doc, { disableBc: true, maxBackoffTime: 5_000, params: token ? { token } : {}, connect: early?.kind !== 'pending' })
   const awareness = provider.awareness
   awareness.setLocalStateField('user', { name: identity.name, color: identity.color })
 
@@ -112,9 +136,11 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
 
   let socketUp = false
   let everSynced = false
+  /** the socket failed or closed at least once (before that, a workbook shown from the server's state is still connecting) */
+  let socketFailed = false
   const refreshStatus = () => {
-    status.value = socketUp ? (provider.synced ? 'connected' : 'syncing') : everSynced || ready.value ? 'offline' : 'connecting'
-    fromLocalCopy.value = ready.value && !everSynced
+    status.value = socketUp ? (provider.synced ? 'connected' : 'syncing') : everSynced || (ready.value && (!fromServer || socketFailed)) ? 'offline' : 'connecting'
+    fromLocalCopy.value = ready.value && !everSynced && !fromServer
   }
 
   /** The engine starts once there is a workbook to show: from the server or from the browser's copy. */
@@ -135,24 +161,31 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
 
   provider.on('status', ({ status: s }: { status: string }) => {
     socketUp = s === 'connected'
+    if (s === 'disconnected') socketFailed = true
     refreshStatus()
   })
   provider.on('connection-close', (ev: CloseEvent | null) => {
+    socketFailed = true
     if (ev && (ev.code === 4409 || ev.code === 4413)) {
       // 4413: too large to take (one message, or the workbook grown past its limit)
       // my replica holds a change the server will never take: this copy must go (the page reopens)
       const reason = ev.reason || 'refused'
       // 4409: my other edits are carried into the fresh replica; 4413 (too large): sending them again would fail again
       refusedState.value = ev.code === 4409 ? Y.encodeStateAsUpdate(doc) : null
+      localGone = true
       void (local ? local.clearData() : Promise.resolve()).catch(() => {}).then(() => { refused.value = reason })
     } else if (ev && ev.code >= 4400 && ev.code < 4500) {
       closedReason.value = ev.code === 4404 ? 'deleted' : ev.code === 4403 ? 'revoked' : ev.reason || String(ev.code)
       // a deleted workbook's copy is of no use to anyone, nor one whose link was revoked
-      if (ev.code === 4404 || ev.code === 4403) void local?.clearData()
+      if (ev.code === 4404 || ev.code === 4403) { localGone = true; void local?.clearData() }
     }
     if (!ready.value && local?.synced) unreachable.value = true
   })
-  provider.on('connection-error', () => { if (!ready.value && local?.synced) unreachable.value = true })
+  provider.on('connection-error', () => {
+    socketFailed = true
+    if (!ready.value && local?.synced) unreachable.value = true
+    refreshStatus()
+  })
   provider.on('sync', (synced: boolean) => {
     if (synced) {
       // everything made here went out with the sync exchange that just finished
@@ -163,14 +196,9 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     }
     refreshStatus()
   })
-  local?.on('synced', () => {
-    start()
-    if (!ready.value && !socketUp && status.value !== 'connecting') unreachable.value = true
-  })
-
   // changes made while not in step with the server are counted until the next sync
   const onUpdate = (_u: Uint8Array, o: unknown) => {
-    if (o === provider || o === local) return
+    if (o === provider || o === local || o === SERVER_STATE) return
     if (!(socketUp && provider.synced)) {
       unsent.value++
       writeUnsent(id, unsent.value)
@@ -187,7 +215,37 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   const onMeta = () => { title.value = getTitle(doc) }
   metaOf(doc).observe(onMeta)
 
+  let disposed = false
+  let frame = 0, timer = 0
+  if (early?.kind === 'pending') {
+    // the early state is still on its way: the browser's copy opens meanwhile, the socket waits for it
+    openLocal()
+    void early.bytes.then((bytes) => {
+      if (disposed) return
+      if (bytes) {
+        try {
+          Y.applyUpdate(doc, bytes, SERVER_STATE)
+          if (!everSynced) fromServer = true
+        } catch { /* not a state we can read: the socket sync brings it */ }
+      }
+      start()
+      refreshStatus()
+      if (!provider.shouldConnect && navigator.onLine !== false) provider.connect()
+    })
+  } else if (deferLocal) {
+    // shown at once from the server's state; the browser's copy opens once it is on screen
+    start()
+    frame = requestAnimationFrame(() => { frame = 0; timer = window.setTimeout(() => { timer = 0; openLocal() }, 0) })
+  } else {
+    // as it always was (and when unsent edits of mine are in the browser's copy): the copy opens now
+    openLocal()
+  }
+
   onScopeDispose(() => {
+    disposed = true
+    localGone = true
+    if (frame) cancelAnimationFrame(frame)
+    if (timer) clearTimeout(timer)
     window.removeEventListener('offline', onOffline)
     window.removeEventListener('online', onOnline)
     doc.off('update', onUpdate)
