@@ -150,22 +150,6 @@ async function snapshot(ctx: ApiContext, id: string): Promise<Y.Doc> {
   return doc
 }
 
-/**
- * A doc's whole state as one update, kept until the doc next changes: the opens of a workbook that
- * nobody edits meanwhile share one encoding (as the socket's first syncs do), and the event loop is
- * not held up encoding megabytes for each of them.
- */
-const fullStates = new WeakMap<Y.Doc, Uint8Array>()
-function fullState(doc: Y.Doc): Uint8Array {
-  let state = fullStates.get(doc)
-  if (!state) {
-    state = Y.encodeStateAsUpdate(doc)
-    fullStates.set(doc, state)
-    doc.once('update', () => fullStates.delete(doc))
-  }
-  return state
-}
-
 function parseName(v: unknown, { required }: { required: boolean }): string {
   if (v === undefined || v === null) {
     if (required) throw new HttpError(400, 'name is required')
@@ -382,8 +366,9 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         await authorize(req, url, ctx, id, ALL)
         let state: Uint8Array
         try {
-          // withDoc resolves once everything in the state is stored (as a SyncStep2 waits for)
-          state = await ctx.rooms.withDoc(id, fullState)
+          // resolves once everything in the state is stored (as a SyncStep2 waits for); one encoding
+          // per doc version, shared with the socket's first syncs; a resting room answers without waking
+          state = await ctx.rooms.encodedState(id)
         } catch (e) {
           if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
           throw e
