@@ -21,6 +21,8 @@ export function pageJs(manifest: Record<string, Chunk>, page: string): string[] 
     for (const i of c.imports ?? []) walk(i)
   }
   walk('index.html')
+  // the boot script is an entry of its own that the build puts first in every page (vite.config.ts)
+  walk('src/boot.ts')
   walk(page)
   return [...files].filter(f => f.endsWith('.js'))
 }

@@ -24,6 +24,10 @@ const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchm
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean)
 if (only.length) BENCHMARKS.splice(0, BENCHMARKS.length, ...BENCHMARKS.filter(b => only.some(w => b.name.includes(w))))
 
+// every stock WebsocketProvider in Node registers a process 'exit' handler while it lives: the fan-out
+// benchmark has hundreds at once, which is no leak
+process.setMaxListeners(0)
+
 const RESULTS_FILE = fileURLToPath(new URL('./results.json', import.meta.url))
 
 function table(rows: string[][], rightAlign: boolean[]): string {
