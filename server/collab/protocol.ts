@@ -48,7 +48,7 @@ export interface MessageContext {
   /** read-only connections may sync down but their document changes are dropped */
   readOnly?: boolean
   /** throws RefusedUpdate for a change the sender may not make; runs before anything is applied */
-  authorize?: (update: Uint8Array) => void
+  authorize?: (update: Uint8Array, decoded: DecodedUpdate) => void
   /** the doc's whole state as an update (cached by the caller), for clients that have nothing yet */
   fullState?: () => Uint8Array
   /** what a client with state vector `sv` lacks, when the caller can tell without the doc (null: ask the doc) */
@@ -121,10 +121,13 @@ function readBytes(decoder: decoding.Decoder, what: string): Uint8Array {
   return decoding.readUint8Array(decoder, len)
 }
 
-/** Throws a ProtocolError unless `update` parses as a Yjs (v1) update. Nothing is applied. */
-export function validateUpdate(update: Uint8Array): void {
+/** An update as Yjs decodes it (its structs and delete set). */
+export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
+
+/** Throws a ProtocolError unless `update` parses as a Yjs (v1) update; returns it decoded. Nothing is applied. */
+export function validateUpdate(update: Uint8Array): DecodedUpdate {
   try {
-    Y.decodeUpdate(update)
+    return Y.decodeUpdate(update)
   } catch (e) {
     throw new ProtocolError('bad-update', 'malformed Yjs update', { cause: e })
   }
@@ -158,10 +161,10 @@ function handleSync(decoder: decoding.Decoder, encoder: encoding.Encoder, ctx: M
     case syncProtocol.messageYjsUpdate: {
       const update = readBytes(peek, 'update')
       if (ctx.readOnly) return { syncType, dropped: true }
-      validateUpdate(update)
+      const decoded = validateUpdate(update)
       // e.g. a reconnecting client's step 2, which always repeats every deletion it knows of
       if (ctx.holds?.(update, syncType)) { decoder.pos = peek.pos; return { syncType, dropped: false } }
-      ctx.authorize?.(update)
+      ctx.authorize?.(update, decoded)
       break
     }
     default:

@@ -27,7 +27,7 @@ import type { Store } from '../store/types'
 import type { Logger } from '../log'
 import {
   ProtocolError, RefusedUpdate, decodeAwarenessUpdate, encodeAwarenessEntries, encodeAwarenessMessage, encodeSyncStep1,
-  encodeUpdateMessage, handleMessage,
+  encodeUpdateMessage, handleMessage, type DecodedUpdate,
 } from './protocol'
 import { checkChange, defineRoots, type Principal } from '../../src/core/access/access'
 import type { BusKind, RoomBus } from './bus'
@@ -497,7 +497,7 @@ export class Room {
    * Tries a received update on the mirror and checks it against the access rules as they stand in
    * `doc`. Throws RefusedUpdate (nothing applied anywhere that matters) when it may not be made.
    */
-  private authorizeUpdate(conn: Connection, update: Uint8Array): void {
+  private authorizeUpdate(conn: Connection, update: Uint8Array, decoded: DecodedUpdate): void {
     if (this.docBytes + update.length > this.opts.maxDocBytes) {
       throw new RefusedUpdate(CLOSE.tooLarge, `workbook would exceed ${this.opts.maxDocBytes} bytes`)
     }
@@ -507,7 +507,7 @@ export class Room {
     // waking: the mirror is made from the same encoded state, not encoded again
     const restingUpdate = this.resting?.update ?? null
     if (restingUpdate) this.wake('a change')
-    const claims = this.clientClaims(conn, update)
+    const claims = this.clientClaims(conn, decoded)
     if (!this.mirror) {
       this.mirror = new Y.Doc({ gc: this.doc.gc })
       defineRoots(this.mirror)
@@ -553,15 +553,15 @@ export class Room {
    * The client ids of the new structs in `update` (ones the doc does not have yet): `foreign` when one
    * was written with by another link; `fresh` ids no link has claimed.
    */
-  private clientClaims(conn: Connection, update: Uint8Array): { foreign: boolean; fresh: number[] } {
+  private clientClaims(conn: Connection, decoded: DecodedUpdate): { foreign: boolean; fresh: number[] } {
     const linkId = conn.who.linkId
     if (!linkId) return { foreign: false, fresh: [] }
-    const have = Y.decodeStateVector(Y.encodeStateVector(this.doc))
+    const store = this.doc.store
     const fresh = new Set<number>()
     let foreign = false
-    for (const s of Y.decodeUpdate(update).structs) {
+    for (const s of decoded.structs) {
       const client = s.id.client
-      if (s.id.clock + s.length <= (have.get(client) ?? 0)) continue
+      if (s.id.clock + s.length <= Y.getState(store, client)) continue
       const owner = this.clientLinks.get(client)
       if (owner === undefined) fresh.add(client)
       else if (owner !== linkId) foreign = true
@@ -609,7 +609,7 @@ export class Room {
     try {
       const { reply, syncType } = handleMessage(message, {
         doc: () => this.doc, awareness: this.awareness, origin: conn, readOnly: conn.readOnly,
-        authorize: u => this.authorizeUpdate(conn, u),
+        authorize: (u, decoded) => this.authorizeUpdate(conn, u, decoded),
         fullState: () => this.encodedState(),
         diffFor: sv => this.resting ? Y.diffUpdate(this.resting.update, sv) : null,
         holds: (u, syncType) => this.holdsAll(u, syncType === 1),
