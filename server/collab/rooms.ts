@@ -409,7 +409,7 @@ export class Room {
 
   // ── resting ─────────────────────────────────────────────────────────────────────────────────
 
-  /** The live doc, made again from the resting state when the room rests. */
+  /** The live doc, made again from the resting state when the room rests (an empty one once the room is closed). */
   get doc(): Y.Doc {
     return this.liveDoc ?? this.wake('doc')
   }
@@ -952,6 +952,11 @@ export class Room {
       doc.off('update', this.onDocUpdate)
       doc.destroy()
     }
+    // a closed room can outlive this a while (its sockets' close handshakes hold it): not its content
+    this.liveDoc = null
+    this.mirror = null
+    this.fullStateCache = null
+    this.liveSnapshot = null
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.destroy()
     this.awareness.doc.destroy()
