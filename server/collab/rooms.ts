@@ -180,6 +180,9 @@ export class Room {
   /** performance.now() of the doc's last change (or of its making) */
   private lastChange = performance.now()
   private restTimer: NodeJS.Timeout | null = null
+  /** performance.now() of the last presence change of someone who may edit (a cursor moving) */
+  private lastActivity = 0
+  private warmTimer: NodeJS.Immediate | null = null
   /** what the live doc holds, until it changes (for telling repeats from changes) */
   private liveSnapshot: Y.Snapshot | null = null
   /** presence has no doc of its own to speak of: a small one gives it a client id */
@@ -278,6 +281,7 @@ export class Room {
     // Listeners go on only now: loading itself is never broadcast nor written back.
     this.listen(this.doc)
     this.awareness.on('update', this.onAwarenessUpdate)
+    this.awareness.on('change', this.onAwarenessChange)
     this.state = 'ready'
     this.lastChange = performance.now()
     this.scheduleRest()
@@ -446,7 +450,7 @@ export class Room {
   /** `wait`: ms from now (default: when the quiet period since the last change ends) */
   private scheduleRest(wait?: number): void {
     if (this.restTimer || this.opts.restAfterMs <= 0 || this.resting || this.state !== 'ready') return
-    wait ??= Math.max(0, this.lastChange + this.opts.restAfterMs - performance.now())
+    wait ??= Math.max(0, Math.max(this.lastChange, this.lastActivity) + this.opts.restAfterMs - performance.now())
     this.restTimer = setTimeout(() => { this.restTimer = null; this.rest() }, wait)
     this.restTimer.unref()
   }
@@ -457,7 +461,8 @@ export class Room {
    */
   rest(): boolean {
     if (this.resting || !this.liveDoc || this.state !== 'ready') return this.resting !== null
-    const quietFor = performance.now() - this.lastChange
+    // quiet: no change, and nobody who may edit moving about (who is likely to change something soon)
+    const quietFor = performance.now() - Math.max(this.lastChange, this.lastActivity)
     const busy = this.holds > 0 || this.pending.length > 0 || this.writing || this.writeQueued || this.compacting || this.titleDirty
     if (busy || quietFor < this.opts.restAfterMs) {
       // busy (a write in flight or failing, an API call holding the doc): ask again a quiet period later
@@ -733,6 +738,23 @@ export class Room {
     if (event.keysChanged.has('title')) this.titleDirty = true
   }
 
+  /**
+   * Someone who may edit moved their cursor (a state of theirs that changed, not the periodic renewal
+   * of an idle client): the room stays awake, and a resting one wakes now, after this message is relayed, so that
+   * their first change does not wait for the doc to be made.
+   */
+  private readonly onAwarenessChange = ({ updated }: { updated: number[] }, origin: unknown): void => {
+    // arriving (added) is not moving about: opening a workbook is often only reading it
+    if (!(origin instanceof Connection) || origin.readOnly || updated.length === 0) return
+    this.lastActivity = performance.now()
+    if (this.resting && !this.warmTimer) {
+      this.warmTimer = setImmediate(() => {
+        this.warmTimer = null
+        if (this.resting && this.state === 'ready') this.wake('presence')
+      })
+    }
+  }
+
   private readonly onAwarenessUpdate = (
     { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
@@ -936,6 +958,8 @@ export class Room {
     this.cancelUnload()
     this.clearFlushTimer()
     for (const t of [this.retryTimer, this.metaTimer, this.resyncTimer, this.restTimer]) if (t) clearTimeout(t)
+    if (this.warmTimer) clearImmediate(this.warmTimer)
+    this.warmTimer = null
     if (this.busStateTimer) clearInterval(this.busStateTimer)
     this.retryTimer = this.metaTimer = this.resyncTimer = this.busStateTimer = this.restTimer = null
   }
@@ -958,6 +982,7 @@ export class Room {
     this.fullStateCache = null
     this.liveSnapshot = null
     this.awareness.off('update', this.onAwarenessUpdate)
+    this.awareness.off('change', this.onAwarenessChange)
     this.awareness.destroy()
     this.awareness.doc.destroy()
   }

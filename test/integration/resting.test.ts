@@ -168,6 +168,39 @@ describe('resting rooms', () => {
     await docUntil(owner.doc, 'the owner sees the allowed edit', d => textAt(d, sid, 'A1') === '小张 was here')
   })
 
+  it('a cursor moving wakes a resting room ahead of the first change (an editor\'s, not a viewer\'s); the room stays awake while they move about', async () => {
+    const s = await server({ restAfterMs: 300 })
+    const id = await createWorkbook(s)
+    const owner = track(connectClient(s, id))
+    await owner.synced()
+    const sid = sheetIds(owner.doc)[0]!
+    // as the app does on opening: who I am first (the server knows my presence from then on)
+    owner.provider.awareness.setLocalStateField('user', { name: 'owner', color: '#336699' })
+    type(owner.doc, sid, 'A1', '目标')
+    const room = await restingWith(s, id, owner.doc)
+    const woke = wakes(s, id)
+    const viewer = track(connectClient(s, id, new Y.Doc(), { token: await createLink(s, id, 'viewer', '小赵') }))
+    await viewer.synced()
+    // the viewer moves about: relayed to the owner (so the server has handled it), nothing woken
+    const seen = until('the owner sees the viewer\'s cursor', () => [...owner.provider.awareness.getStates().values()].some(st => (st as { cursor?: unknown }).cursor !== undefined && (st as { cursor?: unknown }).cursor !== null) || undefined,
+      r => { owner.provider.awareness.on('change', r); return () => owner.provider.awareness.off('change', r) })
+    viewer.provider.awareness.setLocalStateField('user', { name: '小赵', color: '#993366' })
+    viewer.provider.awareness.setLocalStateField('cursor', { sheet: sid, row: 'r', col: 'c' })
+    await seen
+    expect(woke.whys).toEqual([])
+    expect(room.isResting).toBe(true)
+    // the owner moves: the room wakes before any change
+    const wake = nextEvent<[string, { why: string }]>(s.rooms, 'room-woke', x => x === id)
+    owner.provider.awareness.setLocalStateField('cursor', { sheet: sid, row: 'r2', col: 'c2' })
+    const [, info] = await wake
+    expect(info.why).toBe('presence')
+    expect(room.isResting).toBe(false)
+    // and their change then needs no wake
+    type(owner.doc, sid, 'A2', '100')
+    await docUntil(viewer.doc, 'the viewer sees A2', d => textAt(d, sid, 'A2') === '100')
+    expect(woke.whys).toEqual(['presence'])
+  })
+
   it('withDoc reads a resting room\'s latest state; a resting room unloads, and loads again with everything', async () => {
     const s = await server({ restAfterMs: REST_MS, unloadDelayMs: 50 })
     const id = await createWorkbook(s)
