@@ -200,7 +200,10 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         let store: 'up' | 'down' = 'up'
         try { await ctx.store.ping() } catch { store = 'down' }
         const redis = ctx.rooms.bus ? ctx.rooms.bus.status() : 'off'
-        sendJson(res, store === 'up' ? 200 : 503, { ok: store === 'up', store, redis, rooms: ctx.rooms.rooms.size })
+        let resting = 0
+        for (const room of ctx.rooms.rooms.values()) if (room.isResting) resting++
+        // rooms: workbooks loaded; resting: of those, the ones kept encoded (quiet for REST_AFTER_MS)
+        sendJson(res, store === 'up' ? 200 : 503, { ok: store === 'up', store, redis, rooms: ctx.rooms.rooms.size, resting })
       },
     },
   },

@@ -97,6 +97,7 @@ describe('resting rooms', () => {
     type(a.doc, sid, 'C3', '华东')
     const room = await restingWith(s, id, a.doc)
     const woke = wakes(s, id)
+    expect((await s.api('GET', '/api/health')).json).toMatchObject({ ok: true, rooms: 1, resting: 1 })
 
     // a first open is answered from the encoded state
     const b = track(connectClient(s, id))
@@ -211,6 +212,7 @@ describe('resting rooms', () => {
     type(a.doc, sid, 'A2', '=LEN(A1)')
     const room = await restingWith(s, id, a.doc)
     const woke = wakes(s, id)
+    expect((await s.api('GET', '/api/health')).json).toMatchObject({ ok: true, rooms: 1, resting: 1 })
     expect(await s.rooms.withDoc(id, d => textAt(d, sid, 'A1'))).toBe('预算')
     expect(woke.whys).toEqual(['doc'])
 
