@@ -167,11 +167,14 @@ function newRoomDoc(): Y.Doc {
   return d
 }
 
-/** A resting room's state: the doc encoded, its state vector, and what it holds (for repeats). */
+/** A resting room's state: the doc encoded, its state vector, and what it holds (for repeats), encoded too. */
 interface RestingState {
   update: Uint8Array
   vector: Uint8Array
-  snapshot: Y.Snapshot
+  /** `Y.encodeSnapshot`: a decoded delete set is an object per deleted range, as big as the state for a much-edited sheet */
+  snapshot: Uint8Array
+  /** the doc's client id, kept for the next doc: server-side edits go on under one id, not a new one per wake */
+  clientID: number
 }
 
 export class Room {
@@ -441,7 +444,7 @@ export class Room {
    * which would otherwise make the mirror just to find nothing new, not for every keystroke.
    */
   private holdsAll(update: Uint8Array, thorough = false): boolean {
-    if (this.resting) return Y.snapshotContainsUpdate(this.resting.snapshot, update)
+    if (this.resting) return Y.snapshotContainsUpdate(Y.decodeSnapshot(this.resting.snapshot), update)
     if (!thorough || !this.liveDoc) return false
     this.liveSnapshot ??= Y.snapshot(this.liveDoc)
     return Y.snapshotContainsUpdate(this.liveSnapshot, update)
@@ -463,14 +466,22 @@ export class Room {
     if (this.resting || !this.liveDoc || this.state !== 'ready') return this.resting !== null
     // quiet: no change, and nobody who may edit moving about (who is likely to change something soon)
     const quietFor = performance.now() - Math.max(this.lastChange, this.lastActivity)
-    const busy = this.holds > 0 || this.pending.length > 0 || this.writing || this.writeQueued || this.compacting || this.titleDirty
+    const doc = this.liveDoc
+    // pending: changes waiting for ones this instance has not received (they arrive through the bus or a
+    // resync) are in no event and no cached encoding: the doc keeps them until they apply
+    const waiting = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
+    const busy = this.holds > 0 || this.pending.length > 0 || this.writing || this.writeQueued || this.compacting || this.titleDirty || waiting
     if (busy || quietFor < this.opts.restAfterMs) {
       // busy (a write in flight or failing, an API call holding the doc): ask again a quiet period later
       this.scheduleRest(busy ? this.opts.restAfterMs : undefined)
       return false
     }
-    const doc = this.liveDoc
-    this.resting = { update: this.fullStateCache ?? Y.encodeStateAsUpdate(doc), vector: Y.encodeStateVector(doc), snapshot: this.liveSnapshot ?? Y.snapshot(doc) }
+    this.resting = {
+      update: this.fullStateCache ?? Y.encodeStateAsUpdate(doc),
+      vector: Y.encodeStateVector(doc),
+      snapshot: Y.encodeSnapshot(this.liveSnapshot ?? Y.snapshot(doc)),
+      clientID: doc.clientID,
+    }
     this.fullStateCache = null
     this.liveSnapshot = null
     this.liveDoc = null
@@ -488,7 +499,10 @@ export class Room {
     const t0 = performance.now()
     const doc = newRoomDoc()
     const resting = this.resting
-    if (resting) Y.applyUpdate(doc, resting.update)
+    if (resting) {
+      doc.clientID = resting.clientID
+      Y.applyUpdate(doc, resting.update)
+    }
     this.resting = null
     this.liveDoc = doc
     if (this.state !== 'closed') this.listen(doc)
@@ -933,6 +947,8 @@ export class Room {
     if (!this.idle() || this.pending.length > 0) {
       this.state = 'ready'
       if (this.idle()) this.scheduleUnload()
+      // a rest or a wake meanwhile found the room unloading and set no timer
+      this.scheduleRest()
       return
     }
     this.state = 'closed'
