@@ -136,17 +136,24 @@ async function addCustomTemplate(ctx: ApiContext, json: unknown, source: string)
   return { id: prepared.template.id, title: typeof t === 'string' ? t : t['zh-CN'] }
 }
 
-/** A copy of the workbook's current doc (live edits included), to compute an export from. */
-async function snapshot(ctx: ApiContext, id: string): Promise<Y.Doc> {
-  let update: Uint8Array
+/**
+ * The workbook's whole state as one update, live edits included; resolves once everything in it is
+ * stored (as a SyncStep2 waits for). One encoding per doc version, shared with the socket's first
+ * syncs; a resting room answers without waking.
+ */
+async function currentState(ctx: ApiContext, id: string): Promise<Uint8Array> {
   try {
-    update = await ctx.rooms.encodedState(id)
+    return await ctx.rooms.encodedState(id)
   } catch (e) {
     if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
     throw e
   }
+}
+
+/** A copy of the workbook's current doc (live edits included), to compute an export from. */
+async function snapshot(ctx: ApiContext, id: string): Promise<Y.Doc> {
   const doc = new Y.Doc()
-  Y.applyUpdate(doc, update)
+  Y.applyUpdate(doc, await currentState(ctx, id))
   return doc
 }
 
@@ -367,15 +374,7 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
       // the rest. The same checks as the socket: a live link of this workbook, any role.
       GET: async (req, res, url, ctx, id) => {
         await authorize(req, url, ctx, id, ALL)
-        let state: Uint8Array
-        try {
-          // resolves once everything in the state is stored (as a SyncStep2 waits for); one encoding
-          // per doc version, shared with the socket's first syncs; a resting room answers without waking
-          state = await ctx.rooms.encodedState(id)
-        } catch (e) {
-          if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
-          throw e
-        }
+        const state = await currentState(ctx, id)
         res.writeHead(200, {
           'Content-Type': 'application/octet-stream',
           'Content-Length': state.length,
