@@ -20,6 +20,7 @@ import {
 } from '../../src/core/workbook/schema'
 import { columnFormulaFor, totalsRowOf } from '../../src/core/workbook/table'
 import { dateToSerial } from '../../src/core/workbook/input'
+import { deflateStoredZip } from './zip'
 
 /** Fill and font colours of the app's rule styles (as the grid shows them). */
 const STYLE_COLORS: Record<RuleStyle, { fill?: string; font?: string; bold?: boolean }> = {
@@ -101,6 +102,31 @@ function ruleExpression(rule: ColorRule, ref: string): string | undefined {
   }
 }
 
+const TOTALS_BORDER: Partial<ExcelJS.Borders> = { top: { style: 'thin', color: { argb: 'FF9AA5B1' } } }
+
+/**
+ * One style object per look, shared by every cell that has it. ExcelJS recognises a style object it has
+ * seen (by identity) and otherwise renders it to XML to find its number, cell by cell: with 100,000
+ * cells that lookup was the largest part of writing the file. A shared object must never be changed
+ * through a cell (`cell.font = …` changes the cell's style object), so cells only ever get one whole.
+ */
+class SharedStyles {
+  private readonly byKey = new Map<string, Partial<ExcelJS.Style>>()
+  /** `numeric`: ExcelJS gives numbers without a format the General format, other values none */
+  get(numFmt: string | undefined, numeric: boolean, totals: boolean): Partial<ExcelJS.Style> {
+    const key = `${numFmt ?? ''}\u0000${numeric ? 1 : 0}${totals ? 1 : 0}`
+    let style = this.byKey.get(key)
+    if (!style) {
+      style = Object.freeze({
+        ...(numFmt ? { numFmt } : {}),
+        ...(totals ? { font: { bold: true } as Partial<ExcelJS.Font>, border: TOTALS_BORDER } : {}),
+      }) as Partial<ExcelJS.Style>
+      this.byKey.set(key, style)
+    }
+    return style
+  }
+}
+
 function cachedResult(v: CellValue): ExcelJS.CellValue | undefined {
   if (v === null || v === undefined || v === '') return undefined
   if (typeof v === 'object') return { error: v.error as ExcelJS.CellErrorValue['error'] }
@@ -149,6 +175,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
     wb.subject = getTitle(doc)
     wb.description = `Exported from Planning Workbooks at ${now.toISOString()}`
     const report: ExportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
+    const styles = new SharedStyles()
 
     for (const sheetId of layout.order) {
       const sheet = docSheets.get(sheetId)!
@@ -180,21 +207,32 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
         row.alignment = { vertical: 'middle', wrapText: true }
       }
 
-      // the extent worth writing: up to the last row and column holding anything
+      // the sheet's inputs by position, read in one pass over its cells, and the extent worth writing:
+      // up to the last row and column holding anything
+      const grid: (CellInput | undefined)[][] = []
       let lastRow = -1, lastCol = -1
-      sl.rows.ids.forEach((rowId, r) => sl.cols.ids.forEach((colId, c) => {
-        if (parts.cells.has(cellKey(rowId, colId))) { if (r > lastRow) lastRow = r; if (c > lastCol) lastCol = c }
-      }))
+      const rowPos = sl.rows.pos, colPos = sl.cols.pos
+      parts.cells.forEach((input, key) => {
+        const i = key.indexOf(':')
+        const r = rowPos.get(key.slice(0, i)), c = colPos.get(key.slice(i + 1))
+        if (r === undefined || c === undefined || input === undefined) return
+        ;(grid[r] ??= [])[c] = input as CellInput
+        if (r > lastRow) lastRow = r
+        if (c > lastCol) lastCol = c
+      })
+      const formats = metas.map(numberFormat)
       const ctx = { layout, sheetId }
       for (let r = 0; r <= lastRow; r++) {
+        const inputs = grid[r]
+        if (!inputs) continue
         const rowId = sl.rows.ids[r]!
         const xrow = ws.getRow(r + 1 + header)
+        const totals = rowId === totalsId
         for (let c = 0; c <= lastCol; c++) {
-          const input = parts.cells.get(cellKey(rowId, sl.cols.ids[c]!)) as CellInput | undefined
+          const input = inputs[c]
           if (input === undefined) continue
           const cell = xrow.getCell(c + 1)
-          const fmt = numberFormat(metas[c])
-          if (fmt) cell.numFmt = fmt
+          let fmt = formats[c]
           report.cells++
           if (isFormula(input)) {
             const a1 = decodeFormula(input.v, ctx, decodeOpts)
@@ -204,15 +242,14 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
           } else if (isDate(input)) {
             // dates as Excel serials with a date format: the same number the app's formulas see
             cell.value = dateToSerial(input.v)
-            cell.numFmt = 'yyyy-mm-dd'
+            fmt = 'yyyy-mm-dd'
           } else {
             cell.value = input
           }
+          cell.style = styles.get(fmt, cell.effectiveType === ExcelJS.ValueType.Number, totals)
         }
-        if (rowId === totalsId) {
-          xrow.font = { bold: true }
-          xrow.border = { top: { style: 'thin', color: { argb: 'FF9AA5B1' } } }
-        }
+        // the row's own style too, for what is typed into its empty cells later
+        if (totals) xrow.style = { font: { bold: true }, border: TOTALS_BORDER }
       }
 
       // dropdowns and colour rules over the data rows (the totals row is not data)
@@ -298,7 +335,8 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const chunks = json.match(/[\s\S]{1,30000}/g) ?? ['']
       meta.addRow([names.get(sheetId)!, ...chunks])
     }
-    const buffer = Buffer.from(await wb.xlsx.writeBuffer())
+    // stored by ExcelJS, deflated natively (see ./zip.ts)
+    const buffer = await deflateStoredZip(Buffer.from(await wb.xlsx.writeBuffer({ zip: { compression: 'STORE' } })))
     return { buffer, report }
   } finally {
     engine.destroy()

@@ -12,7 +12,8 @@ import { buildWorkbook, LOCALES } from '../../src/core/templates/template'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { decodeFormula } from '../../src/core/formulas/references'
 import { cellKey, getTitle, isFormula, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
-import { addSheet, setColumnMeta } from '../../src/core/workbook/mutations'
+import { addSheet, setColumnMeta, setTotalsRow } from '../../src/core/workbook/mutations'
+import { checkZip } from '../../server/import/zip'
 import { makeDoc, type } from '../helpers/workbook'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
@@ -136,6 +137,40 @@ describe('what Excel needs', () => {
     const cf = (ws as unknown as { conditionalFormattings: { ref: string; rules: { formulae: string[] }[] }[] }).conditionalFormattings
     expect(cf.some(x => x.ref.startsWith('C2') && x.rules[0]!.formulae[0]!.includes('$C2<0'))).toBe(true)
     expect(getTitle(doc)).toBe('t')
+  })
+
+  it('bolds the totals row only, and keeps each column its number format (cells share style objects)', async () => {
+    const doc = makeDoc([{ name: 'Plan', id: 's0', rows: 4, cols: 3 }])
+    setColumnMeta(doc, 's0', 's0c0', { title: 'Item' })
+    setColumnMeta(doc, 's0', 's0c1', { title: 'Budget', type: 'currency', decimals: 0 })
+    setColumnMeta(doc, 's0', 's0c2', { title: 'Share', type: 'percent', decimals: 1 })
+    for (const [r, item, budget] of [[1, 'A', 300], [2, 'B', 100]] as const) {
+      type(doc, 's0', `A${r}`, item); type(doc, 's0', `B${r}`, String(budget)); type(doc, 's0', `C${r}`, `=B${r}/B4`)
+    }
+    type(doc, 's0', 'A4', '合计'); type(doc, 's0', 'B4', '=SUM(B1:B3)'); type(doc, 's0', 'C4', '=SUM(C1:C3)')
+    setTotalsRow(doc, 's0', 's0r3')
+    const ws = (await readBack((await exportXlsx(doc)).buffer)).worksheets[0]!
+    for (const addr of ['A5', 'B5', 'C5']) expect(ws.getCell(addr).font?.bold, addr).toBe(true)
+    expect(ws.getCell('B5').border?.top?.style).toBe('thin')
+    for (const addr of ['A2', 'B2', 'C2', 'A3', 'B3', 'C3']) expect(ws.getCell(addr).font?.bold, addr).not.toBe(true)
+    expect(ws.getCell('B2').numFmt).toBe(numberFormat({ type: 'currency', decimals: 0 }))
+    expect(ws.getCell('B5').numFmt).toBe(numberFormat({ type: 'currency', decimals: 0 }))
+    expect(ws.getCell('C3').numFmt).toBe('0.0%')
+    expect(ws.getCell('A2').numFmt ?? 'General').toBe('General')
+    expect(ws.getCell('C2').value).toMatchObject({ formula: 'B2/B5', result: 0.75 })
+  })
+
+  it('writes a deflated archive that the importer and ExcelJS both read', async () => {
+    const doc = makeDoc([{ name: 'Plan', id: 's0', rows: 300, cols: 4 }])
+    for (let r = 1; r <= 300; r++) { type(doc, 's0', `A${r}`, `SKU-${r}`); type(doc, 's0', `B${r}`, String(r)); type(doc, 's0', `C${r}`, `=B${r}*2`) }
+    const { buffer } = await exportXlsx(doc)
+    const { entries, unpackedBytes } = checkZip(buffer, { maxEntries: 100, maxUnpackedBytes: 50 << 20 })
+    expect(entries).toContain('xl/worksheets/sheet1.xml')
+    expect(buffer.length).toBeLessThan(unpackedBytes / 3)
+    const ws = (await readBack(buffer)).worksheets[0]!
+    // no column titles: no header row
+    expect(ws.getCell('A300').value).toBe('SKU-300')
+    expect(ws.getCell('C300').value).toMatchObject({ formula: 'B300*2', result: 600 })
   })
 
   it('a sheet without column titles has no header row: formulas keep their row numbers', async () => {
