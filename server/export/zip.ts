@@ -59,8 +59,12 @@ function readStored(zip: Buffer): Part[] {
   return parts
 }
 
-/** The same archive with every part deflated (or kept stored where deflating does not make it smaller). */
-export async function deflateStoredZip(zip: Buffer, level = 6): Promise<Buffer> {
+/**
+ * The same archive with every part deflated (or kept stored where deflating does not make it smaller).
+ * Level 1 by default: on the 4.3 MB sheet of the 10k-row benchmark it takes 45 ms against 150 ms at
+ * level 6, for a file 13 % larger (1,060 against 941 KiB; plain ExcelJS writes 999 KiB).
+ */
+export async function deflateStoredZip(zip: Buffer, level = 1): Promise<Buffer> {
   const parts = readStored(zip)
   const packed = await Promise.all(parts.map(async part => {
     const z = await deflate(part.data, { level })
