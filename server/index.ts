@@ -26,6 +26,7 @@ import { createStaticHandler } from './http/static'
 import { HttpError, sendError } from './http/util'
 import { FailureBudget, authorize, hashToken, tokenOf } from './auth'
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import/xlsx'
+import { DEFAULT_EXPORT_OPTIONS, ExportRunner, type ExportRunnerOptions } from './export/runner'
 import { loadTemplates } from './templates'
 import { consoleLogger, jsonLogger, type Logger } from './log'
 
@@ -64,6 +65,8 @@ export interface ServerOptions extends Partial<RoomOptions> {
   maxImportBytes?: number
   /** limits on what an import may unpack to and hold, and how long it may take to read */
   importLimits?: Partial<ImportLimits>
+  /** the export worker: idle time before it stops, time limit and heap of an export, or in process */
+  exportOptions?: Partial<ExportRunnerOptions>
 }
 
 export interface RunningServer {
@@ -74,6 +77,8 @@ export interface RunningServer {
   port: number
   /** live rooms; emits room-loaded / room-unloading / room-unloaded / flushed / compacted … */
   rooms: RoomManager
+  /** where exports are computed */
+  exports: ExportRunner
   store: Store
   /** stop accepting, write everything pending, close sockets and the store; idempotent */
   close(): Promise<void>
@@ -131,9 +136,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     }
   }
   const rooms = new RoomManager(store, log, roomOptions, bus)
+  const exports = new ExportRunner({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exportOptions }, log)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
+    exports,
   }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log)
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
@@ -219,6 +226,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       })
     })
   } catch (e) {
+    await exports.close()
     await rooms.close()
     await bus?.close()
     await store.close()
@@ -236,7 +244,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       closing = true
       const serverClosed = new Promise<void>(r => server.close(() => r()))
       server.closeIdleConnections()
-      await rooms.close()
+      await Promise.all([rooms.close(), exports.close()])
       wss.close()
       server.closeAllConnections()
       await serverClosed
@@ -246,7 +254,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     return closed
   }
 
-  return { url, port: address.port, rooms, store, bus, close }
+  return { url, port: address.port, rooms, store, bus, exports, close }
 }
 
 async function main(): Promise<void> {

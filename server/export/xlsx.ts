@@ -16,7 +16,7 @@ import type * as Y from 'yjs'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { colToLetters, decodeFormula } from '../../src/core/formulas/references'
 import {
-  cellKey, getTitle, isDate, isFormula, sheetParts, sheetsOf, type CellInput, type ColorRule, type ColumnMeta, type RuleStyle,
+  getTitle, isDate, isFormula, sheetParts, sheetsOf, type CellInput, type ColorRule, type ColumnMeta, type RuleStyle,
 } from '../../src/core/workbook/schema'
 import { columnFormulaFor, totalsRowOf } from '../../src/core/workbook/table'
 import { dateToSerial } from '../../src/core/workbook/input'
@@ -249,7 +249,8 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
           cell.style = styles.get(fmt, cell.effectiveType === ExcelJS.ValueType.Number, totals)
         }
         // the row's own style too, for what is typed into its empty cells later
-        if (totals) xrow.style = { font: { bold: true }, border: TOTALS_BORDER }
+        // (through the model: `xrow.font = …` would set it on every cell's shared style object too)
+        if (totals) (xrow as unknown as { style: Partial<ExcelJS.Style> }).style = { font: { bold: true }, border: TOTALS_BORDER }
       }
 
       // dropdowns and colour rules over the data rows (the totals row is not data)

@@ -9,9 +9,7 @@ import type { LinkRecord, Store, WorkbookRecord } from '../store/types'
 import { CLOSE, MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError, type RoomManager } from '../collab/rooms'
 import { cleanPersonName, isRole, type Role } from '../../src/core/access/access'
 import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, sameSecret, type FailureBudget } from '../auth'
-import { exportXlsx } from '../export/xlsx'
-import { SheetNotFound, exportCsv } from '../export/csv'
-import { reviewData } from '../export/review'
+import { ExportFailed, type ExportReply, type ExportRequest, type ExportRunner } from '../export/runner'
 import { MAX_CHARTS } from '../../src/core/charts/charts'
 import { templateFromWorkbook } from '../../src/core/templates/fromWorkbook'
 import { TemplateError } from '../../src/core/templates/template'
@@ -42,18 +40,33 @@ function chartImages(body: unknown): Map<string, Buffer> {
   return out
 }
 
-async function sendXlsx(res: ServerResponse, doc: Y.Doc, title: string, author: string, images?: Map<string, Buffer>): Promise<void> {
-  const { buffer, report } = await exportXlsx(doc, { author, images })
+/** Runs an export in the export worker (server/export/runner.ts), as an HTTP error when it fails. */
+async function runExport<K extends ExportRequest['kind']>(ctx: ApiContext, request: Extract<ExportRequest, { kind: K }>): Promise<Extract<ExportReply, { ok: true; kind: K }>> {
+  try {
+    return await ctx.exports.run(request) as Extract<ExportReply, { ok: true; kind: K }>
+  } catch (e) {
+    if (!(e instanceof ExportFailed)) throw e
+    if (e.status === 500) {
+      ctx.log.error(`[export] ${request.kind} export failed: ${e.message}`)
+      throw new HttpError(500, 'the export failed')
+    }
+    throw new HttpError(e.status, e.message)
+  }
+}
+
+async function sendXlsx(res: ServerResponse, ctx: ApiContext, id: string, author: string, images?: Map<string, Buffer>): Promise<void> {
+  const state = await currentState(ctx, id)
+  const { body, report, title } = await runExport(ctx, { kind: 'xlsx', state, author, images: images ? [...images] : undefined })
   res.writeHead(200, {
     'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-    'Content-Length': buffer.length,
+    'Content-Length': body.length,
     'Content-Disposition': attachment(title, 'xlsx'),
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
     // what the file could not carry, for the UI to say (URI-encoded JSON)
     'X-Export-Notes': encodeURIComponent(JSON.stringify(report.notes.slice(0, 50))),
   })
-  res.end(buffer)
+  res.end(body)
 }
 
 export interface ApiContext {
@@ -68,6 +81,8 @@ export interface ApiContext {
   /** largest .xlsx accepted for import */
   maxImportBytes: number
   importLimits?: ImportLimits
+  /** where exports are computed (a worker thread) */
+  exports: ExportRunner
 }
 
 export const LOCALES: readonly Locale[] = ['zh-CN', 'en']
@@ -391,50 +406,33 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
     methods: {
       GET: async (req, res, url, ctx, id, format) => {
         const me = await authorize(req, url, ctx, id, ALL)
-        const doc = await snapshot(ctx, id)
-        try {
-          const title = getTitle(doc) || 'workbook'
-          if (format === 'json') {
-            // the review pack: values as shown, for the print view
-            sendJson(res, 200, { ...reviewData(doc), exportedAt: Date.now(), by: me.name })
-            return
-          }
-          if (format === 'xlsx') {
-            await sendXlsx(res, doc, title, me.name)
-            return
-          }
-          let csv
-          try {
-            csv = exportCsv(doc, url.searchParams.get('sheet') ?? '0')
-          } catch (e) {
-            if (e instanceof SheetNotFound) throw new HttpError(404, e.message)
-            throw e
-          }
-          const body = Buffer.from(csv.text, 'utf8')
-          res.writeHead(200, {
-            'Content-Type': 'text/csv; charset=utf-8',
-            'Content-Length': body.length,
-            'Content-Disposition': attachment(`${title} - ${csv.sheetName}`, 'csv'),
-            'Cache-Control': 'no-store',
-            'X-Content-Type-Options': 'nosniff',
-          })
-          res.end(body)
-        } finally {
-          doc.destroy()
+        if (format === 'xlsx') {
+          await sendXlsx(res, ctx, id, me.name)
+          return
         }
+        const state = await currentState(ctx, id)
+        if (format === 'json') {
+          // the review pack: values as shown, for the print view
+          const { review } = await runExport(ctx, { kind: 'json', state })
+          sendJson(res, 200, { ...review, exportedAt: Date.now(), by: me.name })
+          return
+        }
+        const { body, title, sheetName } = await runExport(ctx, { kind: 'csv', state, sheet: url.searchParams.get('sheet') ?? '0' })
+        res.writeHead(200, {
+          'Content-Type': 'text/csv; charset=utf-8',
+          'Content-Length': body.length,
+          'Content-Disposition': attachment(`${title} - ${sheetName}`, 'csv'),
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+        })
+        res.end(body)
       },
       // the .xlsx with the pictures of its charts that the browser drew: { images: [{ chartId, png (base64) }] }
       POST: async (req, res, url, ctx, id, format) => {
         if (format !== 'xlsx') throw new HttpError(405, 'only the .xlsx export takes chart pictures')
         const me = await authorize(req, url, ctx, id, ALL)
         const body = await readJsonBody(req, MAX_IMAGES_BODY)
-        const images = chartImages(body)
-        const doc = await snapshot(ctx, id)
-        try {
-          await sendXlsx(res, doc, getTitle(doc) || 'workbook', me.name, images)
-        } finally {
-          doc.destroy()
-        }
+        await sendXlsx(res, ctx, id, me.name, chartImages(body))
       },
     },
   },

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import ExcelJS from 'exceljs'
 import * as Y from 'yjs'
-import { createLink, createWorkbook, ownerTokens, syncedClient, testScope, type TestServer } from '../helpers/server'
+import { createLink, createWorkbook, nextEvent, ownerTokens, syncedClient, testScope, type TestServer } from '../helpers/server'
 import { zip } from '../helpers/zip'
 import { FormulaEngine } from '../../src/core/formulas/engine'
 import { decodeFormula } from '../../src/core/formulas/references'
@@ -106,6 +106,59 @@ describe('XLSX export over the API', () => {
     expect((await get(s, `/api/workbooks/${id}/export.xlsx`)).status).toBe(401)
     const other = await createWorkbook(s)
     expect((await get(s, `/api/workbooks/${id}/export.xlsx`, ownerTokens.get(other)!)).status).toBe(403)
+  })
+})
+
+describe('the export worker', () => {
+  it('computes exports in one worker thread, kept between exports and stopped when idle', async () => {
+    const s = await server({ exportOptions: { idleMs: 300 } })
+    const id = await createWorkbook(s, { template: 'operations-plan', title: '运营计划' })
+    expect(s.exports.started).toBe(0)
+    const started = nextEvent(s.exports, 'started', undefined, 30_000)
+    const stopped = nextEvent(s.exports, 'stopped', undefined, 30_000)
+    const [a, b, c] = await Promise.all([
+      get(s, `/api/workbooks/${id}/export.xlsx`, ownerTokens.get(id)!),
+      get(s, `/api/workbooks/${id}/export.csv?sheet=0`, ownerTokens.get(id)!),
+      get(s, `/api/workbooks/${id}/export.json`, ownerTokens.get(id)!),
+    ])
+    await started
+    expect([a.status, b.status, c.status]).toEqual([200, 200, 200])
+    expect((await readXlsx(await a.arrayBuffer())).worksheets.length).toBeGreaterThan(1)
+    expect((await b.text()).length).toBeGreaterThan(10)
+    expect((await c.json()).sheets.length).toBeGreaterThan(1)
+    // three exports, one worker
+    expect(s.exports.started).toBe(1)
+    await stopped
+    // the next export starts a new one
+    expect((await get(s, `/api/workbooks/${id}/export.xlsx`, ownerTokens.get(id)!)).status).toBe(200)
+    expect(s.exports.started).toBe(2)
+  })
+
+  it('an export over its time limit, or whose worker dies, fails with 503; the server serves on and the next export gets a new worker', async () => {
+    const s = await server({ exportOptions: { timeoutMs: 1 } })
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const slow = await get(s, `/api/workbooks/${id}/export.xlsx`, ownerTokens.get(id)!)
+    expect(slow.status).toBe(503)
+    expect((await slow.json()).error).toMatch(/longer than/)
+    expect((await s.api('GET', '/api/health')).json.ok).toBe(true)
+    expect((await get(s, `/api/workbooks/${id}/export.csv`, ownerTokens.get(id)!)).status).toBe(503)
+    expect(s.exports.started).toBe(2)
+
+    // a heap too small for the export: the worker runs out of memory
+    const t = await server({ exportOptions: { maxHeapMb: 4 } })
+    const id2 = await createWorkbook(t, { template: 'operations-plan' })
+    const dead = await get(t, `/api/workbooks/${id2}/export.xlsx`, ownerTokens.get(id2)!)
+    expect(dead.status).toBe(503)
+    expect((await dead.json()).error).toMatch(/export/)
+    expect((await t.api('GET', '/api/health')).json.ok).toBe(true)
+  })
+
+  it('answers an unknown sheet with 404 naming the sheets there are', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const res = await get(s, `/api/workbooks/${id}/export.csv?sheet=nope`, ownerTokens.get(id)!)
+    expect(res.status).toBe(404)
+    expect((await res.json()).error).toMatch(/nope.*sheets: /)
   })
 })
 

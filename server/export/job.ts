@@ -1,0 +1,37 @@
+/**
+ * One export job: the workbook's state (one encoded update) read into a doc of its own, and the file
+ * or the review pack made from it. Runs in the export worker (./worker.ts), or in process.
+ */
+import * as Y from 'yjs'
+import { getTitle } from '../../src/core/workbook/schema'
+import { exportXlsx } from './xlsx'
+import { exportCsv, SheetNotFound } from './csv'
+import { reviewData } from './review'
+import type { ExportJob, ExportReply } from './runner'
+
+export async function runExport(job: ExportJob): Promise<ExportReply> {
+  const doc = new Y.Doc()
+  try {
+    Y.applyUpdate(doc, job.state)
+    const title = getTitle(doc) || 'workbook'
+    switch (job.kind) {
+      case 'xlsx': {
+        const images = job.images ? new Map(job.images.map(([id, png]) => [id, Buffer.from(png)])) : undefined
+        const { buffer, report } = await exportXlsx(doc, { author: job.author, images, now: job.now === undefined ? undefined : new Date(job.now) })
+        return { id: job.id, ok: true, kind: 'xlsx', title, body: buffer, report }
+      }
+      case 'csv': {
+        const { text, sheetName } = exportCsv(doc, job.sheet)
+        return { id: job.id, ok: true, kind: 'csv', title, body: Buffer.from(text, 'utf8'), sheetName }
+      }
+      case 'json':
+        return { id: job.id, ok: true, kind: 'json', title, review: reviewData(doc) }
+    }
+  } catch (e) {
+    if (e instanceof SheetNotFound) return { id: job.id, ok: false, status: 404, message: e.message }
+    return { id: job.id, ok: false, status: 500, message: (e as Error).message ?? String(e) }
+  } finally {
+    doc.destroy()
+  }
+}
+
