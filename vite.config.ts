@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib'
 import { defineConfig, type Plugin } from 'vite'
 import vue from '@vitejs/plugin-vue'
 
@@ -53,8 +56,31 @@ function bootScript(): Plugin {
   }
 }
 
+/**
+ * Writes a brotli (.br) and a gzip (.gz) copy beside every text file of the build of 1 KB or more; the
+ * server sends them to browsers that take them (server/http/static.ts). Brotli quality 9, not 11: 11
+ * saves another 8 % and takes 8 s instead of 0.5 s for this build.
+ */
+function precompress(): Plugin {
+  let outDir = 'dist'
+  return {
+    name: 'pw-precompress',
+    apply: 'build',
+    configResolved(config) { outDir = config.build.outDir },
+    closeBundle() {
+      const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap(e => e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)])
+      for (const file of walk(outDir)) {
+        if (!/\.(js|mjs|css|html|svg|json|webmanifest|txt|xml|map)$/.test(file) || statSync(file).size < 1024) continue
+        const body = readFileSync(file)
+        writeFileSync(`${file}.br`, brotliCompressSync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: 9, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } }))
+        writeFileSync(`${file}.gz`, gzipSync(body, { level: 9 }))
+      }
+    },
+  }
+}
+
 export default defineConfig({
-  plugins: [vue(), serviceWorker(), bootScript()],
+  plugins: [vue(), serviceWorker(), bootScript(), precompress()],
   build: {
     outDir: 'dist',
     chunkSizeWarningLimit: 4000,

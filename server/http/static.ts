@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createReadStream, promises as fs, type Stats } from 'node:fs'
 import { extname, join, resolve, sep } from 'node:path'
 import type { Logger } from '../log'
+import { acceptedEncoding } from './encoding'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -69,31 +70,45 @@ export function createStaticHandler(staticDir: string, log: Logger) {
   const root = resolve(staticDir)
   const index = join(root, 'index.html')
 
-  function serveFile(req: IncomingMessage, res: ServerResponse, path: string, st: Stats, cacheControl: string): void {
-    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`
+  /**
+   * The file, or its precompressed copy (`<file>.br` / `<file>.gz`, written by the build) when the
+   * request takes that encoding.
+   */
+  async function serveFile(req: IncomingMessage, res: ServerResponse, path: string, st: Stats, cacheControl: string): Promise<void> {
+    const encoding = acceptedEncoding(req)
+    let sendPath = path, sendStats = st
+    if (encoding) {
+      const packed = await fileStats(`${path}.${encoding === 'br' ? 'br' : 'gz'}`)
+      // a copy older than the file is stale (a file replaced without rebuilding): not used
+      if (packed && packed.mtimeMs >= st.mtimeMs) { sendPath = `${path}.${encoding === 'br' ? 'br' : 'gz'}`; sendStats = packed }
+    }
+    const packedAs = sendPath === path ? null : encoding
+    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}${packedAs ? `-${packedAs}` : ''}"`
     const headers: Record<string, string> = {
       'Content-Type': contentType(path),
       'Cache-Control': cacheControl,
       ETag: etag,
       'Last-Modified': st.mtime.toUTCString(),
+      Vary: 'Accept-Encoding',
       'X-Content-Type-Options': 'nosniff',
       ...SECURITY_HEADERS,
     }
+    if (packedAs) headers['Content-Encoding'] = packedAs
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, headers)
       res.end()
       return
     }
-    headers['Content-Length'] = String(st.size)
+    headers['Content-Length'] = String(sendStats.size)
     if (req.method === 'HEAD') {
       res.writeHead(200, headers)
       res.end()
       return
     }
-    const stream = createReadStream(path)
+    const stream = createReadStream(sendPath)
     stream.on('open', () => { res.writeHead(200, headers); stream.pipe(res) })
     stream.on('error', err => {
-      log.error(`[static] reading ${path} failed:`, err)
+      log.error(`[static] reading ${sendPath} failed:`, err)
       if (!res.headersSent) sendText(res, 500, 'Internal Server Error')
       else res.destroy()
     })
@@ -125,7 +140,7 @@ export function createStaticHandler(staticDir: string, log: Logger) {
     const st = file === root ? null : await fileStats(file)
     if (st && file !== index) {
       // the service worker is checked for updates on every visit
-      serveFile(req, res, file, st, isAsset ? 'public, max-age=31536000, immutable' : pathname === '/sw.js' ? 'no-cache' : 'public, max-age=3600')
+      await serveFile(req, res, file, st, isAsset ? 'public, max-age=31536000, immutable' : pathname === '/sw.js' ? 'no-cache' : 'public, max-age=3600')
       return
     }
     // missing hashed assets are real 404s (a stale index.html asking for an old build), not the app
@@ -138,6 +153,6 @@ export function createStaticHandler(staticDir: string, log: Logger) {
       sendText(res, 404, 'The web app is not built: run `npm run build`.')
       return
     }
-    serveFile(req, res, index, indexStats, 'no-cache')
+    await serveFile(req, res, index, indexStats, 'no-cache')
   }
 }

@@ -3,6 +3,7 @@
  * promise helpers that wait on events (with a timeout) instead of sleeping.
  */
 import { EventEmitter } from 'node:events'
+import { request as httpRequest } from 'node:http'
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -133,6 +134,20 @@ export async function storedDoc(s: { rooms: { flushAll(): Promise<void> }; dataD
   } finally {
     await store.close()
   }
+}
+
+/** A GET with exactly these headers (fetch would add Accept-Encoding and undo the compression), body as sent. */
+export function rawRequest(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url)
+    const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'GET', headers }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
 }
 
 // ── waiting without sleeping ──────────────────────────────────────────────────────────────────────

@@ -5,7 +5,8 @@
  */
 import { describe, it, expect } from 'vitest'
 import { request } from 'node:http'
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import * as Y from 'yjs'
@@ -21,7 +22,7 @@ import { setCell, setTitle } from '../../src/core/workbook/mutations'
 import { SqliteStore } from '../../server/store/sqlite'
 import { startServer } from '../../server/index'
 import {
-  GatedStore, closed, connectClient, createLink, createWorkbook, ownerTokens, socketUrl, docUntil, nextEvent, rawSocket, refusedUpgradeStatus,
+  GatedStore, closed, connectClient, createLink, createWorkbook, ownerTokens, socketUrl, docUntil, nextEvent, rawRequest, rawSocket, refusedUpgradeStatus,
   startTestServer, syncedClient, testLogger, until, testScope,
 } from '../helpers/server'
 
@@ -642,5 +643,66 @@ describe('static files', () => {
     const apiMiss = await rawGet(s.url, '/api/nope')
     expect(apiMiss.status).toBe(404)
     expect(apiMiss.headers['content-type']).toMatch(/^application\/json/)
+  })
+  it('sends the precompressed copy a browser takes (brotli, else gzip), and the file itself otherwise', async () => {
+    const s = await server()
+    const text = `console.log(${JSON.stringify('计划'.repeat(3000))})\n`
+    const file = join(s.staticDir, 'assets', 'big-abc123.js')
+    writeFileSync(file, text)
+    writeFileSync(`${file}.br`, brotliCompressSync(text))
+    writeFileSync(`${file}.gz`, gzipSync(text))
+    const path = '/assets/big-abc123.js'
+    const br = await rawRequest(s.url, path, { 'accept-encoding': 'gzip, deflate, br' })
+    expect(br.status).toBe(200)
+    expect(br.headers['content-encoding']).toBe('br')
+    expect(br.headers['content-type']).toMatch(/^text\/javascript/)
+    expect(br.headers.vary).toBe('Accept-Encoding')
+    expect(Number(br.headers['content-length'])).toBe(br.body.length)
+    expect(br.body.length).toBeLessThan(Buffer.byteLength(text) / 10)
+    expect(brotliDecompressSync(br.body).toString('utf8')).toBe(text)
+    for (const accept of ['gzip', 'br;q=0, gzip;q=0.8', 'GZIP, identity']) {
+      const gz = await rawRequest(s.url, path, { 'accept-encoding': accept })
+      expect(gz.headers['content-encoding'], accept).toBe('gzip')
+      expect(gunzipSync(gz.body).toString('utf8')).toBe(text)
+    }
+    for (const accept of ['', 'identity', 'br;q=0, gzip;q=0', 'deflate']) {
+      const plain = await rawRequest(s.url, path, accept ? { 'accept-encoding': accept } : {})
+      expect(plain.headers['content-encoding'], accept).toBeUndefined()
+      expect(plain.body.toString('utf8')).toBe(text)
+    }
+    // each encoding is its own version for caches
+    expect((await rawRequest(s.url, path, { 'accept-encoding': 'br', 'if-none-match': String(br.headers.etag) })).status).toBe(304)
+    const other = await rawRequest(s.url, path, { 'accept-encoding': 'gzip', 'if-none-match': String(br.headers.etag) })
+    expect(other.status).toBe(200)
+    expect(other.headers['content-encoding']).toBe('gzip')
+    // a copy older than its file (the file was replaced without a build) is not sent
+    const past = new Date(Date.now() - 3_600_000)
+    utimesSync(`${file}.br`, past, past)
+    const stale = await rawRequest(s.url, path, { 'accept-encoding': 'br' })
+    expect(stale.headers['content-encoding']).toBeUndefined()
+    expect(stale.body.toString('utf8')).toBe(text)
+  })
+
+  it('the build writes brotli and gzip copies of the app, and the server sends them', async () => {
+    const dist = fileURLToPath(new URL('../../dist', import.meta.url))
+    const s = await server({ staticDir: dist })
+    const page = await rawRequest(s.url, '/w/some-workbook', { 'accept-encoding': 'br' })
+    expect(page.headers['content-encoding']).toBe('br')
+    const html = brotliDecompressSync(page.body).toString('utf8')
+    expect(html).toBe(readFileSync(join(dist, 'index.html'), 'utf8'))
+    // every script and style the page names; those under 1 KB have no copies and go as they are
+    const files = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+\.(?:js|css))"/g)].map(m => m[1]!)
+    expect(files.filter(f => statSync(join(dist, f)).size >= 1024).length).toBeGreaterThan(2)
+    for (const src of files) {
+      const res = await rawRequest(s.url, src, { 'accept-encoding': 'gzip' })
+      const raw = readFileSync(join(dist, src))
+      if (raw.length < 1024) {
+        expect(res.headers['content-encoding'], src).toBeUndefined()
+        expect(res.body.equals(raw), src).toBe(true)
+      } else {
+        expect(res.headers['content-encoding'], src).toBe('gzip')
+        expect(gunzipSync(res.body).equals(raw), src).toBe(true)
+      }
+    }
   })
 })

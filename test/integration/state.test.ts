@@ -12,7 +12,8 @@ import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { cellKey, getTitle, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds } from '../../src/core/workbook/schema'
 import { setCell, setTitle } from '../../src/core/workbook/mutations'
-import { connectClient, createLink, createWorkbook, docUntil, ownerTokens, rawSocket, socketUrl, syncedClient, testScope, type TestServer } from '../helpers/server'
+import { connectClient, createLink, createWorkbook, docUntil, ownerTokens, rawRequest, rawSocket, socketUrl, syncedClient, testScope, type TestServer } from '../helpers/server'
+import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 
 const { server, track, socket } = testScope()
 
@@ -138,5 +139,47 @@ describe('GET /api/workbooks/:id/state', () => {
     const gone = await fetchState(s, other, `Bearer ${token}`)
     expect(gone.status).toBe(401)
     expect(gone.bytes.length).toBeLessThan(200)
+  })
+})
+
+describe('the state, compressed', () => {
+  it('goes brotli or gzip to a client that takes it, the same bytes once unpacked, and plain otherwise', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const auth = { authorization: `Bearer ${ownerTokens.get(id)}` }
+    const path = `/api/workbooks/${id}/state`
+    const plain = await rawRequest(s.url, path, auth)
+    expect(plain.status).toBe(200)
+    expect(plain.headers['content-encoding']).toBeUndefined()
+    expect(plain.headers.vary).toBe('Accept-Encoding')
+    expect(getTitle(docOf(new Uint8Array(plain.body)))).not.toBe('')
+    const br = await rawRequest(s.url, path, { ...auth, 'accept-encoding': 'gzip, br' })
+    expect(br.headers['content-encoding']).toBe('br')
+    expect(Number(br.headers['content-length'])).toBe(br.body.length)
+    expect(br.body.length).toBeLessThan(plain.body.length / 2)
+    expect(brotliDecompressSync(br.body).equals(plain.body)).toBe(true)
+    const gz = await rawRequest(s.url, path, { ...auth, 'accept-encoding': 'gzip' })
+    expect(gz.headers['content-encoding']).toBe('gzip')
+    expect(gunzipSync(gz.body).equals(plain.body)).toBe(true)
+    // the same version again: the same compressed bytes
+    expect((await rawRequest(s.url, path, { ...auth, 'accept-encoding': 'br' })).body.equals(br.body)).toBe(true)
+    // a refused request is refused before anything is compressed
+    const refused = await rawRequest(s.url, path, { 'accept-encoding': 'br' })
+    expect(refused.status).toBe(401)
+    expect(refused.headers['content-encoding']).toBeUndefined()
+  })
+
+  it('a change makes a new version: the compressed state follows it', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const c = track(await syncedClient(s, id))
+    const auth = { authorization: `Bearer ${ownerTokens.get(id)}`, 'accept-encoding': 'br' }
+    const path = `/api/workbooks/${id}/state`
+    const before = brotliDecompressSync((await rawRequest(s.url, path, auth)).body)
+    setTitle(c.doc, '压缩之后')
+    await s.rooms.flushAll()
+    const after = docOf(new Uint8Array(brotliDecompressSync((await rawRequest(s.url, path, auth)).body)))
+    expect(getTitle(after)).toBe('压缩之后')
+    expect(getTitle(docOf(new Uint8Array(before)))).not.toBe('压缩之后')
   })
 })
