@@ -23,6 +23,7 @@ import * as Y from 'yjs'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import WebSocket from 'ws'
 import { getTitle, metaOf } from '../../src/core/workbook/schema'
+import { viewOf } from '../../src/core/workbook/view'
 import type { Store } from '../store/types'
 import type { Logger } from '../log'
 import {
@@ -232,6 +233,8 @@ export class Room {
   private clientLinks = new Map<number, string>()
   /** the doc's whole state as an update, until the doc changes: first opens of a workbook share it */
   private fullStateCache: Uint8Array | null = null
+  /** the workbook view (JSON) of the doc's current version, once asked for; kept while the room rests */
+  private viewCache: Buffer | null = null
   /** what other instances published while this room was loading */
   private busQueue: [BusKind, Uint8Array][] = []
 
@@ -428,6 +431,24 @@ export class Room {
 
   /** true while the room keeps its state encoded, with no live doc */
   get isResting(): boolean { return this.resting !== null }
+
+  /**
+   * The workbook view of the doc's current version (core/workbook/view.ts), as JSON, made once per
+   * version. A resting room makes it from a doc of its own for the purpose, and stays at rest.
+   */
+  view(): Buffer {
+    if (this.viewCache) return this.viewCache
+    let doc = this.liveDoc
+    const temporary = !doc && this.resting ? newRoomDoc() : null
+    if (temporary) Y.applyUpdate(temporary, this.resting!.update)
+    doc ??= temporary ?? this.doc
+    try {
+      this.viewCache = Buffer.from(JSON.stringify(viewOf(doc)), 'utf8')
+    } finally {
+      temporary?.destroy()
+    }
+    return this.viewCache
+  }
 
   private listen(doc: Y.Doc): void {
     doc.on('update', this.onDocUpdate)
@@ -707,6 +728,7 @@ export class Room {
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
     this.docBytes += update.length
     this.fullStateCache = null
+    this.viewCache = null
     this.liveSnapshot = null
     this.lastChange = performance.now()
     if (this.mirror && !this.mirrorAhead) {
@@ -996,6 +1018,7 @@ export class Room {
     this.liveDoc = null
     this.mirror = null
     this.fullStateCache = null
+    this.viewCache = null
     this.liveSnapshot = null
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.off('change', this.onAwarenessChange)
@@ -1068,6 +1091,11 @@ export class RoomManager extends EventEmitter<RoomEvents> {
    */
   async encodedState(id: string): Promise<Uint8Array> {
     return this.withRoom(id, room => room.encodedState())
+  }
+
+  /** The workbook view of its current version, as JSON (see Room.view); a resting room stays at rest. */
+  async view(id: string): Promise<Buffer> {
+    return this.withRoom(id, room => room.view())
   }
 
   private async withRoom<T>(id: string, fn: (room: Room) => T): Promise<T> {

@@ -383,6 +383,36 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
     },
   },
   {
+    pattern: /^\/api\/workbooks\/([^/]+)\/view$/,
+    methods: {
+      // the workbook as its first screen needs it (src/core/workbook/view.ts): what the formula engine
+      // computes from, column settings, panes, and the version; the page shows the grid from it while
+      // the doc's whole state is read. The same checks as the state: a live link of this workbook.
+      GET: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, ALL)
+        let json: Buffer
+        try {
+          json = await ctx.rooms.view(id)
+        } catch (e) {
+          if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
+          throw e
+        }
+        const encoding = json.length >= COMPRESS_MIN_BYTES ? acceptedEncoding(req) : null
+        const body = encoding ? await compressedOnce(json, encoding) : json
+        res.writeHead(200, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': body.length,
+          ...(encoding ? { 'Content-Encoding': encoding } : {}),
+          Vary: 'Accept-Encoding',
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+          'Referrer-Policy': 'no-referrer',
+        })
+        res.end(req.method === 'HEAD' ? undefined : body)
+      },
+    },
+  },
+  {
     pattern: /^\/api\/workbooks\/([^/]+)\/state$/,
     methods: {
       // the doc's whole state as one Yjs update (what the socket's first sync step would carry), for a

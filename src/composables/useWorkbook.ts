@@ -19,7 +19,8 @@ import { getTitle, metaOf, sheetIds, sheetName } from '../core/workbook/schema'
 import * as m from '../core/workbook/mutations'
 import type { Identity } from '../sync/identity'
 import { personalUndo, type UndoPlace } from '../sync/undo'
-import { takeEarlyState } from '../sync/prefetch'
+import { takeComputed, takeEarlyState } from '../sync/prefetch'
+import { viewMatches } from '../core/workbook/view'
 
 export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline'
 
@@ -148,7 +149,12 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     if (engine.value || sheetIds(doc).length === 0) return
     // marks for the cold-open benchmark (bench/cold.ts): when the workbook arrived, when it computed
     performance.mark('pw:doc-ready')
-    const e = new FormulaEngine(doc)
+    // the grid shown from the workbook view computed the same version already: taken over, not redone
+    const computed = takeComputed(id)
+    const taken = computed && viewMatches(computed, doc) ? computed.hf : undefined
+    if (computed && !taken) computed.hf.destroy()
+    const e = new FormulaEngine(doc, {}, taken)
+    if (taken) performance.mark('pw:engine-taken-over')
     performance.mark('pw:engine-ready')
     e.localOrigins.add(origin)
     e.onChange((c) => { if (c.sheetsChanged) refreshMeta() })
@@ -218,8 +224,9 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   let disposed = false
   let frame = 0, timer = 0
   if (early?.kind === 'pending') {
-    // the early state is still on its way: the browser's copy opens meanwhile, the socket waits for it
-    openLocal()
+    // the early state is still on its way: the browser's copy opens meanwhile (once the workbook view
+    // is on screen, if there is one), the socket waits for it
+    void early.gate.then(() => { if (!disposed) openLocal() })
     void early.bytes.then((bytes) => {
       if (disposed) return
       if (bytes) {

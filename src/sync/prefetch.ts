@@ -5,19 +5,29 @@
  * (GET /api/workbooks/<id>/state), and reads that state into a Y.Doc as soon as Yjs has loaded. The
  * workbook then opens from that doc; the socket sync that follows carries only what changed since.
  *
+ * It also asks for the workbook view (GET /api/workbooks/<id>/view, core/workbook/view.ts): what the
+ * first screen needs, without the doc's history. The page computes and shows the grid from it, and
+ * only then is the state read (the gate): for a large workbook that is a second of main-thread work,
+ * which would otherwise come before anything is on screen.
+ *
  * The server checks the token on these requests as it does on the socket. Nothing is kept: a failed
  * fetch (offline, refused) just means the page opens the way it always did (the browser's copy, the
  * socket).
  */
 import type * as Y from 'yjs'
+import type { HyperFormula } from 'hyperformula'
 import { api, type WorkbookInfo } from '../api'
 import { heldToken } from './links'
+import type { WorkbookView } from '../core/workbook/view'
 
 /** The doc's state from the server, read into a doc of its own that nothing listens to yet. */
 export type EarlyState =
   | { kind: 'doc'; doc: Y.Doc }
-  /** not here yet: the bytes (or null when the fetch failed) once they are */
-  | { kind: 'pending'; bytes: Promise<Uint8Array | null> }
+  /**
+   * not here yet: the bytes (or null when the fetch failed) once they are and the view's grid is on
+   * screen (`gate`: when the latter is, or will not be)
+   */
+  | { kind: 'pending'; bytes: Promise<Uint8Array | null>; gate: Promise<void> }
 
 interface Early {
   id: string
@@ -27,7 +37,19 @@ interface Early {
   doc: Y.Doc | null
   infoTaken: boolean
   stateTaken: boolean
+  /** the workbook view (core/workbook/view.ts), or null when there is none to show */
+  view: Promise<WorkbookView | null>
+  viewTaken: boolean
+  /**
+   * Open once the grid is on screen from the view (or there is no view to show): reading the doc's
+   * state, a second of main-thread work for a large workbook, waits for it.
+   */
+  gate: Promise<void>
+  openGate: () => void
 }
+
+/** How long the state waits for the view's grid at most, from the page's start (a view that never shows must not hold it up). */
+const GATE_MS = 5_000
 
 let early: Early | null = null
 
@@ -36,6 +58,17 @@ export function workbookIdOf(path: string): string | null {
   const m = /^\/w\/([^/]+)\/?$/.exec(path)
   if (!m) return null
   try { return decodeURIComponent(m[1]!) } catch { return null }
+}
+
+async function fetchView(id: string, token: string): Promise<WorkbookView | null> {
+  try {
+    const res = await fetch(`/api/workbooks/${encodeURIComponent(id)}/view`, { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' })
+    if (!res.ok) return null
+    const view = await res.json() as WorkbookView
+    return view && view.v === 1 && typeof view.vector === 'string' && Array.isArray(view.sheets) && view.sheets.length > 0 ? view : null
+  } catch {
+    return null
+  }
 }
 
 async function fetchState(id: string, token: string): Promise<Uint8Array | null> {
@@ -57,11 +90,16 @@ export function prefetchWorkbook(loc: { pathname: string; search: string } = loc
   if (!token) return false
   const info = api.get(id, token)
   info.catch(() => {}) // the page reads it (and its failure) when it mounts
+  const view = fetchView(id, token)
   const bytes = fetchState(id, token)
-  const e: Early = { id, token, info, bytes, doc: null, infoTaken: false, stateTaken: false }
+  let openGate = () => {}
+  const gate = new Promise<void>(resolve => { openGate = resolve })
+  const e: Early = { id, token, info, bytes, doc: null, infoTaken: false, stateTaken: false, view, viewTaken: false, gate, openGate }
   early = e
-  // read the state into a doc as soon as both it and Yjs are here, unless the page took the bytes already
-  void Promise.all([bytes, import('yjs')]).then(([b, Yjs]) => {
+  void view.then(v => { if (!v) openGate() })
+  setTimeout(openGate, GATE_MS)
+  // read the state into a doc as soon as it, Yjs and the view's grid are here, unless the page took the bytes already
+  void Promise.all([bytes, import('yjs'), gate]).then(([b, Yjs]) => {
     if (!b || e.stateTaken || early !== e) return
     const doc = new Yjs.Doc()
     try {
@@ -91,5 +129,44 @@ export function takeEarlyState(id: string, token: string): EarlyState | null {
     e.doc = null
     return { kind: 'doc', doc }
   }
-  return { kind: 'pending', bytes: e.bytes }
+  return { kind: 'pending', bytes: Promise.all([e.bytes, e.gate]).then(([b]) => b), gate: e.gate }
+}
+
+/** The early workbook view for this workbook and token (once), or null when none was asked for. */
+export function takeEarlyView(id: string, token: string): Promise<WorkbookView | null> | null {
+  const e = early
+  if (!e || e.id !== id || e.token !== token || e.viewTaken) return null
+  e.viewTaken = true
+  return e.view
+}
+
+/** The view's grid is on screen, or will not be: the doc's state may be read now. */
+export function viewShown(id: string): void {
+  if (early?.id === id) early.openGate()
+}
+
+/**
+ * The view, computed by the page that showed it, for the formula engine to take over when the doc is
+ * at the view's version (instead of computing the same again).
+ */
+let offered: { id: string; vector: string; hf: HyperFormula } | null = null
+
+export function offerComputed(id: string, vector: string, hf: HyperFormula): void {
+  if (offered && offered.hf !== hf) offered.hf.destroy()
+  offered = { id, vector, hf }
+}
+
+/** The offered instance for this workbook (once), or null; the taker owns it. */
+export function takeComputed(id: string): { vector: string; hf: HyperFormula } | null {
+  const o = offered
+  if (!o || o.id !== id) return null
+  offered = null
+  return o
+}
+
+/** Takes back an offer nobody took (destroying it), as the page showing the view goes. */
+export function withdrawComputed(hf: HyperFormula): void {
+  if (offered?.hf !== hf) return
+  offered = null
+  hf.destroy()
 }

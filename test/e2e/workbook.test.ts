@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText, cellLocator, waitForTypingFocus } from '../helpers/browser'
-import type { TestServer } from '../helpers/server'
+import { createWorkbook, ownerTokens, syncedClient, type TestServer } from '../helpers/server'
+import { insertRows, setCells, type CellWrite } from '../../src/core/workbook/mutations'
+import { inputFromText } from '../../src/core/workbook/input'
+import { WorkbookLayout } from '../../src/core/workbook/layout'
+import { sheetIds } from '../../src/core/workbook/schema'
 
 let server: TestServer
 let browser: Browser
@@ -25,7 +29,7 @@ describe('a blank workbook in the browser', () => {
     await pageA.getByTestId('create').click()
     await pageA.waitForURL(/\/w\/[\w-]+$/)
     const id = new URL(pageA.url()).pathname.split('/').pop()!
-    await pageA.waitForSelector('.ht_master tbody td')
+    await pageA.waitForSelector('[data-testid="grid"] .ht_master tbody td')
     await expect.poll(() => pageA.getByTestId('connection-status').innerText()).toBe('Connected')
 
     await clickCell(pageA, 0, 0)
@@ -95,7 +99,7 @@ describe('editing habits', () => {
     const errors = watchErrors(page)
     const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: '<img src=x onerror=alert(1)>' })
     await page.goto(server.url + res.json.url)
-    await page.waitForSelector('.ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
     await clickCell(page, 0, 0)
     // an input method composes on the selected cell (no editor opened first), then commits the text
     await waitForTypingFocus(page)
@@ -141,7 +145,7 @@ describe('sheet tabs', () => {
     page.on('dialog', d => { if (d.type() === 'confirm') void d.accept() })
     const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: 'tabs' })
     await page.goto(server.url + res.json.url)
-    await page.waitForSelector('.ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
     await clickCell(page, 0, 0)
     await typeCell(page, '42')
     const tabs = page.locator('[data-sheet-id]')
@@ -172,6 +176,46 @@ describe('sheet tabs', () => {
     await page.getByRole('menuitem', { name: '删除工作表' }).click()
     await expect.poll(() => tabs.allInnerTexts()).toEqual(['市场分析'])
     await waitForCell(page, 0, 0, '#REF!')
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
+})
+
+describe('opening a large workbook', () => {
+  it('shows the grid computed from the workbook view first, then the editable grid, whose engine took that computation over', async () => {
+    const id = await createWorkbook(server, { title: '三千行' })
+    const c = await syncedClient(server, id)
+    const sheetId = sheetIds(c.doc)[0]!
+    const rows = 3000
+    const have = new WorkbookLayout(c.doc).sheet(sheetId)!.rows.length
+    if (have < rows) insertRows(c.doc, sheetId, have, rows - have)
+    const layout = new WorkbookLayout(c.doc)
+    const sl = layout.sheet(sheetId)!
+    const writes: CellWrite[] = []
+    for (let r = 0; r < rows - 1; r++) {
+      writes.push({ rowId: sl.rows.ids[r]!, colId: sl.cols.ids[0]!, value: r + 1 })
+      writes.push({ rowId: sl.rows.ids[r]!, colId: sl.cols.ids[1]!, value: inputFromText(`=A${r + 1}*2`, { layout, sheetId }) })
+    }
+    writes.push({ rowId: sl.rows.ids[rows - 1]!, colId: sl.cols.ids[1]!, value: inputFromText(`=SUM(B1:B${rows - 1})`, { layout, sheetId }) })
+    setCells(c.doc, sheetId, writes)
+    await server.rooms.flushAll()
+    c.destroy()
+
+    const ctx = await browser.newContext({ locale: 'zh-CN' })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${server.url}/w/${id}?token=${ownerTokens.get(id)}`)
+    // the live grid (cellSelector is of it, not of the one drawn from the view)
+    await waitForCell(page, 1, 1, '4')
+    const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime])))
+    expect(marks['pw:preview-shown'], 'the grid from the view was on screen').toBeGreaterThan(0)
+    expect(marks['pw:preview-shown']!).toBeLessThan(marks['pw:doc-ready']!)
+    expect(marks['pw:engine-taken-over'], 'the engine took over the computed view').toBeGreaterThan(0)
+    expect(await page.getByTestId('grid-preview').count()).toBe(0)
+    // the taken-over engine computes edits: the row and the total follow
+    await clickCell(page, 1, 0)
+    await typeCell(page, '50')
+    await waitForCell(page, 1, 1, '100')
     expect(errors).toEqual([])
     await ctx.close()
   })

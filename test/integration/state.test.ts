@@ -12,7 +12,8 @@ import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { cellKey, getTitle, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds } from '../../src/core/workbook/schema'
 import { setCell, setTitle } from '../../src/core/workbook/mutations'
-import { connectClient, createLink, createWorkbook, docUntil, ownerTokens, rawRequest, rawSocket, socketUrl, syncedClient, testScope, type TestServer } from '../helpers/server'
+import { connectClient, createLink, createWorkbook, docUntil, nextEvent, ownerTokens, rawRequest, rawSocket, socketUrl, syncedClient, testScope, type TestServer } from '../helpers/server'
+import { viewMatches, viewOf, type WorkbookView } from '../../src/core/workbook/view'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 
 const { server, track, socket } = testScope()
@@ -181,5 +182,62 @@ describe('the state, compressed', () => {
     const after = docOf(new Uint8Array(brotliDecompressSync((await rawRequest(s.url, path, auth)).body)))
     expect(getTitle(after)).toBe('压缩之后')
     expect(getTitle(docOf(new Uint8Array(before)))).not.toBe('压缩之后')
+  })
+})
+
+describe('GET /api/workbooks/:id/view', () => {
+  it('is what the formula engine computes from, for any link of the workbook, compressed, of the current version', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'operations-plan', title: '运营计划' })
+    const c = track(await syncedClient(s, id))
+    const viewer = await createLink(s, id, 'viewer', '评审')
+    const res = await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${viewer}` } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/)
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    const view = await res.json() as WorkbookView
+    // the server's doc and this client's are in step: the view is of this very version
+    expect(viewMatches(view, c.doc)).toBe(true)
+    expect(view).toEqual(JSON.parse(JSON.stringify(viewOf(c.doc))))
+    expect(view.title).toBe('运营计划')
+    expect(view.sheets.map(x => x.id)).toEqual(sheetIds(c.doc))
+    // compressed for clients that take it
+    const br = await rawRequest(s.url, `/api/workbooks/${id}/view`, { authorization: `Bearer ${viewer}`, 'accept-encoding': 'br' })
+    expect(br.headers['content-encoding']).toBe('br')
+    expect(JSON.parse(brotliDecompressSync(br.body).toString('utf8'))).toEqual(view)
+    // a change: a new version
+    setTitle(c.doc, '新标题')
+    await s.rooms.flushAll()
+    const next = await (await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${viewer}` } })).json() as WorkbookView
+    expect(next.title).toBe('新标题')
+    expect(next.vector).not.toBe(view.vector)
+    expect(viewMatches(next, c.doc)).toBe(true)
+  })
+
+  it('refuses without a live link of the workbook, as the state does; a deleted workbook\'s links go with it', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const other = await createWorkbook(s)
+    const get = (auth?: string) => fetch(`${s.url}/api/workbooks/${id}/view`, { headers: auth ? { authorization: auth } : {} })
+    expect((await get()).status).toBe(401)
+    expect((await get('Bearer nope')).status).toBe(401)
+    expect((await get(`Bearer ${ownerTokens.get(other)}`)).status).toBe(403)
+    expect((await s.api('DELETE', `/api/workbooks/${id}`)).status).toBe(204)
+    const gone = await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${ownerTokens.get(id)}` } })
+    expect(gone.status).toBe(401)
+    expect((await gone.text()).length).toBeLessThan(200)
+  })
+
+  it('a resting room answers from its encoded state and stays at rest', async () => {
+    const s = await server({ restAfterMs: 100 })
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const c = track(await syncedClient(s, id))
+    const expected = JSON.parse(JSON.stringify(viewOf(c.doc)))
+    await nextEvent(s.rooms, 'room-resting', (rid: string) => rid === id, 10_000)
+    let woke = false
+    s.rooms.on('room-woke', (rid: string) => { if (rid === id) woke = true })
+    const view = await (await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${ownerTokens.get(id)}` } })).json()
+    expect(view).toEqual(expected)
+    expect(woke).toBe(false)
   })
 })

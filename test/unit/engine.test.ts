@@ -5,9 +5,10 @@ import { FormulaEngine, HF_CONFIG, sheetContent } from '../../src/core/formulas/
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { sheetsOf, sheetParts, cellKey } from '../../src/core/workbook/schema'
 import {
-  addSheet, deleteCols, deleteRows, deleteSheet, insertCols, insertRows, renameSheet,
+  addSheet, deleteCols, deleteRows, deleteSheet, insertCols, insertRows, renameSheet, setColumnMeta, setFrozen, setTotalsRow,
 } from '../../src/core/workbook/mutations'
 import { makeDoc, pair, rng, textAt, type } from '../helpers/workbook'
+import { computeView, viewMatches, viewOf } from '../../src/core/workbook/view'
 
 describe('concurrent structure and formulas', () => {
   it('a formula typed while another replica inserts a row keeps meaning the same cells', () => {
@@ -278,5 +279,53 @@ describe('formulas naming a sheet that does not exist', () => {
     expect(e.getValue('s0', 0, 0)).toBe(44)
     const f = fresh(d)
     expect(snapshot(e.hf, e.layout)).toEqual(snapshot(f.hf, f.layout))
+  })
+})
+
+describe('a workbook view, computed, taken over by the engine', () => {
+  it.each([2001, 2002, 2003])('seed %i: equals the engine built from the doc, then stays in step with edits', (seed) => {
+    const { doc, engine: built } = randomOps(seed, 80)
+    built.destroy()
+    // the view goes as JSON, as the server sends it
+    const view = JSON.parse(JSON.stringify(viewOf(doc)))
+    expect(viewMatches(view, doc)).toBe(true)
+    const taken = new FormulaEngine(doc, {}, computeView(view))
+    const fromDoc = fresh(doc)
+    expect(snapshot(taken.hf, taken.layout)).toEqual(snapshot(fromDoc.hf, fromDoc.layout))
+    fromDoc.hf.destroy()
+    // later edits, structure included, reach the taken-over instance as they reach any engine
+    const more = rng(seed + 1)
+    for (let i = 0; i < 30; i++) {
+      const sheetId = more.pick(taken.layout.order)
+      const sl = taken.layout.sheet(sheetId)!
+      if (i % 7 === 3) insertRows(doc, sheetId, more.int(0, sl.rows.length), 1, 'me')
+      else if (sl.rows.length && sl.cols.length && sl.cols.length <= 26) {
+        type(doc, sheetId, String.fromCharCode(65 + more.int(0, sl.cols.length - 1)) + (more.int(0, sl.rows.length - 1) + 1), more.next() < 0.5 ? '=SUM(A1:A3)+1' : String(more.int(0, 99)), 'me')
+      }
+    }
+    const after = fresh(doc)
+    expect(snapshot(taken.hf, taken.layout)).toEqual(snapshot(after.hf, after.layout))
+    after.hf.destroy()
+    taken.destroy()
+  })
+
+  it('a view is of one version: any change makes it not match', () => {
+    const doc = makeDoc()
+    type(doc, 's0', 'A1', '1')
+    const view = viewOf(doc)
+    expect(viewMatches(view, doc)).toBe(true)
+    type(doc, 's0', 'A2', '2')
+    expect(viewMatches(view, doc)).toBe(false)
+  })
+
+  it('carries column settings, frozen panes and the totals row by visible position', () => {
+    const doc = makeDoc([{ name: '计划', id: 's0', rows: 4, cols: 2 }])
+    setColumnMeta(doc, 's0', 's0c1', { title: '预算', type: 'currency', decimals: 0 })
+    setFrozen(doc, 's0', { rows: 1, cols: 1 })
+    setTotalsRow(doc, 's0', 's0r3')
+    type(doc, 's0', 'B1', '=1+2')
+    const [sheet] = viewOf(doc).sheets
+    expect(sheet).toMatchObject({ id: 's0', name: '计划', cols: [null, { title: '预算', type: 'currency', decimals: 0 }], frozenRows: 1, frozenCols: 1, totalsRow: 3 })
+    expect(sheet!.content[0]![1]).toBe('=1+2')
   })
 })

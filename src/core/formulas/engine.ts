@@ -90,15 +90,19 @@ export class FormulaEngine {
   /** origins treated as this client's own (for listeners that skip their echoes) */
   localOrigins = new Set<unknown>()
 
-  constructor(readonly doc: Y.Doc, config: Partial<ConfigParams> = {}) {
+  /**
+   * `built`: an instance already computed from this very version of the doc (a workbook view, see
+   * core/workbook/view.ts), which the engine takes over and destroys with itself, instead of building.
+   */
+  constructor(readonly doc: Y.Doc, config: Partial<ConfigParams> = {}, built?: HyperFormula) {
     this._layout = new WorkbookLayout(doc)
     const sheets: Record<string, RawCellContent[][]> = {}
     const docSheets = sheetsOf(doc)
     for (const id of this._layout.order) {
       this.tagSheet(id, docSheets.get(id)!)
-      sheets[id] = sheetContent(docSheets.get(id)!, this._layout.sheet(id)!, this._layout)
+      if (!built) sheets[id] = sheetContent(docSheets.get(id)!, this._layout.sheet(id)!, this._layout)
     }
-    this.hf = HyperFormula.buildFromSheets(sheets, { ...HF_CONFIG, ...config })
+    this.hf = built ?? HyperFormula.buildFromSheets(sheets, { ...HF_CONFIG, ...config })
     this.onAfterTransaction = (txn) => this.apply(txn)
     doc.on('afterTransaction', this.onAfterTransaction)
   }

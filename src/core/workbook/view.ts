@@ -1,0 +1,86 @@
+/**
+ * A workbook as its first screen needs it, without its Yjs history: for each sheet, the content
+ * HyperFormula takes (exactly what the formula engine builds from the doc), its column settings,
+ * frozen panes and totals row; and the doc's state vector, which says what version it shows.
+ *
+ * The server makes it (GET /api/workbooks/:id/view) from the doc it holds. The workbook page reads it
+ * while the doc's whole state (several MB for a large workbook, about a second to read in a browser)
+ * is on its way or waiting: it computes and shows the grid from it, read-only, reads the doc after that
+ * is on screen, and the formula engine then takes over the computed instance instead of building its
+ * own when the doc is at the view's version.
+ */
+import * as Y from 'yjs'
+import { HyperFormula, type RawCellContent } from 'hyperformula'
+import { WorkbookLayout } from './layout'
+import { getTitle, sheetParts, sheetsOf, type ColumnMeta } from './schema'
+import { totalsRowOf } from './table'
+import { HF_CONFIG, sheetContent } from '../formulas/engine'
+
+export const VIEW_VERSION = 1
+
+export interface SheetView {
+  id: string
+  name: string
+  /** column ids by visible position (colour rules name the column they test by id) */
+  colIds: string[]
+  /** column settings by visible position (null: none) */
+  cols: (ColumnMeta | null)[]
+  frozenRows: number
+  frozenCols: number
+  /** visible index of the totals row, or -1 */
+  totalsRow: number
+  /** HyperFormula's input: rows × columns, formulas in A1 with sheet ids for sheet names */
+  content: RawCellContent[][]
+}
+
+export interface WorkbookView {
+  v: typeof VIEW_VERSION
+  /** the doc's state vector (base64) */
+  vector: string
+  title: string
+  sheets: SheetView[]
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
+  return btoa(s)
+}
+
+export function viewOf(doc: Y.Doc): WorkbookView {
+  const layout = new WorkbookLayout(doc)
+  const sheets = sheetsOf(doc)
+  return {
+    v: VIEW_VERSION,
+    vector: toBase64(Y.encodeStateVector(doc)),
+    title: getTitle(doc),
+    sheets: layout.order.map(id => {
+      const sheet = sheets.get(id)!
+      const sl = layout.sheet(id)!
+      const metas = sheetParts(sheet).colMeta
+      const totals = totalsRowOf(sheet)
+      return {
+        id,
+        name: sl.name,
+        colIds: [...sl.cols.ids],
+        cols: sl.cols.ids.map(c => (metas.get(c) as ColumnMeta | undefined) ?? null),
+        frozenRows: Math.max(0, Number(sheet.get('frozenRows')) || 0),
+        frozenCols: Math.max(0, Number(sheet.get('frozenCols')) || 0),
+        totalsRow: totals ? sl.rows.indexOf(totals) : -1,
+        content: sheetContent(sheet, sl, layout),
+      }
+    }),
+  }
+}
+
+/** The view is of exactly this doc's version. */
+export function viewMatches(view: Pick<WorkbookView, 'vector'>, doc: Y.Doc): boolean {
+  return view.vector === toBase64(Y.encodeStateVector(doc))
+}
+
+/** The view computed: what the formula engine would build from the doc of the view's version. */
+export function computeView(view: WorkbookView): HyperFormula {
+  const sheets: Record<string, RawCellContent[][]> = Object.create(null)
+  for (const s of view.sheets) sheets[s.id] = s.content
+  return HyperFormula.buildFromSheets(sheets, HF_CONFIG)
+}
