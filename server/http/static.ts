@@ -3,7 +3,8 @@
  * routes such as /w/<id>). Hashed /assets/* are cached for a year; index.html is always revalidated.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createReadStream, promises as fs, type Stats } from 'node:fs'
+import { createReadStream, promises as fs, readFileSync, type Stats } from 'node:fs'
+import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { extname, join, resolve, sep } from 'node:path'
 import type { Logger } from '../log'
 import { acceptedEncoding } from './encoding'
@@ -115,6 +116,65 @@ export function createStaticHandler(staticDir: string, log: Logger) {
     res.on('close', () => stream.destroy())
   }
 
+  /**
+   * index.html for a workbook page (/w/<id>): the same page, with the workbook page's scripts and styles
+   * asked for at once (modulepreload / preload, from the build's manifest) instead of after the boot
+   * script has run. Made once per build of index.html; null when there is no manifest.
+   */
+  let workbookPage: { mtimeMs: number; bodies: Record<'identity' | 'br' | 'gzip', Buffer> } | null = null
+  function workbookHtml(indexStats: Stats): typeof workbookPage {
+    if (workbookPage?.mtimeMs === indexStats.mtimeMs) return workbookPage
+    try {
+      const manifest = JSON.parse(readFileSync(join(root, '.vite', 'manifest.json'), 'utf8')) as Record<string, { file: string; imports?: string[]; css?: string[] }>
+      const page = manifest['src/pages/WorkbookPage.vue']
+      if (!page) return null
+      const html = readFileSync(index, 'utf8')
+      const scripts = new Set<string>(), styles = new Set<string>(page.css ?? [])
+      const walk = (key: string) => {
+        const c = manifest[key]
+        if (!c || scripts.has(c.file)) return
+        scripts.add(c.file)
+        for (const css of c.css ?? []) styles.add(css)
+        for (const i of c.imports ?? []) walk(i)
+      }
+      walk('src/pages/WorkbookPage.vue')
+      const links = [
+        ...[...scripts].filter(f => !html.includes(`/${f}"`)).map(f => `<link rel="modulepreload" crossorigin href="/${f}">`),
+        ...[...styles].filter(f => !html.includes(`/${f}"`)).map(f => `<link rel="preload" as="style" crossorigin href="/${f}">`),
+      ].join('\n    ')
+      const body = Buffer.from(html.replace('</head>', `    ${links}\n  </head>`), 'utf8')
+      workbookPage = { mtimeMs: indexStats.mtimeMs, bodies: { identity: body, br: brotliCompressSync(body), gzip: gzipSync(body) } }
+      return workbookPage
+    } catch (e) {
+      log.warn('[static] no workbook page variant of index.html:', (e as Error).message)
+      return null
+    }
+  }
+
+  function serveWorkbookPage(req: IncomingMessage, res: ServerResponse, page: NonNullable<typeof workbookPage>, st: Stats): void {
+    const encoding = acceptedEncoding(req)
+    const body = page.bodies[encoding ?? 'identity']
+    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-w${encoding ? `-${encoding}` : ''}"`
+    const headers: Record<string, string> = {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      ETag: etag,
+      'Last-Modified': st.mtime.toUTCString(),
+      Vary: 'Accept-Encoding',
+      'X-Content-Type-Options': 'nosniff',
+      ...SECURITY_HEADERS,
+      ...(encoding ? { 'Content-Encoding': encoding } : {}),
+    }
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, headers)
+      res.end()
+      return
+    }
+    headers['Content-Length'] = String(body.length)
+    res.writeHead(200, headers)
+    res.end(req.method === 'HEAD' ? undefined : body)
+  }
+
   return async function handleStatic(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' })
@@ -153,6 +213,8 @@ export function createStaticHandler(staticDir: string, log: Logger) {
       sendText(res, 404, 'The web app is not built: run `npm run build`.')
       return
     }
-    await serveFile(req, res, index, indexStats, 'no-cache')
+    const page = /^\/w\/[^/]+\/?$/.test(pathname) ? workbookHtml(indexStats) : null
+    if (page) serveWorkbookPage(req, res, page, indexStats)
+    else await serveFile(req, res, index, indexStats, 'no-cache')
   }
 }

@@ -224,9 +224,15 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   let disposed = false
   let frame = 0, timer = 0
   if (early?.kind === 'pending') {
-    // the early state is still on its way: the browser's copy opens meanwhile (once the workbook view
-    // is on screen, if there is one), the socket waits for it
-    void early.gate.then(() => { if (!disposed) openLocal() })
+    // The early state is still on its way (or waits for the workbook view's grid to be on screen); the
+    // socket waits for it. The browser's copy opens now when it holds unsent edits of mine; when the
+    // state is not here yet by the time the view's grid shows, the copy opens meanwhile; otherwise the
+    // copy opens once the workbook is on screen, as with a state that came early (reading a large copy
+    // is as long as reading the state).
+    const mine = unsent.value > 0
+    let arrived = false
+    void early.arrived.then((b) => { arrived = !!b })
+    void early.gate.then(() => { if (!disposed && (mine || !arrived)) openLocal() })
     void early.bytes.then((bytes) => {
       if (disposed) return
       if (bytes) {
@@ -238,6 +244,7 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
       start()
       refreshStatus()
       if (!provider.shouldConnect && navigator.onLine !== false) provider.connect()
+      if (!local) frame = requestAnimationFrame(() => { frame = 0; timer = window.setTimeout(() => { timer = 0; openLocal() }, 0) })
     })
   } else if (deferLocal) {
     // shown at once from the server's state; the browser's copy opens once it is on screen

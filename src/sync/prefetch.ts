@@ -25,9 +25,9 @@ export type EarlyState =
   | { kind: 'doc'; doc: Y.Doc }
   /**
    * not here yet: the bytes (or null when the fetch failed) once they are and the view's grid is on
-   * screen (`gate`: when the latter is, or will not be)
+   * screen (`gate`: when the latter is, or will not be; `arrived`: the bytes as soon as they are here)
    */
-  | { kind: 'pending'; bytes: Promise<Uint8Array | null>; gate: Promise<void> }
+  | { kind: 'pending'; bytes: Promise<Uint8Array | null>; gate: Promise<void>; arrived: Promise<Uint8Array | null> }
 
 interface Early {
   id: string
@@ -129,7 +129,7 @@ export function takeEarlyState(id: string, token: string): EarlyState | null {
     e.doc = null
     return { kind: 'doc', doc }
   }
-  return { kind: 'pending', bytes: Promise.all([e.bytes, e.gate]).then(([b]) => b), gate: e.gate }
+  return { kind: 'pending', bytes: Promise.all([e.bytes, e.gate]).then(([b]) => b), gate: e.gate, arrived: e.bytes }
 }
 
 /** The early workbook view for this workbook and token (once), or null when none was asked for. */

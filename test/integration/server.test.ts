@@ -683,10 +683,36 @@ describe('static files', () => {
     expect(stale.body.toString('utf8')).toBe(text)
   })
 
+  it('a workbook page asks for the workbook page\'s scripts and styles at once; other pages do not', async () => {
+    const dist = fileURLToPath(new URL('../../dist', import.meta.url))
+    const s = await server({ staticDir: dist })
+    const manifest = JSON.parse(readFileSync(join(dist, '.vite', 'manifest.json'), 'utf8')) as Record<string, { file: string; css?: string[] }>
+    const page = manifest['src/pages/WorkbookPage.vue']!
+    const home = (await rawRequest(s.url, '/')).body.toString('utf8')
+    expect(home).toBe(readFileSync(join(dist, 'index.html'), 'utf8'))
+    expect(home).not.toContain(`/${page.file}"`)
+    for (const accept of ['', 'br', 'gzip']) {
+      const res = await rawRequest(s.url, '/w/some-workbook', accept ? { 'accept-encoding': accept } : {})
+      expect(res.status).toBe(200)
+      expect(res.headers['content-type']).toMatch(/^text\/html/)
+      expect(res.headers['cache-control']).toBe('no-cache')
+      expect(res.headers['content-security-policy']).toContain("script-src 'self'")
+      const html = (accept === 'br' ? brotliDecompressSync(res.body) : accept === 'gzip' ? gunzipSync(res.body) : res.body).toString('utf8')
+      expect(html).toContain(`<link rel="modulepreload" crossorigin href="/${page.file}">`)
+      for (const css of page.css ?? []) expect(html).toContain(`<link rel="preload" as="style" crossorigin href="/${css}">`)
+      // the same page otherwise
+      expect(html.replace(/\s*<link rel="(modulepreload|preload)"[^>]*>/g, '')).toBe(home.replace(/\s*<link rel="(modulepreload|preload)"[^>]*>/g, ''))
+    }
+    const etag = String((await rawRequest(s.url, '/w/some-workbook', { 'accept-encoding': 'br' })).headers.etag)
+    expect((await rawRequest(s.url, '/w/some-workbook', { 'accept-encoding': 'br', 'if-none-match': etag })).status).toBe(304)
+    // the print view and other routes get the plain page
+    expect((await rawRequest(s.url, '/w/some-workbook/print')).body.toString('utf8')).toBe(home)
+  })
+
   it('the build writes brotli and gzip copies of the app, and the server sends them', async () => {
     const dist = fileURLToPath(new URL('../../dist', import.meta.url))
     const s = await server({ staticDir: dist })
-    const page = await rawRequest(s.url, '/w/some-workbook', { 'accept-encoding': 'br' })
+    const page = await rawRequest(s.url, '/', { 'accept-encoding': 'br' })
     expect(page.headers['content-encoding']).toBe('br')
     const html = brotliDecompressSync(page.body).toString('utf8')
     expect(html).toBe(readFileSync(join(dist, 'index.html'), 'utf8'))
