@@ -60,6 +60,8 @@ export interface GridActions {
   access?: WorkbookAccess
   /** told when an edit is not made because of access rules (with the reason) */
   refused?(reason: string): void
+  /** a read-only grid already drawn in the container (from the workbook view), to take over */
+  takeDrawnGrid?(): Handsontable | null
 }
 
 export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
@@ -509,7 +511,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     buildData()
     const L = labels()
     void L
-    hot = new Handsontable(container.value, {
+    const settings: Handsontable.GridSettings = {
       data,
       licenseKey: 'non-commercial-and-evaluation',
       themeName: 'ht-theme-main',
@@ -616,7 +618,17 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
           }
         }
       },
-    })
+    }
+    // the grid drawn from the workbook view while the doc was read becomes this one: no second grid
+    const drawn = actions?.takeDrawnGrid?.() ?? null
+    if (drawn) {
+      hot = drawn
+      hot.updateSettings({ ...settings, readOnly: false, renderer: 'text' })
+      performance.mark('pw:grid-taken-over')
+    } else {
+      hot = new Handsontable(container.value, settings)
+    }
+    container.value.dataset.live = '1'
     // With imeFastEdit, Handsontable select()s its textarea 1 ms after a selection change or render. When
     // someone types fast after Enter ("=A1*A2"), that select() can land after the first characters and
     // the next ones replace them. Once an editor is open (typing began), there is nothing to select.

@@ -3,8 +3,9 @@
  * first sheet, computed by HyperFormula from the view, read-only, drawn as the live grid draws it
  * (formats, colour rules, the totals row, column marks). Once it is on screen the doc's state may be
  * read (sync/prefetch's gate); the computed instance is offered to the formula engine, which takes it
- * over when the doc is at the view's version. The page swaps in the live grid when the workbook is
- * ready and calls `destroy()`.
+ * over when the doc is at the view's version. It is drawn in the live grid's own container, and the
+ * live grid takes it over (`handOver()`: useGrid sets its own data and settings) once the workbook is
+ * ready: one grid, no swap.
  */
 import { ref, watch, onScopeDispose, type Ref } from 'vue'
 import type { HyperFormula } from 'hyperformula'
@@ -91,6 +92,17 @@ export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: s
     }
   }, { flush: 'post' })
 
+  /**
+   * The grid, for the live grid to take over (it sets its own data and settings), or null when none is
+   * on screen; the preview is done either way.
+   */
+  function handOver(): Handsontable | null {
+    const h = shown.value ? hot : null
+    if (h) hot = null
+    destroy()
+    return h
+  }
+
   /** Takes the preview away (its computed instance stays with the engine if the engine took it). */
   function destroy(): void {
     if (done) return
@@ -104,5 +116,5 @@ export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: s
     viewShown(workbookId)
   }
   onScopeDispose(destroy)
-  return { shown, destroy }
+  return { shown, destroy, handOver }
 }

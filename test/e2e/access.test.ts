@@ -47,7 +47,7 @@ async function open(path: string, locale = 'en-US'): Promise<{ page: Page; error
   const page = await ctx.newPage()
   const errors = watchErrors(page)
   await page.goto(server.url + path)
-  await page.waitForSelector(path.startsWith('/w/') ? '[data-testid="grid"] .ht_master tbody td' : '[data-testid="gallery"]')
+  await page.waitForSelector(path.startsWith('/w/') ? '[data-testid="grid"][data-live] .ht_master tbody td' : '[data-testid="gallery"]')
   return { page, errors, close: () => ctx.close() }
 }
 
@@ -143,7 +143,7 @@ describe('roles in the grid', () => {
     await viewer.page.keyboard.press('Enter')
     expect(await cellText(viewer.page, 1, 0)).toBe('')
     // the space typed on the read-only cell did not scroll the grid away
-    expect(await viewer.page.locator('[data-testid="grid"] .ht_master .wtHolder').evaluate(el => el.scrollTop)).toBe(0)
+    expect(await viewer.page.locator('[data-testid="grid"][data-live] .ht_master .wtHolder').evaluate(el => el.scrollTop)).toBe(0)
     expect(textAt(c.doc, sheet, 'A2')).toBe('')
 
     // ── editor: the protected column is read-only, the rest is not ───────────────────────────────

@@ -24,7 +24,7 @@ async function open(url: string, locale = 'en-US'): Promise<{ ctx: BrowserContex
   const page = await ctx.newPage()
   const errors = watchErrors(page)
   await page.goto(url)
-  await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+  await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
   return { ctx, page, errors }
 }
 
@@ -62,7 +62,7 @@ describe('two people on one workbook', () => {
     await expect.poll(() => A.page.getByTestId('peer-avatar').getAttribute('title')).toContain('李雷 Lei')
     // the link is remembered by B's browser: the plain address opens it again, as the same person
     await B.page.reload()
-    await B.page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await B.page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await expect.poll(() => B.page.getByTestId('my-name').innerText()).toContain('李雷 Lei')
     // B goes to a new sheet; clicking B's avatar takes A there, to B's cell
     await B.page.getByTestId('sheet-add').click()
@@ -140,7 +140,7 @@ describe('two people on one workbook', () => {
     await A.ctx.setOffline(true)
     await expect.poll(() => status(A.page)).toBe('Offline')
     await A.page.reload()
-    await A.page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await A.page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await expect.poll(() => A.page.getByTestId('local-copy').isVisible()).toBe(true)
     await waitForCell(A.page, 10, 0, 'offline edit')
     await waitForCell(A.page, 10, 1, 'online edit')

@@ -28,7 +28,7 @@ describe('export and the review pack', () => {
     const page = await ctx.newPage()
     const errors = watchErrors(page)
     await page.goto(`${server.url}/w/${id}?token=${ownerTokens.get(id)}`)
-    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
 
     await page.getByTestId('export').click()
     const [xlsx] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-xlsx').click()])
@@ -102,7 +102,7 @@ describe('import', () => {
     await page.waitForSelector('[data-testid=gallery] .tpl')
     await page.getByTestId('import-file').setInputFiles({ name: 'budget 2027.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: file })
     await page.waitForURL(/\/w\/[\w-]+$/)
-    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await waitForCell(page, 1, 1, '12000')
     expect(await page.getByTestId('workbook-title').inputValue()).toBe('budget 2027')
     // a broken file says so, and nothing opens

@@ -37,7 +37,7 @@ describe('the operations plan from the template gallery', () => {
     await page.getByTestId('new-title').fill('2024 运营规划')
     await page.getByTestId('create').click()
     await page.waitForURL(/\/w\/[\w-]+$/)
-    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
 
     // 商品运营: 动销率 = 30天销量 / 库存量, slow movers (< 30 %) in red
     await openTab(page, '商品运营')
@@ -110,7 +110,7 @@ describe('column settings', () => {
     const errors = watchErrors(page)
     const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: 'columns' })
     await page.goto(server.url + res.json.url)
-    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await clickCell(page, 0, 0)
     await typeCell(page, 'maybe')
     await waitForCell(page, 0, 0, 'maybe')

@@ -49,7 +49,7 @@ async function openProgressWorkbook(url: string, locale: string): Promise<{ page
   const page = await ctx.newPage()
   const errors = watchErrors(page)
   await page.goto(server.url + url)
-  await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+  await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
   await waitForCell(page, 2, START, '2024-05-26')
   return { page, errors, close: () => ctx.close() }
 }

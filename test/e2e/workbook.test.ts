@@ -29,7 +29,7 @@ describe('a blank workbook in the browser', () => {
     await pageA.getByTestId('create').click()
     await pageA.waitForURL(/\/w\/[\w-]+$/)
     const id = new URL(pageA.url()).pathname.split('/').pop()!
-    await pageA.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await pageA.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await expect.poll(() => pageA.getByTestId('connection-status').innerText()).toBe('Connected')
 
     await clickCell(pageA, 0, 0)
@@ -99,7 +99,7 @@ describe('editing habits', () => {
     const errors = watchErrors(page)
     const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: '<img src=x onerror=alert(1)>' })
     await page.goto(server.url + res.json.url)
-    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await clickCell(page, 0, 0)
     // an input method composes on the selected cell (no editor opened first), then commits the text
     await waitForTypingFocus(page)
@@ -145,7 +145,7 @@ describe('sheet tabs', () => {
     page.on('dialog', d => { if (d.type() === 'confirm') void d.accept() })
     const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: 'tabs' })
     await page.goto(server.url + res.json.url)
-    await page.waitForSelector('[data-testid="grid"] .ht_master tbody td')
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await clickCell(page, 0, 0)
     await typeCell(page, '42')
     const tabs = page.locator('[data-sheet-id]')
@@ -205,13 +205,15 @@ describe('opening a large workbook', () => {
     const page = await ctx.newPage()
     const errors = watchErrors(page)
     await page.goto(`${server.url}/w/${id}?token=${ownerTokens.get(id)}`)
-    // the live grid (cellSelector is of it, not of the one drawn from the view)
+    // the live grid (cellSelector waits for it: the container is marked live once it is)
     await waitForCell(page, 1, 1, '4')
     const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime])))
     expect(marks['pw:preview-shown'], 'the grid from the view was on screen').toBeGreaterThan(0)
     expect(marks['pw:preview-shown']!).toBeLessThan(marks['pw:doc-ready']!)
     expect(marks['pw:engine-taken-over'], 'the engine took over the computed view').toBeGreaterThan(0)
-    expect(await page.getByTestId('grid-preview').count()).toBe(0)
+    // one grid: the live grid took over the one drawn from the view
+    expect(marks['pw:grid-taken-over'], 'the live grid took the drawn one over').toBeGreaterThan(0)
+    expect(await page.locator('[data-testid="grid"] .ht_master').count()).toBe(1)
     // the taken-over engine computes edits: the row and the total follow
     await clickCell(page, 1, 0)
     await typeCell(page, '50')

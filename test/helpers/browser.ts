@@ -38,7 +38,7 @@ export function watchErrors(page: Page): string[] {
  * columns in view, so cells are found by their ARIA indexes (1 is the header row/column), not by order.
  */
 export function cellSelector(row: number, col: number): string {
-  return `[data-testid="grid"] .ht_master tbody tr[aria-rowindex="${row + 2}"] td[aria-colindex="${col + 2}"]`
+  return `[data-testid="grid"][data-live] .ht_master tbody tr[aria-rowindex="${row + 2}"] td[aria-colindex="${col + 2}"]`
 }
 
 export function cellLocator(page: Page, row: number, col: number) {
