@@ -23,7 +23,7 @@ import * as Y from 'yjs'
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness'
 import WebSocket from 'ws'
 import { getTitle, metaOf } from '../../src/core/workbook/schema'
-import { viewOf } from '../../src/core/workbook/view'
+import { forgetCompressed } from '../http/encoding'
 import type { Store } from '../store/types'
 import type { Logger } from '../log'
 import {
@@ -233,8 +233,8 @@ export class Room {
   private clientLinks = new Map<number, string>()
   /** the doc's whole state as an update, until the doc changes: first opens of a workbook share it */
   private fullStateCache: Uint8Array | null = null
-  /** the workbook view (JSON) of the doc's current version, once asked for; kept while the room rests */
-  private viewCache: Buffer | null = null
+  /** the workbook view (JSON) of the doc's current version, once made, with the encoded state it is of */
+  private viewCache: { state: Uint8Array; json: Buffer } | null = null
   /** what other instances published while this room was loading */
   private busQueue: [BusKind, Uint8Array][] = []
 
@@ -433,21 +433,16 @@ export class Room {
   get isResting(): boolean { return this.resting !== null }
 
   /**
-   * The workbook view of the doc's current version (core/workbook/view.ts), as JSON, made once per
-   * version. A resting room makes it from a doc of its own for the purpose, and stays at rest.
+   * The workbook view (core/workbook/view.ts, as JSON) of the doc's version whose encoded state is
+   * `state` (an encodedState() of this room), when one was kept for it.
    */
-  view(): Buffer {
-    if (this.viewCache) return this.viewCache
-    let doc = this.liveDoc
-    const temporary = !doc && this.resting ? newRoomDoc() : null
-    if (temporary) Y.applyUpdate(temporary, this.resting!.update)
-    doc ??= temporary ?? this.doc
-    try {
-      this.viewCache = Buffer.from(JSON.stringify(viewOf(doc)), 'utf8')
-    } finally {
-      temporary?.destroy()
-    }
-    return this.viewCache
+  cachedView(state: Uint8Array): Buffer | null {
+    return this.viewCache && this.viewCache.state === state ? this.viewCache.json : null
+  }
+
+  /** Keeps the view made from `state`, while that is still the live doc's version (a resting room keeps none). */
+  keepView(state: Uint8Array, json: Buffer): void {
+    if (!this.resting && state === this.fullStateCache) this.viewCache = { state, json }
   }
 
   private listen(doc: Y.Doc): void {
@@ -505,6 +500,10 @@ export class Room {
     }
     this.fullStateCache = null
     this.liveSnapshot = null
+    // what was made for pages that opened it goes too: a resting room keeps only what it must
+    if (this.viewCache) forgetCompressed(this.viewCache.json)
+    this.viewCache = null
+    forgetCompressed(this.resting.update)
     this.liveDoc = null
     doc.off('update', this.onDocUpdate)
     metaOf(doc).unobserve(this.onMetaChange)
@@ -1093,9 +1092,18 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     return this.withRoom(id, room => room.encodedState())
   }
 
-  /** The workbook view of its current version, as JSON (see Room.view); a resting room stays at rest. */
-  async view(id: string): Promise<Buffer> {
-    return this.withRoom(id, room => room.view())
+  /** The view kept for this version of the workbook's encoded state, if any (see Room.cachedView). */
+  cachedView(id: string, state: Uint8Array): Buffer | null {
+    return this.rooms.get(id)?.cachedView(state) ?? null
+  }
+
+  keepView(id: string, state: Uint8Array, json: Buffer): void {
+    this.rooms.get(id)?.keepView(state, json)
+  }
+
+  /** true when the workbook is loaded and at rest (what is made for it then is not kept) */
+  isResting(id: string): boolean {
+    return this.rooms.get(id)?.isResting ?? false
   }
 
   private async withRoom<T>(id: string, fn: (room: Room) => T): Promise<T> {

@@ -7,6 +7,7 @@ import { getTitle } from '../../src/core/workbook/schema'
 import { exportXlsx } from './xlsx'
 import { exportCsv, SheetNotFound } from './csv'
 import { reviewData } from './review'
+import { viewOf } from '../../src/core/workbook/view'
 import type { ExportJob, ExportReply } from './runner'
 
 export async function runExport(job: ExportJob): Promise<ExportReply> {
@@ -26,6 +27,8 @@ export async function runExport(job: ExportJob): Promise<ExportReply> {
       }
       case 'json':
         return { id: job.id, ok: true, kind: 'json', title, review: reviewData(doc) }
+      case 'view':
+        return { id: job.id, ok: true, kind: 'view', title, json: JSON.stringify(viewOf(doc)) }
     }
   } catch (e) {
     if (e instanceof SheetNotFound) return { id: job.id, ok: false, status: 404, message: e.message }

@@ -18,11 +18,14 @@ export type ExportJob =
   | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; now?: number }
   | { id: number; kind: 'csv'; state: Uint8Array; sheet: string }
   | { id: number; kind: 'json'; state: Uint8Array }
+  /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */
+  | { id: number; kind: 'view'; state: Uint8Array }
 
 export type ExportReply =
   | { id: number; ok: true; kind: 'xlsx'; title: string; body: Uint8Array; report: ExportReport }
   | { id: number; ok: true; kind: 'csv'; title: string; body: Uint8Array; sheetName: string }
   | { id: number; ok: true; kind: 'json'; title: string; review: ReviewData }
+  | { id: number; ok: true; kind: 'view'; title: string; json: string }
   | { id: number; ok: false; status: 404 | 500 | 503; message: string }
 
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never
@@ -32,10 +35,12 @@ export interface ExportRunnerOptions {
   idleMs: number
   timeoutMs: number
   maxHeapMb: number
+  /** jobs waiting at most (503 past that) */
+  maxQueued: number
   inProcess: boolean
 }
 
-export const DEFAULT_EXPORT_OPTIONS: ExportRunnerOptions = { idleMs: 10 * 60_000, timeoutMs: 60_000, maxHeapMb: 1024, inProcess: false }
+export const DEFAULT_EXPORT_OPTIONS: ExportRunnerOptions = { idleMs: 10 * 60_000, timeoutMs: 60_000, maxHeapMb: 1024, maxQueued: 16, inProcess: false }
 
 export class ExportFailed extends Error {
   constructor(readonly status: 404 | 500 | 503, message: string) { super(message); this.name = 'ExportFailed' }
@@ -60,6 +65,7 @@ export class ExportRunner extends EventEmitter {
   /** Resolves with the export, or rejects with ExportFailed (404: no such sheet; 503: too long or too big). */
   async run(request: ExportRequest): Promise<Exclude<ExportReply, { ok: false }>> {
     if (this.closed) throw new ExportFailed(503, 'the server is shutting down')
+    if (this.queue.length >= this.opts.maxQueued) throw new ExportFailed(503, `${this.queue.length} exports are waiting already: try again in a moment`)
     const job = { ...request, id: this.nextId++ } as ExportJob
     const reply = this.opts.inProcess ? await runHere(job) : await new Promise<ExportReply>(resolve => { this.queue.push({ job, resolve }); this.pump() })
     if (!reply.ok) throw new ExportFailed(reply.status, reply.message)
@@ -85,7 +91,14 @@ export class ExportRunner extends EventEmitter {
       this.finish({ id: next.job.id, ok: false, status: 503, message: `the export took longer than ${Math.round(this.opts.timeoutMs / 1000)} s` })
     }, this.opts.timeoutMs)
     this.current = { ...next, timer }
-    void this.start().then(
+    let started: Promise<void>
+    try {
+      started = this.start()
+    } catch (e) {
+      // a worker that cannot even be made (no threads left): this job fails, the next one tries again
+      started = Promise.reject(e as Error)
+    }
+    void started.then(
       () => { if (this.current?.job === next.job) this.worker?.postMessage(next.job) },
       (e: Error) => this.finish({ id: next.job.id, ok: false, status: 503, message: `the export could not start: ${e.message}` }),
     )
@@ -107,10 +120,9 @@ export class ExportRunner extends EventEmitter {
 
   private start(): Promise<void> {
     if (this.ready) return this.ready
+    // (its console goes to the server's own output)
     const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb },
-      stdout: true,
-      stderr: true,
     })
     this.worker = worker
     this.started++

@@ -9,7 +9,7 @@ import type { LinkRecord, Store, WorkbookRecord } from '../store/types'
 import { CLOSE, MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError, type RoomManager } from '../collab/rooms'
 import { cleanPersonName, isRole, type Role } from '../../src/core/access/access'
 import { authorize, hashToken, newLinkId, newToken, requireCreateSecret, sameSecret, type FailureBudget } from '../auth'
-import { COMPRESS_MIN_BYTES, acceptedEncoding, compressedOnce } from './encoding'
+import { COMPRESS_MIN_BYTES, acceptedEncoding, compress, compressedOnce } from './encoding'
 import { ExportFailed, type ExportReply, type ExportRequest, type ExportRunner } from '../export/runner'
 import { MAX_CHARTS } from '../../src/core/charts/charts'
 import { templateFromWorkbook } from '../../src/core/templates/fromWorkbook'
@@ -388,14 +388,16 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
       // the workbook as its first screen needs it (src/core/workbook/view.ts): what the formula engine
       // computes from, column settings, panes, and the version; the page shows the grid from it while
       // the doc's whole state is read. The same checks as the state: a live link of this workbook.
+      // A resting room answers from its encoded state, without waking.
       GET: async (req, res, url, ctx, id) => {
         await authorize(req, url, ctx, id, ALL)
-        let json: Buffer
-        try {
-          json = await ctx.rooms.view(id)
-        } catch (e) {
-          if (e instanceof WorkbookGoneError) throw new HttpError(404, 'workbook not found')
-          throw e
+        // made in the export worker (reading a large doc is too long for the server's thread), once
+        // per version of the doc
+        const state = await currentState(ctx, id)
+        let json = ctx.rooms.cachedView(id, state)
+        if (!json) {
+          json = Buffer.from((await runExport(ctx, { kind: 'view', state })).json, 'utf8')
+          ctx.rooms.keepView(id, state, json)
         }
         const encoding = json.length >= COMPRESS_MIN_BYTES ? acceptedEncoding(req) : null
         const body = encoding ? await compressedOnce(json, encoding) : json
@@ -421,9 +423,9 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
       GET: async (req, res, url, ctx, id) => {
         await authorize(req, url, ctx, id, ALL)
         const state = await currentState(ctx, id)
-        // compressed (about a fifth of the size for a large workbook), once per doc version
+        // compressed (about a fifth of the size for a large workbook), once per version of a live doc
         const encoding = state.length >= COMPRESS_MIN_BYTES ? acceptedEncoding(req) : null
-        const body = encoding ? await compressedOnce(state, encoding) : state
+        const body = !encoding ? state : ctx.rooms.isResting(id) ? await compress(state, encoding) : await compressedOnce(state, encoding)
         res.writeHead(200, {
           'Content-Type': 'application/octet-stream',
           'Content-Length': body.length,

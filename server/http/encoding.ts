@@ -51,5 +51,10 @@ export function compressedOnce(body: Uint8Array, encoding: Encoding): Promise<Bu
   return p
 }
 
+/** Lets go of the compressed copies of `body` (a resting room keeps only its state). */
+export function forgetCompressed(body: Uint8Array): void {
+  compressed.delete(body)
+}
+
 /** Below this, compressing costs more than it saves. */
 export const COMPRESS_MIN_BYTES = 1024

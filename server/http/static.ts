@@ -122,8 +122,12 @@ export function createStaticHandler(staticDir: string, log: Logger) {
    * script has run. Made once per build of index.html; null when there is no manifest.
    */
   let workbookPage: { mtimeMs: number; bodies: Record<'identity' | 'br' | 'gzip', Buffer> } | null = null
+  /** index.html's mtime when the variant could not be made (asked again only for a new build) */
+  let noVariantFor = -1
   function workbookHtml(indexStats: Stats): typeof workbookPage {
     if (workbookPage?.mtimeMs === indexStats.mtimeMs) return workbookPage
+    if (noVariantFor === indexStats.mtimeMs) return null
+    noVariantFor = indexStats.mtimeMs
     try {
       const manifest = JSON.parse(readFileSync(join(root, '.vite', 'manifest.json'), 'utf8')) as Record<string, { file: string; imports?: string[]; css?: string[] }>
       const page = manifest['src/pages/WorkbookPage.vue']
@@ -144,6 +148,7 @@ export function createStaticHandler(staticDir: string, log: Logger) {
       ].join('\n    ')
       const body = Buffer.from(html.replace('</head>', `    ${links}\n  </head>`), 'utf8')
       workbookPage = { mtimeMs: indexStats.mtimeMs, bodies: { identity: body, br: brotliCompressSync(body), gzip: gzipSync(body) } }
+      noVariantFor = -1
       return workbookPage
     } catch (e) {
       log.warn('[static] no workbook page variant of index.html:', (e as Error).message)

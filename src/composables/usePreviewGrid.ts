@@ -30,7 +30,7 @@ export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: s
     performance.mark('pw:preview-start')
     const computed = computeView(v)
     hf = computed
-    offerComputed(workbookId, v.vector, computed)
+    offerComputed(workbookId, v, computed)
     const hfSheet = computed.getSheetId(sheet.id)!
     const valueAt = (row: number, col: number): CellValue => toCellValue(computed.getCellValue({ sheet: hfSheet, row, col }))
     const colIndex = new Map(sheet.colIds.map((c, i) => [c, i]))

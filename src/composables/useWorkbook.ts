@@ -151,7 +151,7 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     performance.mark('pw:doc-ready')
     // the grid shown from the workbook view computed the same version already: taken over, not redone
     const computed = takeComputed(id)
-    const taken = computed && viewMatches(computed, doc) ? computed.hf : undefined
+    const taken = computed && viewMatches(computed.version, doc) ? computed.hf : undefined
     if (computed && !taken) computed.hf.destroy()
     const e = new FormulaEngine(doc, {}, taken)
     if (taken) performance.mark('pw:engine-taken-over')

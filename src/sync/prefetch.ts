@@ -18,7 +18,7 @@ import type * as Y from 'yjs'
 import type { HyperFormula } from 'hyperformula'
 import { api, type WorkbookInfo } from '../api'
 import { heldToken } from './links'
-import type { WorkbookView } from '../core/workbook/view'
+import type { ViewVersion, WorkbookView } from '../core/workbook/view'
 
 /** The doc's state from the server, read into a doc of its own that nothing listens to yet. */
 export type EarlyState =
@@ -46,10 +46,19 @@ interface Early {
    */
   gate: Promise<void>
   openGate: () => void
+  viewHere: boolean
+  /** the view came too late (after the state, by more than VIEW_AFTER_STATE_MS): not shown */
+  viewAbandoned: boolean
 }
 
 /** How long the state waits for the view's grid at most, from the page's start (a view that never shows must not hold it up). */
 const GATE_MS = 5_000
+/**
+ * How much later than the state the view may come and still be shown first. Showing it takes about as
+ * long as reading the state, which then still leaves the engine to compute: a view up to about that
+ * much later is still the faster way to the screen.
+ */
+const VIEW_AFTER_STATE_MS = 1_000
 
 let early: Early | null = null
 
@@ -94,10 +103,14 @@ export function prefetchWorkbook(loc: { pathname: string; search: string } = loc
   const bytes = fetchState(id, token)
   let openGate = () => {}
   const gate = new Promise<void>(resolve => { openGate = resolve })
-  const e: Early = { id, token, info, bytes, doc: null, infoTaken: false, stateTaken: false, view, viewTaken: false, gate, openGate }
+  const e: Early = { id, token, info, bytes, doc: null, infoTaken: false, stateTaken: false, view, viewTaken: false, gate, openGate, viewHere: false, viewAbandoned: false }
   early = e
-  void view.then(v => { if (!v) openGate() })
+  void view.then(v => { if (v) e.viewHere = true; else openGate() })
   setTimeout(openGate, GATE_MS)
+  // a view slower than the state is not waited for long: past that, the page opens from the state
+  void bytes.then(b => {
+    if (b) setTimeout(() => { if (!e.viewHere) { e.viewAbandoned = true; openGate() } }, VIEW_AFTER_STATE_MS)
+  })
   // read the state into a doc as soon as it, Yjs and the view's grid are here, unless the page took the bytes already
   void Promise.all([bytes, import('yjs'), gate]).then(([b, Yjs]) => {
     if (!b || e.stateTaken || early !== e) return
@@ -137,7 +150,7 @@ export function takeEarlyView(id: string, token: string): Promise<WorkbookView |
   const e = early
   if (!e || e.id !== id || e.token !== token || e.viewTaken) return null
   e.viewTaken = true
-  return e.view
+  return e.view.then(v => (e.viewAbandoned ? null : v))
 }
 
 /** The view's grid is on screen, or will not be: the doc's state may be read now. */
@@ -149,15 +162,15 @@ export function viewShown(id: string): void {
  * The view, computed by the page that showed it, for the formula engine to take over when the doc is
  * at the view's version (instead of computing the same again).
  */
-let offered: { id: string; vector: string; hf: HyperFormula } | null = null
+let offered: { id: string; version: ViewVersion; hf: HyperFormula } | null = null
 
-export function offerComputed(id: string, vector: string, hf: HyperFormula): void {
+export function offerComputed(id: string, version: ViewVersion, hf: HyperFormula): void {
   if (offered && offered.hf !== hf) offered.hf.destroy()
-  offered = { id, vector, hf }
+  offered = { id, version: { vector: version.vector, snapshot: version.snapshot }, hf }
 }
 
 /** The offered instance for this workbook (once), or null; the taker owns it. */
-export function takeComputed(id: string): { vector: string; hf: HyperFormula } | null {
+export function takeComputed(id: string): { version: ViewVersion; hf: HyperFormula } | null {
   const o = offered
   if (!o || o.id !== id) return null
   offered = null

@@ -153,6 +153,21 @@ describe('the export worker', () => {
     expect((await t.api('GET', '/api/health')).json.ok).toBe(true)
   })
 
+  it('refuses exports past the queue with 503 while the others finish', async () => {
+    const s = await server({ exportOptions: { maxQueued: 1 } })
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const token = ownerTokens.get(id)!
+    // one runs (starting the worker), one waits, the rest are refused at once
+    const answers = await Promise.all(Array.from({ length: 5 }, () => get(s, `/api/workbooks/${id}/export.csv`, token)))
+    const statuses = answers.map(a => a.status).sort()
+    expect(statuses.filter(x => x === 200).length).toBeGreaterThanOrEqual(2)
+    expect(statuses.filter(x => x === 503).length).toBeGreaterThanOrEqual(1)
+    expect(statuses.every(x => x === 200 || x === 503)).toBe(true)
+    const refused = answers.find(a => a.status === 503)!
+    expect((await refused.json()).error).toMatch(/waiting/)
+    expect((await get(s, `/api/workbooks/${id}/export.csv`, token)).status).toBe(200)
+  })
+
   it('answers an unknown sheet with 404 naming the sheets there are', async () => {
     const s = await server()
     const id = await createWorkbook(s, { template: 'operations-plan' })

@@ -309,13 +309,25 @@ describe('a workbook view, computed, taken over by the engine', () => {
     taken.destroy()
   })
 
-  it('a view is of one version: any change makes it not match', () => {
+  it('a view is of one version: any change makes it not match, a deletion alone too', () => {
     const doc = makeDoc()
     type(doc, 's0', 'A1', '1')
+    type(doc, 's0', 'A2', '2')
     const view = viewOf(doc)
     expect(viewMatches(view, doc)).toBe(true)
-    type(doc, 's0', 'A2', '2')
+    type(doc, 's0', 'A3', '3')
     expect(viewMatches(view, doc)).toBe(false)
+    // clearing a cell deletes its entry: the state vector stays as it was, the delete set does not
+    const before = viewOf(doc)
+    const vector = Y.encodeStateVector(doc)
+    type(doc, 's0', 'A2', '')
+    expect(Y.encodeStateVector(doc)).toEqual(vector)
+    expect(viewMatches(before, doc)).toBe(false)
+    // the same content reached another way (a replica) matches
+    const replica = new Y.Doc()
+    Y.applyUpdate(replica, Y.encodeStateAsUpdate(doc))
+    expect(viewMatches(viewOf(doc), replica)).toBe(true)
+    expect(viewMatches({ vector: viewOf(doc).vector, snapshot: 'not base64!' }, replica)).toBe(false)
   })
 
   it('carries column settings, frozen panes and the totals row by visible position', () => {

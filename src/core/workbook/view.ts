@@ -33,10 +33,16 @@ export interface SheetView {
   content: RawCellContent[][]
 }
 
-export interface WorkbookView {
-  v: typeof VIEW_VERSION
+/** Which version of the doc a view is of: its state vector, and with its delete set (a deletion alone leaves the vector as it was). */
+export interface ViewVersion {
   /** the doc's state vector (base64) */
   vector: string
+  /** `Y.encodeSnapshot` of the doc (base64): the vector and the delete set */
+  snapshot: string
+}
+
+export interface WorkbookView extends ViewVersion {
+  v: typeof VIEW_VERSION
   title: string
   sheets: SheetView[]
 }
@@ -47,12 +53,20 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(s)
 }
 
+export function fromBase64(text: string): Uint8Array {
+  const s = atob(text)
+  const out = new Uint8Array(s.length)
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
+  return out
+}
+
 export function viewOf(doc: Y.Doc): WorkbookView {
   const layout = new WorkbookLayout(doc)
   const sheets = sheetsOf(doc)
   return {
     v: VIEW_VERSION,
     vector: toBase64(Y.encodeStateVector(doc)),
+    snapshot: toBase64(Y.encodeSnapshot(Y.snapshot(doc))),
     title: getTitle(doc),
     sheets: layout.order.map(id => {
       const sheet = sheets.get(id)!
@@ -73,9 +87,14 @@ export function viewOf(doc: Y.Doc): WorkbookView {
   }
 }
 
-/** The view is of exactly this doc's version. */
-export function viewMatches(view: Pick<WorkbookView, 'vector'>, doc: Y.Doc): boolean {
-  return view.vector === toBase64(Y.encodeStateVector(doc))
+/** The view is of exactly this doc's version: the same changes and the same deletions. */
+export function viewMatches(view: ViewVersion, doc: Y.Doc): boolean {
+  if (view.vector !== toBase64(Y.encodeStateVector(doc))) return false
+  try {
+    return Y.equalSnapshots(Y.decodeSnapshot(fromBase64(view.snapshot)), Y.snapshot(doc))
+  } catch {
+    return false
+  }
 }
 
 /** The view computed: what the formula engine would build from the doc of the view's version. */
