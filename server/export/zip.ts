@@ -60,6 +60,22 @@ function readStored(zip: Buffer): Part[] {
 }
 
 /**
+ * The fields a local header and a central directory entry share, in the same order (flags, method,
+ * time, date, CRC, sizes, name length, extra length), from `at`.
+ */
+function writeEntryFields(buf: Buffer, at: number, part: Part, method: number, packedSize: number): void {
+  buf.writeUInt16LE(part.flags, at)
+  buf.writeUInt16LE(method, at + 2)
+  buf.writeUInt16LE(part.time, at + 4)
+  buf.writeUInt16LE(part.date, at + 6)
+  buf.writeUInt32LE(part.crc, at + 8)
+  buf.writeUInt32LE(packedSize, at + 12)
+  buf.writeUInt32LE(part.size, at + 16)
+  buf.writeUInt16LE(part.name.length, at + 20)
+  buf.writeUInt16LE(0, at + 22)
+}
+
+/**
  * The same archive with every part deflated (or kept stored where deflating does not make it smaller).
  * Level 1 by default: on the 4.3 MB sheet of the 10k-row benchmark it takes 45 ms against 150 ms at
  * level 6, for a file 13 % larger (1,060 against 941 KiB; plain ExcelJS writes 999 KiB).
@@ -78,27 +94,12 @@ export async function deflateStoredZip(zip: Buffer, level = 1): Promise<Buffer> 
     const local = Buffer.alloc(30)
     local.writeUInt32LE(LOC, 0)
     local.writeUInt16LE(20, 4) // version needed: 2.0 (deflate)
-    local.writeUInt16LE(part.flags, 6)
-    local.writeUInt16LE(method, 8)
-    local.writeUInt16LE(part.time, 10)
-    local.writeUInt16LE(part.date, 12)
-    local.writeUInt32LE(part.crc, 14)
-    local.writeUInt32LE(data.length, 18)
-    local.writeUInt32LE(part.size, 22)
-    local.writeUInt16LE(part.name.length, 26)
-    local.writeUInt16LE(0, 28)
+    writeEntryFields(local, 6, part, method, data.length)
     const cen = Buffer.alloc(46)
     cen.writeUInt32LE(CEN, 0)
     cen.writeUInt16LE(20, 4) // made by: MS-DOS, 2.0
     cen.writeUInt16LE(20, 6)
-    cen.writeUInt16LE(part.flags, 8)
-    cen.writeUInt16LE(method, 10)
-    cen.writeUInt16LE(part.time, 12)
-    cen.writeUInt16LE(part.date, 14)
-    cen.writeUInt32LE(part.crc, 16)
-    cen.writeUInt32LE(data.length, 20)
-    cen.writeUInt32LE(part.size, 24)
-    cen.writeUInt16LE(part.name.length, 28)
+    writeEntryFields(cen, 8, part, method, data.length)
     // extra, comment, disk, internal attributes: 0
     cen.writeUInt32LE(part.externalAttrs, 38)
     cen.writeUInt32LE(offset, 42)
