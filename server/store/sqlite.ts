@@ -224,9 +224,42 @@ export class SqliteStore implements Store {
     })()
   }
 
-  async appendUpdate(id: string, data: Uint8Array): Promise<number> {
-    this.check()
-    return Number(this.stmts.append.run(id, data).lastInsertRowid)
+  /**
+   * Appends made in one run of the event loop's callbacks (the rooms a burst of edits reached flush
+   * together) are committed as one transaction: a commit each cost most of the write.
+   */
+  appendUpdate(id: string, data: Uint8Array): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('store is closed'))
+    return new Promise<number>((resolve, reject) => {
+      if (this.appends.length === 0) queueMicrotask(() => this.writeAppends())
+      this.appends.push({ id, data, resolve, reject })
+    })
+  }
+
+  private appends: { id: string; data: Uint8Array; resolve: (seq: number) => void; reject: (e: unknown) => void }[] = []
+
+  private writeAppends(): void {
+    const batch = this.appends
+    this.appends = []
+    if (this.closed) { for (const a of batch) a.reject(new Error('store is closed')); return }
+    let seqs: number[]
+    try {
+      seqs = this.appendAll(batch)
+    } catch {
+      // one write that cannot be made (its workbook deleted meanwhile) fails alone
+      for (const a of batch) {
+        try { a.resolve(Number(this.stmts.append.run(a.id, a.data).lastInsertRowid)) } catch (e) { a.reject(e) }
+      }
+      return
+    }
+    batch.forEach((a, i) => a.resolve(seqs[i]!))
+  }
+
+  private appendAllTx: ((batch: { id: string; data: Uint8Array }[]) => number[]) | null = null
+
+  private appendAll(batch: { id: string; data: Uint8Array }[]): number[] {
+    this.appendAllTx ??= this.db.transaction((b: { id: string; data: Uint8Array }[]) => b.map(a => Number(this.stmts.append.run(a.id, a.data).lastInsertRowid)))
+    return this.appendAllTx(batch)
   }
 
   async loadUpdates(id: string): Promise<Uint8Array[]> {

@@ -260,6 +260,61 @@ describe('persistence', () => {
     expect(batches.reduce((x, y) => x + y, 0)).toBe(40)
   })
 
+  it('edits of several people stored together reach each peer as one message; nobody gets back only their own, nor a big edit of theirs', async () => {
+    const dir = dataDir()
+    const store = new GatedStore(dir)
+    const s = await server({ dataDir: dir, store })
+    const id = await createWorkbook(s)
+    const [a, b, c] = [await client(s, id), await client(s, id), await client(s, id)]
+    // the document updates each one is sent (sync messages of type update), and their bytes
+    const received = new Map([a, b, c].map(x => [x, { messages: 0, bytes: 0 }]))
+    for (const [x, n] of received) {
+      // the provider reads its socket as ArrayBuffers
+      ;(x.provider.ws as unknown as WebSocket).on('message', (data: ArrayBuffer) => {
+        const m = new Uint8Array(data)
+        if (m[0] === 0 && m[1] === syncProtocol.messageYjsUpdate) { n.messages++; n.bytes += m.length }
+      })
+    }
+    const serverDoc = () => s.rooms.rooms.get(id)!.doc
+    // C's edit is held in its write; A's and B's wait behind it, to be stored (and relayed) together
+    store.appendGate.close()
+    const held = nextEvent(store.appendGate, 'waiting')
+    write(c.doc, 0, 0, 'from C')
+    await held
+    write(a.doc, 1, 0, 'from A')
+    write(b.doc, 2, 0, 'from B')
+    await docUntil(serverDoc(), 'the server has both', d => read(d, 1, 0) === 'from A' && read(d, 2, 0) === 'from B')
+    store.appendGate.open()
+    await docUntil(c.doc, 'C has both', d => read(d, 1, 0) === 'from A' && read(d, 2, 0) === 'from B')
+    await docUntil(a.doc, 'A has B\'s', cellIs(2, 0, 'from B'))
+    await docUntil(b.doc, 'B has A\'s', cellIs(1, 0, 'from A'))
+    await s.rooms.flushAll()
+    // C: nothing of its own alone, then A's and B's as one; A and B: C's, then the pair as one
+    expect([a, b, c].map(x => received.get(x)!.messages)).toEqual([2, 2, 1])
+
+    // a big edit is not echoed to its sender: A gets B's small one by itself
+    for (const n of received.values()) n.messages = n.bytes = 0
+    store.appendGate.close()
+    const held2 = nextEvent(store.appendGate, 'waiting')
+    write(c.doc, 0, 0, 'again C')
+    await held2
+    const big = 'x'.repeat(40_000)
+    write(a.doc, 3, 0, big)
+    write(b.doc, 4, 0, 'small')
+    await docUntil(serverDoc(), 'the server has both', d => read(d, 3, 0) === big && read(d, 4, 0) === 'small')
+    store.appendGate.open()
+    await docUntil(a.doc, 'A has B\'s', cellIs(4, 0, 'small'))
+    await docUntil(c.doc, 'C has both', d => read(d, 3, 0) === big && read(d, 4, 0) === 'small')
+    await docUntil(b.doc, 'B has A\'s', cellIs(3, 0, big))
+    await s.rooms.flushAll()
+    expect(received.get(a)!.bytes).toBeLessThan(1_000)
+    expect(received.get(b)!.bytes).toBeGreaterThan(40_000)
+    expect(received.get(c)!.messages).toBe(1)
+    const stored = await storedDoc(dir, id)
+    expect(read(stored.doc, 3, 0)).toBe(big)
+    expect(read(stored.doc, 4, 0)).toBe('small')
+  })
+
   it('compacts many stored updates into one without losing content', async () => {
     const dir = dataDir()
     const s = await server({ dataDir: dir, compactThreshold: 10 })

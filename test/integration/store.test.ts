@@ -85,6 +85,25 @@ describe.each(kinds)('%s store', (_name, make) => {
     expect(await store.compact('w', new Uint8Array([1]), [])).toBe(0)
   })
 
+  it('updates appended at once (rooms flushing together) are all stored, in order; one for a missing workbook fails alone', async () => {
+    const { store } = await make()
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('p'))
+    await store.createWorkbook(wb('q'))
+    const results = await Promise.allSettled([
+      store.appendUpdate('p', new Uint8Array([1])), store.appendUpdate('q', new Uint8Array([2])),
+      store.appendUpdate('gone', new Uint8Array([3])), store.appendUpdate('p', new Uint8Array([4])),
+    ])
+    expect(results.map(r => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+    const seqs = results.flatMap(r => r.status === 'fulfilled' ? [r.value] : [])
+    expect(new Set(seqs).size).toBe(3)
+    expect((await store.loadUpdateRecords('p')).map(r => [r.seq, [...r.data]])).toEqual([[seqs[0], [1]], [seqs[2], [4]]])
+    expect((await store.loadUpdateRecords('q')).map(r => [...r.data])).toEqual([[2]])
+    // and after the store is closed, an append fails instead of waiting
+    await store.close()
+    await expect(store.appendUpdate('p', new Uint8Array([5]))).rejects.toThrow()
+  })
+
   it('links, client ids and templates', async () => {
     const { store } = await make()
     cleanups.push(() => store.close())

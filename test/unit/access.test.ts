@@ -9,13 +9,14 @@ import * as Y from 'yjs'
 import { loadTemplates } from '../../server/templates'
 import { buildWorkbook } from '../../src/core/templates/template'
 import {
-  cellRefusal, checkChange, defineRoots, lockSheet, readAccess, setProtections, unlockSheet, type Principal, type Protection,
+  cellRefusal, checkChange, defineRoots, lockSheet, quickCellCheck, readAccess, setProtections, unlockSheet, type Principal, type Protection,
 } from '../../src/core/access/access'
 import { editCells, insertRows, deleteRows, setColumnMeta, renameSheet, addSheet, deleteSheet } from '../../src/core/workbook/mutations'
 import { sheetIds, sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { personalUndo } from '../../src/sync/undo'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { inputFromText } from '../../src/core/workbook/input'
+import { rng } from '../helpers/workbook'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
 
@@ -48,8 +49,13 @@ function attempt(doc: Y.Doc, who: Principal, change: (copy: Y.Doc) => void): str
   Y.applyUpdate(mirror, Y.encodeStateAsUpdate(doc))
   let r: { reason: string } | null = null
   mirror.transact(tr => { Y.applyUpdate(mirror, update); r = checkChange(doc, mirror, tr, who) })
-  return r === null ? null : (r as { reason: string }).reason
+  const full = r === null ? null : (r as { reason: string }).reason
+  // the server's quick check of cell edits, where it decides, decides the same
+  const quick = quickCellCheck(doc, Y.decodeUpdate(update), who)
+  if (quick !== undefined) { quickVerdicts++; expect(quick?.reason ?? null).toBe(full) }
+  return full
 }
+let quickVerdicts = 0
 
 const write = (sheet: string, rowId: string, colId: string, text: string) => (d: Y.Doc) =>
   editCells(d, sheet, [{ rowId, colId, value: inputFromText(text, { layout: new WorkbookLayout(d), sheetId: sheet }) }])
@@ -243,5 +249,79 @@ describe('what the workbook does by itself passes', () => {
     expect(attempt(doc, editor('小李'), d => insertRows(d, sheet, totalsAt, 1))).toBeNull()
     lockSheet(doc, rules, 'Boss')
     expect(attempt(doc, editor('小李'), d => insertRows(d, sheet, totalsAt, 1))).toBeNull()
+  })
+})
+
+describe('the quick check of cell edits (what the server decides without a mirror doc)', () => {
+  it('decides random cell edits, clears and overwrites as the full check does, on protections, person columns, calculated columns and locks', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const person = col('考核维度')
+    setProtections(doc, [
+      { id: 'pmgr', sheet, cols: ['实际值', '得分', '考核等级'].map(col), names: ['王经理'], label: '经理评分' },
+      { id: 'pself', sheet, cols: [col('手工得分')], names: ['王经理'], personCol: person },
+      { id: 'prow', sheet, rows: [layout.rows.ids[2]!], roles: ['owner'] },
+    ])
+    editCells(doc, sheet, layout.rows.ids.slice(0, 4).map((rowId, i) => ({ rowId, colId: person, value: ['小李', '小张', '小李', '王经理'][i]! })))
+    const { next: random, pick } = rng(7)
+    const people = [editor('小李'), editor('小张'), editor('王经理'), editor(''), OWNER, { role: 'viewer', name: '访客' } as Principal]
+    const values: unknown[] = [12, -3.5, '小李', '王经理', '', true, { t: 'f', v: '=1+1' }, { t: 'd', v: '2026-12-01' },
+      { t: 'f', v: 'no equals' }, { nested: 1 }, [1, 2], { t: 'd', v: 'yesterday' }]
+    const cells = () => sheetParts(sheetsOf(doc).get(sheet)!).cells
+    const rows = layout.rows.ids.slice(0, 8), cols = layout.cols.ids
+    const before = quickVerdicts
+    let refused = 0, allowed = 0
+    for (let i = 0; i < 400; i++) {
+      if (i % 100 === 50) lockSheet(doc, sheet, '王经理')
+      if (i % 100 === 75) unlockSheet(doc, sheet)
+      const who = pick(people)
+      const n = 1 + Math.floor(random() * 3)
+      const targets = Array.from({ length: n }, () => [pick(rows), pick(cols)] as const)
+      const change = (d: Y.Doc) => d.transact(() => {
+        const m = sheetParts(sheetsOf(d).get(sheet)!).cells as Y.Map<unknown>
+        for (const [r, c] of targets) {
+          const key = `${r}:${c}`, roll = random()
+          if (roll < 0.2) m.delete(key)
+          else if (roll < 0.35 && m.has(key)) m.set(key, m.get(key))
+          else m.set(key, pick(values))
+        }
+      })
+      if (attempt(doc, who, change) === null) allowed++
+      else refused++
+      // the doc moves on, so that later edits overwrite and clear entries it has
+      if (i % 3 === 0) editCells(doc, sheet, [{ rowId: pick(rows), colId: pick(cols), value: pick([5, '小张', '小李', null]) }])
+    }
+    expect(allowed).toBeGreaterThan(20)
+    expect(refused).toBeGreaterThan(20)
+    // nearly all of them were the quick check's to decide (the rest: a cell set twice in one change)
+    expect(quickVerdicts - before).toBeGreaterThan(300)
+    expect(cells().size).toBeGreaterThan(0)
+  })
+})
+
+describe('what the quick check leaves to the full one', () => {
+  it('an edit concurrent with one the doc has, rows inserted, a sheet renamed, edits the doc lacks', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const row = layout.rows.ids[0]!, key = `${layout.rows.ids[30]!}:${col('实际值')}`, other = `${row}:${col('目标值')}`
+    const replica = () => { const d = new Y.Doc(); Y.applyUpdate(d, Y.encodeStateAsUpdate(doc)); return d }
+    const changeOf = (d: Y.Doc, fn: (d: Y.Doc) => void) => { const sv = Y.encodeStateVector(d); fn(d); return Y.encodeStateAsUpdate(d, sv) }
+    const cellsOf = (d: Y.Doc) => sheetParts(sheetsOf(d).get(sheet)!).cells
+    const a = replica(), b = replica()
+    // both write a key nobody had; the doc takes a's first: b's entry may not win, so the quick check cannot tell
+    expect(cellsOf(doc).has(key)).toBe(false)
+    Y.applyUpdate(doc, changeOf(a, d => cellsOf(d).set(key, 1)))
+    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(b, d => cellsOf(d).set(key, 2))), OWNER)).toBeUndefined()
+    // both overwrite an entry; the doc has a's
+    Y.applyUpdate(doc, changeOf(a, d => cellsOf(d).set(other, 1)))
+    const c = replica(), e = replica()
+    Y.applyUpdate(doc, changeOf(c, d => cellsOf(d).set(other, 2)))
+    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(e, d => cellsOf(d).set(other, 3))), OWNER)).toBeUndefined()
+    // what it decides, a plain edit on the doc as it stands
+    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(replica(), d => cellsOf(d).set(other, 4))), OWNER)).toBeNull()
+    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(replica(), d => insertRows(d, sheet, 1, 1))), OWNER)).toBeUndefined()
+    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(replica(), d => renameSheet(d, sheet, 'x'))), OWNER)).toBeUndefined()
+    // an edit on top of one the doc has not received
+    const f = replica()
+    changeOf(f, d => cellsOf(d).set(key, 5))
+    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(f, d => cellsOf(d).set(other, 6))), OWNER)).toBeUndefined()
   })
 })

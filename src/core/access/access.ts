@@ -549,3 +549,123 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
   for (const root of after.share.keys()) if (!KNOWN_ROOTS.has(root) && !before.share.has(root)) return { reason: 'not part of a workbook' }
   return null
 }
+
+// ── the quick check: changes that only set or clear cells ─────────────────────────────────────────
+
+type DecodedStructs = { structs: Array<Y.Item | Y.GC | { constructor: unknown }>; ds: { clients: Map<number, { clock: number; len: number }[]> } }
+
+/** The sheet whose cells map `type` is, in `doc`'s live sheets, or null. */
+function cellsSheetOf(doc: Y.Doc, type: unknown): string | null {
+  if (!(type instanceof Y.Map)) return null
+  const partItem = type._item
+  if (!partItem || partItem.deleted || partItem.parentSub !== 'cells') return null
+  const sheet = partItem.parent
+  const sheetItem = sheet instanceof Y.Map ? sheet._item : null
+  if (!sheetItem || sheetItem.deleted || sheetItem.parent !== sheetsOf(doc) || sheetItem.parentSub === null) return null
+  return sheetsOf(doc).get(sheetItem.parentSub) === sheet && (sheet as SheetMap).get('cells') === type ? sheetItem.parentSub : null
+}
+
+/** The struct of `doc` at (client, clock), when the doc has it. */
+function structAt(doc: Y.Doc, client: number, clock: number): Y.Item | Y.GC | null {
+  if (clock >= Y.getState(doc.store, client)) return null
+  const structs = doc.store.clients.get(client)!
+  return structs[Y.findIndexSS(structs, clock)] as Y.Item | Y.GC
+}
+
+/**
+ * The verdict of checkChange on an update (decoded, not applied) that only sets or clears cells of
+ * existing sheets, what editing does nearly always: read off `doc` as it stands, without a copy of the
+ * doc to try it on. `undefined` when the update is anything else, or not plainly so (concurrent with
+ * an edit the doc has, building on edits it lacks, repeating some it holds): the full check decides.
+ */
+export function quickCellCheck(doc: Y.Doc, decoded: DecodedStructs, who: Principal): Refusal | null | undefined {
+  if (who.role === 'viewer') return { reason: 'read-only link' }
+  try {
+    defineRoots(doc)
+    // sheet → key → the value after the change
+    const changes = new Map<string, Map<string, unknown>>()
+    /** the entries new items take over (Yjs deletes each as its successor comes in) */
+    const replaced = new Set<Y.Item>()
+    const next = new Map<number, number>()
+    for (const s of decoded.structs) {
+      if (!(s instanceof Y.Item) || s.length !== 1 || !(s.content instanceof Y.ContentAny) || s.rightOrigin !== null) return undefined
+      const client = s.id.client
+      const expected = next.get(client) ?? Y.getState(doc.store, client)
+      if (s.id.clock !== expected) return undefined
+      next.set(client, expected + 1)
+      let map: unknown, key: string | null
+      if (s.origin) {
+        // an existing entry overwritten: its parent and key are the entry's (the update does not repeat them)
+        const left = structAt(doc, s.origin.client, s.origin.clock)
+        if (!(left instanceof Y.Item) || left.parentSub === null || replaced.has(left)) return undefined
+        map = left.parent
+        key = left.parentSub
+        if (!(map instanceof Y.Map) || map._map.get(key) !== left) return undefined
+        replaced.add(left)
+      } else {
+        // a new key: the parent is named, and nobody may have written the key meanwhile
+        if (!(s.parent instanceof Y.ID) || typeof s.parentSub !== 'string') return undefined
+        const parentItem = structAt(doc, s.parent.client, s.parent.clock)
+        if (!(parentItem instanceof Y.Item) || !(parentItem.content instanceof Y.ContentType)) return undefined
+        map = parentItem.content.type
+        key = s.parentSub
+        if (!(map instanceof Y.Map) || map._map.has(key)) return undefined
+      }
+      const sid = cellsSheetOf(doc, map)
+      if (sid === null) return undefined
+      const keys = changes.get(sid) ?? changes.set(sid, new Map()).get(sid)!
+      if (keys.has(key)) return undefined
+      keys.set(key, (s.content as Y.ContentAny).arr[0])
+    }
+    for (const [client, ranges] of decoded.ds.clients) {
+      for (const { clock, len } of ranges) {
+        if (clock + len > Y.getState(doc.store, client)) return undefined
+        for (let c = clock; c < clock + len;) {
+          const item = structAt(doc, client, c)!
+          c = item.id.clock + item.length
+          if (!(item instanceof Y.Item) || item.deleted) continue
+          if (item.parentSub === null || item.id.clock < clock || c > clock + len) return undefined
+          const sid = cellsSheetOf(doc, item.parent)
+          if (sid === null) return undefined
+          // an entry some later one overwrote already: deleting it shows nothing
+          if ((item.parent as Y.Map<unknown>)._map.get(item.parentSub) !== item) continue
+          // the entry a new item takes over goes with it; any other is a cell cleared
+          if (!replaced.has(item)) {
+            const keys = changes.get(sid) ?? changes.set(sid, new Map()).get(sid)!
+            if (keys.has(item.parentSub)) return undefined
+            keys.set(item.parentSub, undefined)
+          }
+        }
+      }
+    }
+    const view = readAccess(doc)
+    for (const [sid, keys] of changes) {
+      const sheet = sheetsOf(doc).get(sid)!
+      const cells = sheetParts(sheet).cells
+      let order: string[] | undefined
+      for (const [key, value] of keys) {
+        const prev = cells.get(key)
+        if (view.locks.has(sid)) {
+          if (!sameInput(prev, value)) return { reason: 'sheet is locked', sheet: sid }
+          continue
+        }
+        const i = key.indexOf(':')
+        if (i < 0) return { reason: 'not a cell', sheet: sid }
+        const rowId = key.slice(0, i), colId = key.slice(i + 1)
+        if (value !== undefined && !isCellInput(value)) return { reason: 'not a cell value', sheet: sid, cell: key }
+        const r = cellRefusal(view, doc, who, sid, rowId, colId)
+        if (!r || sameInput(prev, value)) continue
+        // a calculated column's formula into an empty cell: what the workbook writes by itself
+        const formula = (sheetParts(sheet).colMeta.get(colId) as ColumnMeta | undefined)?.formula
+        if (formula && prev === undefined && value !== undefined) {
+          order ??= visibleIds(sheetParts(sheet).rows, sheetParts(sheet).rowsGone)
+          if (sameInput(columnFormulaFor(formula, rowId, order), value)) continue
+        }
+        return { reason: r, sheet: sid, cell: key }
+      }
+    }
+    return null
+  } catch {
+    return undefined
+  }
+}
