@@ -3,11 +3,13 @@
  * clients run in the benchmark's process, as they would on other machines, so the latency measured
  * is the server's and not the clients' turn in one event loop.
  *   argv: 'ours' | 'ref', then the room names.
- * Sends { url, tokens } once listening; on 'close' it stops, sends { cpuMs } and exits.
+ * Sends { url, tokens } once listening; 'mark' notes the CPU time used so far (at the start and end of
+ * what is measured); on 'close' it stops, sends ServerDone and exits.
  */
 import { createServer, type Server } from 'node:http'
 import { createRequire } from 'node:module'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
@@ -20,7 +22,8 @@ import { hashToken, newLinkId, newToken } from '../server/auth'
 import { initWorkbook, addSheet } from '../src/core/workbook/mutations'
 
 export interface ServerReady { url: string; tokens: Record<string, string> }
-export interface ServerDone { cpuMs: number }
+/** cpuMs: from listening to close; measuredCpuMs: between the two 'mark' messages (the measured edits) */
+export interface ServerDone { cpuMs: number; measuredCpuMs: number }
 
 async function reference(): Promise<{ ready: ServerReady; close(): Promise<void> }> {
   const require = createRequire(import.meta.url)
@@ -59,9 +62,25 @@ const [side, ...rooms] = process.argv.slice(2)
 const server = side === 'ref' ? await reference() : await ours(rooms)
 const cpu0 = process.cpuUsage()
 process.send!(server.ready)
+const ms = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000
+const marks: number[] = []
+// BENCH_SERVER_PROF=<dir>: a CPU profile of what is measured (between the marks) is written there
+const profileDir = process.env.BENCH_SERVER_PROF
+const session = profileDir ? new Session() : null
+session?.connect()
+const post = (method: string) => new Promise<unknown>((resolve, reject) => session!.post(method, (err, res) => err ? reject(err) : resolve(res)))
 process.on('message', async (m: unknown) => {
+  if (m === 'mark') {
+    marks.push(ms(process.cpuUsage(cpu0)))
+    if (session && marks.length === 1) { await post('Profiler.enable'); await post('Profiler.start') }
+    if (session && marks.length === 2) {
+      const { profile } = await post('Profiler.stop') as { profile: unknown }
+      writeFileSync(join(profileDir!, `${side}-${process.pid}.cpuprofile`), JSON.stringify(profile))
+    }
+    return
+  }
   if (m !== 'close') return
-  const cpu = process.cpuUsage(cpu0)
+  const cpuMs = ms(process.cpuUsage(cpu0))
   await server.close()
-  process.send!({ cpuMs: (cpu.user + cpu.system) / 1000 } satisfies ServerDone, () => process.exit(0))
+  process.send!({ cpuMs, measuredCpuMs: marks.length >= 2 ? marks[1]! - marks[0]! : NaN } satisfies ServerDone, () => process.exit(0))
 })
