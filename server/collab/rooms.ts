@@ -563,7 +563,7 @@ export class Room {
     const claims = this.clientClaims(conn, decoded)
     // cells set or cleared (nearly every change) are checked on the doc as it stands; a mirror there
     // is, is kept in step as the doc changes
-    const quick = quickCellCheck(this.doc, decoded, who)
+    const quick = quickCellCheck(this.doc, update, decoded, who)
     if (quick !== undefined) {
       const refusal = quick ?? (claims.foreign ? { reason: 'changes under another person\'s client id' } : null)
       if (refusal) this.refuse(who, refusal)

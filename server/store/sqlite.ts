@@ -245,8 +245,10 @@ export class SqliteStore implements Store {
     let seqs: number[]
     try {
       seqs = this.appendAll(batch)
-    } catch {
-      // one write that cannot be made (its workbook deleted meanwhile) fails alone
+    } catch (e) {
+      // one write that cannot be made (its workbook deleted meanwhile) fails alone; anything else
+      // (the database busy or broken) fails them all, to be retried, rather than each waiting again
+      if (!String((e as { code?: unknown }).code ?? '').startsWith('SQLITE_CONSTRAINT')) { for (const a of batch) a.reject(e); return }
       for (const a of batch) {
         try { a.resolve(Number(this.stmts.append.run(a.id, a.data).lastInsertRowid)) } catch (e) { a.reject(e) }
       }

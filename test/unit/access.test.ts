@@ -17,6 +17,8 @@ import { personalUndo } from '../../src/sync/undo'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { inputFromText } from '../../src/core/workbook/input'
 import { rng } from '../helpers/workbook'
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
 
@@ -51,11 +53,12 @@ function attempt(doc: Y.Doc, who: Principal, change: (copy: Y.Doc) => void): str
   mirror.transact(tr => { Y.applyUpdate(mirror, update); r = checkChange(doc, mirror, tr, who) })
   const full = r === null ? null : (r as { reason: string }).reason
   // the server's quick check of cell edits, where it decides, decides the same
-  const quick = quickCellCheck(doc, Y.decodeUpdate(update), who)
+  const quick = quickCellCheck(doc, update, Y.decodeUpdate(update), who)
   if (quick !== undefined) { quickVerdicts++; expect(quick?.reason ?? null).toBe(full) }
   return full
 }
 let quickVerdicts = 0
+const quickCheckOf = (doc: Y.Doc, update: Uint8Array, who: Principal) => quickCellCheck(doc, update, Y.decodeUpdate(update), who)
 
 const write = (sheet: string, rowId: string, colId: string, text: string) => (d: Y.Doc) =>
   editCells(d, sheet, [{ rowId, colId, value: inputFromText(text, { layout: new WorkbookLayout(d), sheetId: sheet }) }])
@@ -309,19 +312,92 @@ describe('what the quick check leaves to the full one', () => {
     // both write a key nobody had; the doc takes a's first: b's entry may not win, so the quick check cannot tell
     expect(cellsOf(doc).has(key)).toBe(false)
     Y.applyUpdate(doc, changeOf(a, d => cellsOf(d).set(key, 1)))
-    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(b, d => cellsOf(d).set(key, 2))), OWNER)).toBeUndefined()
+    expect(quickCheckOf(doc, changeOf(b, d => cellsOf(d).set(key, 2)), OWNER)).toBeUndefined()
     // both overwrite an entry; the doc has a's
     Y.applyUpdate(doc, changeOf(a, d => cellsOf(d).set(other, 1)))
     const c = replica(), e = replica()
     Y.applyUpdate(doc, changeOf(c, d => cellsOf(d).set(other, 2)))
-    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(e, d => cellsOf(d).set(other, 3))), OWNER)).toBeUndefined()
+    expect(quickCheckOf(doc, changeOf(e, d => cellsOf(d).set(other, 3)), OWNER)).toBeUndefined()
     // what it decides, a plain edit on the doc as it stands
-    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(replica(), d => cellsOf(d).set(other, 4))), OWNER)).toBeNull()
-    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(replica(), d => insertRows(d, sheet, 1, 1))), OWNER)).toBeUndefined()
-    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(replica(), d => renameSheet(d, sheet, 'x'))), OWNER)).toBeUndefined()
+    expect(quickCheckOf(doc, changeOf(replica(), d => cellsOf(d).set(other, 4)), OWNER)).toBeNull()
+    expect(quickCheckOf(doc, changeOf(replica(), d => insertRows(d, sheet, 1, 1)), OWNER)).toBeUndefined()
+    expect(quickCheckOf(doc, changeOf(replica(), d => renameSheet(d, sheet, 'x')), OWNER)).toBeUndefined()
     // an edit on top of one the doc has not received
     const f = replica()
     changeOf(f, d => cellsOf(d).set(key, 5))
-    expect(quickCellCheck(doc, Y.decodeUpdate(changeOf(f, d => cellsOf(d).set(other, 6))), OWNER)).toBeUndefined()
+    expect(quickCheckOf(doc, (changeOf(f, d => cellsOf(d).set(other, 6))), OWNER)).toBeUndefined()
   })
 })
+
+describe('crafted updates the quick check must not wave through', () => {
+  /** A V1 update: the client groups of `structs` (an update without deletions) and `extraGroups` (empty), then the delete set `ds`. */
+  function spliced(structs: Uint8Array, ds: Uint8Array, extraGroups: [number, number][]): Uint8Array {
+    const d = decoding.createDecoder(structs)
+    const groups = decoding.readVarUint(d)
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, groups + extraGroups.length)
+    encoding.writeUint8Array(e, structs.subarray(d.pos, structs.length - 1)) // without its empty delete set
+    for (const [client, clock] of extraGroups) { encoding.writeVarUint(e, 0); encoding.writeVarUint(e, client); encoding.writeVarUint(e, clock) }
+    encoding.writeUint8Array(e, ds)
+    return encoding.toUint8Array(e)
+  }
+  /** A delete set of one range. */
+  function deleteSet(client: number, clock: number, len: number): Uint8Array {
+    const e = encoding.createEncoder()
+    for (const n of [1, client, 1, clock, len]) encoding.writeVarUint(e, n)
+    return encoding.toUint8Array(e)
+  }
+
+  it('a client named twice (Yjs keeps its last group only), and an empty deletion range, go to the full check', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const key = `${layout.rows.ids[0]!}:${col('目标值')}`
+    const cells = (d: Y.Doc) => sheetParts(sheetsOf(d).get(sheet)!).cells as Y.Map<unknown>
+    cells(doc).set(key, 5)
+    lockSheet(doc, sheet, '王经理')
+    // a rewrite of the locked cell with the same value: one struct, and the deletion of the entry it replaces
+    const client = new Y.Doc()
+    Y.applyUpdate(client, Y.encodeStateAsUpdate(doc))
+    const sv = Y.encodeStateVector(client)
+    cells(client).set(key, 5)
+    const plain = Y.encodeStateAsUpdate(client, sv)
+    const { structs } = Y.decodeUpdate(plain)
+    expect(structs).toHaveLength(1)
+    const replaced = (structs[0] as Y.Item).origin!
+    const ds = deleteSet(replaced.client, replaced.clock, 1)
+    const structsOnly = cutDeleteSet(plain)
+    expect(Y.decodeUpdate(structsOnly).ds.clients.size).toBe(0)
+    // the honest update changes nothing: the quick check passes it, as the full one does
+    expect(quickCheckOf(doc, plain, editor('小李'))).toBeNull()
+    expect(quickCheckOf(doc, spliced(structsOnly, ds, []), editor('小李'))).toBeNull()
+    expect(attempt(doc, editor('小李'), d => Y.applyUpdate(d, spliced(structsOnly, ds, [])))).toBeNull()
+    // the same struct and an empty second group for its client: Yjs drops the struct and still deletes
+    // the entry, which clears a cell of a locked sheet
+    const hostile = spliced(structsOnly, ds, [[client.clientID, Y.getState(client.store, client.clientID)]])
+    expect(quickCheckOf(doc, hostile, editor('小李'))).toBeUndefined()
+    const copy = new Y.Doc()
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+    Y.applyUpdate(copy, hostile)
+    expect(cells(copy).get(key)).toBeUndefined()
+    expect(attempt(doc, editor('小李'), d => Y.applyUpdate(d, hostile))).toBe('sheet is locked')
+    // an empty deletion range (Yjs cannot encode it again)
+    expect(quickCheckOf(doc, spliced(structsOnly, deleteSet(replaced.client, 0, 0), []), OWNER)).toBeUndefined()
+  })
+})
+
+/** `update` with an empty delete set instead of its own (the delete set, encoded again as Yjs does, is its end). */
+function cutDeleteSet(update: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder()
+  const { clients } = Y.decodeUpdate(update).ds
+  encoding.writeVarUint(e, clients.size)
+  for (const [client, ranges] of clients) {
+    encoding.writeVarUint(e, client)
+    encoding.writeVarUint(e, ranges.length)
+    for (const r of ranges) { encoding.writeVarUint(e, r.clock); encoding.writeVarUint(e, r.len) }
+  }
+  const ds = encoding.toUint8Array(e)
+  const end = update.length - ds.length
+  expect([...update.subarray(end)]).toEqual([...ds])
+  const out = new Uint8Array(end + 1)
+  out.set(update.subarray(0, end))
+  return out
+}

@@ -18,6 +18,7 @@
  * check shapes and ignore what does not fit.
  */
 import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
 import { chartProblem, chartsOf, type ChartSpec } from '../charts/charts'
 import {
   cellKey, isFormula, sheetOrderOf, sheetParts, sheetsOf, visibleIds, type CellInput, type ColumnMeta, type SheetMap,
@@ -578,10 +579,21 @@ function structAt(doc: Y.Doc, client: number, clock: number): Y.Item | Y.GC | nu
  * doc to try it on. `undefined` when the update is anything else, or not plainly so (concurrent with
  * an edit the doc has, building on edits it lacks, repeating some it holds): the full check decides.
  */
-export function quickCellCheck(doc: Y.Doc, decoded: DecodedStructs, who: Principal): Refusal | null | undefined {
+export function quickCellCheck(doc: Y.Doc, update: Uint8Array, decoded: DecodedStructs, who: Principal): Refusal | null | undefined {
   if (who.role === 'viewer') return { reason: 'read-only link' }
   try {
     defineRoots(doc)
+    // one group of structs per client: Yjs keeps only the last group a client id has in an update
+    // (an empty one too), so the structs decodeUpdate lists would not all be what is applied
+    const clients = new Set<number>()
+    let last = -1
+    for (const s of decoded.structs) {
+      const c = s instanceof Y.Item ? s.id.client : -1
+      if (c !== last && clients.has(c)) return undefined
+      clients.add(c)
+      last = c
+    }
+    if (decoding.readVarUint(decoding.createDecoder(update)) !== clients.size) return undefined
     // sheet → key → the value after the change
     const changes = new Map<string, Map<string, unknown>>()
     /** the entries new items take over (Yjs deletes each as its successor comes in) */
@@ -597,7 +609,8 @@ export function quickCellCheck(doc: Y.Doc, decoded: DecodedStructs, who: Princip
       if (s.origin) {
         // an existing entry overwritten: its parent and key are the entry's (the update does not repeat them)
         const left = structAt(doc, s.origin.client, s.origin.clock)
-        if (!(left instanceof Y.Item) || left.parentSub === null || replaced.has(left)) return undefined
+        // (an origin inside a longer item would split it, and the new entry would not end up last)
+        if (!(left instanceof Y.Item) || left.parentSub === null || replaced.has(left) || s.origin.clock !== left.id.clock + left.length - 1) return undefined
         map = left.parent
         key = left.parentSub
         if (!(map instanceof Y.Map) || map._map.get(key) !== left) return undefined
@@ -619,7 +632,7 @@ export function quickCellCheck(doc: Y.Doc, decoded: DecodedStructs, who: Princip
     }
     for (const [client, ranges] of decoded.ds.clients) {
       for (const { clock, len } of ranges) {
-        if (clock + len > Y.getState(doc.store, client)) return undefined
+        if (len <= 0 || clock + len > Y.getState(doc.store, client)) return undefined
         for (let c = clock; c < clock + len;) {
           const item = structAt(doc, client, c)!
           c = item.id.clock + item.length
