@@ -384,6 +384,50 @@ describe('crafted updates the quick check must not wave through', () => {
   })
 })
 
+describe('an entry of several values', () => {
+  /** A V1 update of one map entry of `client` at `clock`: under `parent` (an item id) and `key`, or after `origin`; `values` as its content; then `ds` (a delete set). */
+  function entry(client: number, clock: number, at: { parent: Y.ID; key: string } | { origin: Y.ID }, values: unknown[], ds: Uint8Array): Uint8Array {
+    const e = encoding.createEncoder()
+    for (const n of [1, 1, client, clock]) encoding.writeVarUint(e, n)
+    const CONTENT_ANY = 8
+    if ('origin' in at) {
+      encoding.writeUint8(e, CONTENT_ANY | 0x80)
+      encoding.writeVarUint(e, at.origin.client); encoding.writeVarUint(e, at.origin.clock)
+    } else {
+      encoding.writeUint8(e, CONTENT_ANY | 0x20)
+      encoding.writeVarUint(e, 0) // the parent is an item, by id
+      encoding.writeVarUint(e, at.parent.client); encoding.writeVarUint(e, at.parent.clock)
+      encoding.writeVarString(e, at.key)
+    }
+    encoding.writeVarUint(e, values.length)
+    for (const v of values) encoding.writeAny(e, v as never)
+    encoding.writeUint8Array(e, ds)
+    return encoding.toUint8Array(e)
+  }
+
+  it('an overwrite whose origin is inside the entry (Yjs splits it, and the overwrite may lose) goes to the full check', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const key = `${layout.rows.ids[40]!}:${col('实际值')}`
+    const cellsMap = sheetParts(sheetsOf(doc).get(sheet)!).cells as Y.Map<unknown>
+    expect(cellsMap.has(key)).toBe(false)
+    // someone allowed wrote an entry of two values (it reads as its last one, 5)
+    const high = 0x7ffffff0, low = 17
+    Y.applyUpdate(doc, entry(high, 0, { parent: cellsMap._item!.id, key }, [1, 5], new Uint8Array([0])))
+    expect(cellsMap.get(key)).toBe(5)
+    // an editor the column is protected from "rewrites" it with the same 5 after its first value, and deletes it
+    const ds = encoding.createEncoder()
+    for (const n of [1, high, 1, 0, 2]) encoding.writeVarUint(ds, n)
+    const hostile = entry(low, 0, { origin: Y.createID(high, 0) }, [5], encoding.toUint8Array(ds))
+    expect(quickCheckOf(doc, hostile, editor('小李'))).toBeUndefined()
+    // what it does: the protected cell is cleared, which the full check refuses
+    const copy = new Y.Doc()
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+    Y.applyUpdate(copy, hostile)
+    expect(sheetParts(sheetsOf(copy).get(sheet)!).cells.get(key)).toBeUndefined()
+    expect(attempt(doc, editor('小李'), d => Y.applyUpdate(d, hostile))).toBe('protected: 经理评分')
+  })
+})
+
 /** `update` with an empty delete set instead of its own (the delete set, encoded again as Yjs does, is its end). */
 function cutDeleteSet(update: Uint8Array): Uint8Array {
   const e = encoding.createEncoder()
