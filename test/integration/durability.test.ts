@@ -116,10 +116,22 @@ async function burstThenStop(signal: 'SIGKILL' | 'SIGTERM', env: Record<string, 
     write(writers[tag].client.doc, Math.floor(k / 13), writers[tag].col0 + (k % 13), value)
     made[tag].push(value)
   }
+  // Until the stop, a writer runs at most WINDOW edits ahead of what C has received, so edits are in
+  // flight when the signal lands but a slow server (CI) cannot let the burst run off the sheet's
+  // 100 rows. The pause waits for C's next update, or for the stop, which ends the pacing.
+  const WINDOW = 60
+  const wakers = new Set<() => void>()
+  const cMoves = () => new Promise<void>(resolve => {
+    const wake = () => { c.doc.off('update', wake); wakers.delete(wake); resolve() }
+    c.doc.on('update', wake)
+    wakers.add(wake)
+  })
+  const seenOf = (tag: 'A' | 'B') => cellValues(c.doc, /^[AB]\d+$/).filter(v => v[0] === tag).length
   // 2 edits per turn of the event loop, until at least MIN_EDITS and AFTER_STOP after the stop
   const burst = async (tag: 'A' | 'B') => {
     let afterStop = 0
     while (made[tag].length < MIN_EDITS || afterStop < AFTER_STOP) {
+      while (!stopped && made[tag].length - seenOf(tag) >= WINDOW) await cMoves()
       for (let i = 0; i < 2; i++) { edit(tag); if (stopped) afterStop++ }
       await turn()
     }
@@ -136,6 +148,7 @@ async function burstThenStop(signal: 'SIGKILL' | 'SIGTERM', env: Record<string, 
   atStop.A = made.A.length
   atStop.B = made.B.length
   stopped = true
+  for (const wake of [...wakers]) wake()
   const exit = await srv.stop(signal)
   if (signal === 'SIGKILL') expect(exit).toEqual({ code: null, signal: 'SIGKILL' })
   else expect(exit).toEqual({ code: 0, signal: null })
