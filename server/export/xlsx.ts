@@ -9,6 +9,9 @@
  *  - number formats from the column types (percent, ¥ currency, dates, decimals), column widths,
  *    dropdown lists, colour rules as conditional formats, the totals row in bold;
  *  - the title and export time in the document properties.
+ * ExcelJS writes the file; the data rows of each sheet are written by ./sheetxml.ts into it, which
+ * took the export of a 10,000-row sheet from 1.3–2.0 s to about 0.75 s (most of it now the formula
+ * engine's build).
  */
 import { listCharts } from '../../src/core/charts/charts'
 import ExcelJS from 'exceljs'
@@ -20,7 +23,8 @@ import {
 } from '../../src/core/workbook/schema'
 import { columnFormulaFor, totalsRowOf } from '../../src/core/workbook/table'
 import { dateToSerial } from '../../src/core/workbook/input'
-import { deflateStoredZip } from './zip'
+import { deflateParts, findPart, readStored, replacePart } from './zip'
+import { SharedStrings, StyleSamples, cellXml, joinSheet, splitSheet, type FileCell } from './sheetxml'
 
 /** Fill and font colours of the app's rule styles (as the grid shows them). */
 const STYLE_COLORS: Record<RuleStyle, { fill?: string; font?: string; bold?: boolean }> = {
@@ -127,9 +131,9 @@ class SharedStyles {
   }
 }
 
-function cachedResult(v: CellValue): ExcelJS.CellValue | undefined {
+function cachedResult(v: CellValue): Extract<FileCell, { kind: 'f' }>['result'] {
   if (v === null || v === undefined || v === '') return undefined
-  if (typeof v === 'object') return { error: v.error as ExcelJS.CellErrorValue['error'] }
+  if (typeof v === 'object') return { error: v.error }
   return v
 }
 
@@ -176,6 +180,8 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
     wb.description = `Exported from Planning Workbooks at ${now.toISOString()}`
     const report: ExportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
     const styles = new SharedStyles()
+    /** per sheet: what is left to write once ExcelJS has written the file */
+    const pending: { ws: ExcelJS.Worksheet; samples: StyleSamples<Partial<ExcelJS.Style>>; sampleRow: number; dimension: string; rows: (strings: SharedStrings) => [number, string][] }[] = []
 
     for (const sheetId of layout.order) {
       const sheet = docSheets.get(sheetId)!
@@ -222,36 +228,76 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       })
       const formats = metas.map(numberFormat)
       const ctx = { layout, sheetId }
-      for (let r = 0; r <= lastRow; r++) {
-        const inputs = grid[r]
-        if (!inputs) continue
-        const rowId = sl.rows.ids[r]!
-        const xrow = ws.getRow(r + 1 + header)
-        const totals = rowId === totalsId
-        for (let c = 0; c <= lastCol; c++) {
-          const input = inputs[c]
-          if (input === undefined) continue
-          const cell = xrow.getCell(c + 1)
-          let fmt = formats[c]
-          report.cells++
-          if (isFormula(input)) {
-            const a1 = decodeFormula(input.v, ctx, decodeOpts)
-            const result = opts.cachedValues === false ? undefined : cachedResult(engine.getValue(sheetId, r, c))
-            cell.value = { formula: a1.replace(/^=/, ''), result } as ExcelJS.CellFormulaValue
-            report.formulas++
-          } else if (isDate(input)) {
-            // dates as Excel serials with a date format: the same number the app's formulas see
-            cell.value = dateToSerial(input.v)
-            fmt = 'yyyy-mm-dd'
-          } else {
-            cell.value = input
-          }
-          cell.style = styles.get(fmt, cell.effectiveType === ExcelJS.ValueType.Number, totals)
+      /** an input as the file holds it, with its number format and whether ExcelJS would see a number */
+      const inFile = (input: CellInput, r: number, c: number): { cell: FileCell; fmt: string | undefined; numeric: boolean } | undefined => {
+        if (isFormula(input)) {
+          const a1 = decodeFormula(input.v, ctx, decodeOpts)
+          const result = opts.cachedValues === false ? undefined : cachedResult(engine.getValue(sheetId, r, c))
+          return { cell: { kind: 'f', f: a1.replace(/^=/, ''), result }, fmt: formats[c], numeric: typeof result === 'number' }
         }
+        // dates as Excel serials with a date format: the same number the app's formulas see
+        if (isDate(input)) return { cell: { kind: 'n', v: dateToSerial(input.v) }, fmt: 'yyyy-mm-dd', numeric: true }
+        if (typeof input === 'number') return { cell: { kind: 'n', v: input }, fmt: formats[c], numeric: true }
+        if (typeof input === 'string') return { cell: { kind: 's', v: input }, fmt: formats[c], numeric: false }
+        if (typeof input === 'boolean') return { cell: { kind: 'b', v: input }, fmt: formats[c], numeric: false }
+        return undefined
+      }
+
+      // the totals row through ExcelJS, with its row style; the data rows are written after ExcelJS
+      // (./sheetxml.ts), in the styles of the samples it is given here
+      const totalsAt = totalsId ? sl.rows.indexOf(totalsId) : -1
+      if (totalsAt >= 0 && grid[totalsAt]) {
+        const xrow = ws.getRow(totalsAt + 1 + header)
+        grid[totalsAt]!.forEach((input, c) => {
+          const v = input === undefined ? undefined : inFile(input, totalsAt, c)
+          if (!v) return
+          const cell = xrow.getCell(c + 1)
+          cell.value = v.cell.kind === 'f' ? { formula: v.cell.f, result: v.cell.result } as ExcelJS.CellFormulaValue : v.cell.v
+          cell.style = styles.get(v.fmt, v.numeric, true)
+          report.cells++
+          if (v.cell.kind === 'f') report.formulas++
+        })
         // the row's own style too, for what is typed into its empty cells later
         // (through the model: `xrow.font = …` would set it on every cell's shared style object too)
-        if (totals) (xrow as unknown as { style: Partial<ExcelJS.Style> }).style = { font: { bold: true }, border: TOTALS_BORDER }
+        ;(xrow as unknown as { style: Partial<ExcelJS.Style> }).style = { font: { bold: true }, border: TOTALS_BORDER }
       }
+      const samples = new StyleSamples<Partial<ExcelJS.Style>>()
+      for (const fmt of new Set([...formats, 'yyyy-mm-dd'])) for (const numeric of [true, false]) samples.add(styles.get(fmt, numeric, false), numeric)
+      const sampleRow = header + Math.max(lastRow + 1, sl.rows.length) + 2
+      const srow = ws.getRow(sampleRow)
+      for (const [c, value, style] of samples.cells()) {
+        const cell = srow.getCell(c)
+        cell.value = value
+        cell.style = style
+      }
+      const width = Math.max(lastCol + 1, header ? metas.length : 0)
+      const height = lastRow >= 0 ? lastRow + 1 + header : header
+      pending.push({
+        ws, samples, sampleRow,
+        dimension: width && height ? (width === 1 && height === 1 ? 'A1' : `A1:${colToLetters(width - 1)}${height}`) : 'A1',
+        rows: strings => {
+          const style = samples.numbers()
+          const letters = Array.from({ length: lastCol + 1 }, (_v, c) => colToLetters(c))
+          const out: [number, string][] = []
+          for (let r = 0; r <= lastRow; r++) {
+            const inputs = grid[r]
+            if (!inputs || r === totalsAt) continue
+            const n = r + 1 + header
+            let xml = ''
+            for (let c = 0; c <= lastCol; c++) {
+              const input = inputs[c]
+              if (input === undefined) continue
+              const v = inFile(input, r, c)
+              if (!v) continue
+              xml += cellXml(letters[c]! + n, v.cell, style.get(styles.get(v.fmt, v.numeric, false))!, strings)
+              report.cells++
+              if (v.cell.kind === 'f') report.formulas++
+            }
+            if (xml) out.push([n, xml])
+          }
+          return out
+        },
+      })
 
       // dropdowns and colour rules over the data rows (the totals row is not data)
       const firstData = 1 + header
@@ -265,9 +311,8 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
             report.notes.push(`the dropdown of column ${col} on "${sl.name}" was left out (Excel's inline lists take at most 255 characters, without commas)`)
           } else {
             // flagged, never refused: the app does not reject values outside a dropdown either
-            for (let r = firstData; r <= lastData; r++) {
-              ws.getCell(`${col}${r}`).dataValidation = { type: 'list', allowBlank: true, formulae: [`"${list}"`], showErrorMessage: true, errorStyle: 'information' }
-            }
+            ;(ws as unknown as { dataValidations: { add(range: string, v: ExcelJS.DataValidation): void } }).dataValidations
+              .add(`${col}${firstData}:${col}${lastData}`, { type: 'list', allowBlank: true, formulae: [`"${list}"`], showErrorMessage: true, errorStyle: 'information' })
           }
         }
         const rules = m?.rules ?? []
@@ -336,9 +381,20 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const chunks = json.match(/[\s\S]{1,30000}/g) ?? ['']
       meta.addRow([names.get(sheetId)!, ...chunks])
     }
-    // stored by ExcelJS, deflated natively (see ./zip.ts)
-    const buffer = await deflateStoredZip(Buffer.from(await wb.xlsx.writeBuffer({ zip: { compression: 'STORE' } })))
-    return { buffer, report }
+    // stored by ExcelJS; the data rows and their strings put in; deflated natively (see ./zip.ts)
+    const zipParts = readStored(Buffer.from(await wb.xlsx.writeBuffer({ zip: { compression: 'STORE' } })))
+    const sst = findPart(zipParts, 'xl/sharedStrings.xml')
+    const strings = new SharedStrings(sst?.data.toString('utf8'))
+    for (const p of pending) {
+      const part = findPart(zipParts, `xl/worksheets/sheet${p.ws.id}.xml`)
+      if (!part) throw new Error(`export: ExcelJS wrote no part for sheet ${p.ws.name}`)
+      const xml = splitSheet(part.data.toString('utf8'))
+      p.samples.read(xml.rows.find(([r]) => r === p.sampleRow)?.[1] ?? '')
+      replacePart(part, Buffer.from(joinSheet(xml, p.rows(strings), p.sampleRow, p.dimension), 'utf8'))
+    }
+    // (ExcelJS writes a table whenever there is a sheet: the meta sheet names it)
+    if (strings.used) replacePart(sst!, Buffer.from(strings.xml(), 'utf8'))
+    return { buffer: await deflateParts(zipParts), report }
   } finally {
     engine.destroy()
   }

@@ -12,11 +12,29 @@ import { buildWorkbook, LOCALES } from '../../src/core/templates/template'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { decodeFormula } from '../../src/core/formulas/references'
 import { cellKey, getTitle, isFormula, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
-import { addSheet, setColumnMeta, setTotalsRow } from '../../src/core/workbook/mutations'
+import { addSheet, setCell, setColumnMeta, setTotalsRow } from '../../src/core/workbook/mutations'
+import { inflateRawSync } from 'node:zlib'
 import { checkZip } from '../../server/import/zip'
 import { makeDoc, type } from '../helpers/workbook'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
+
+/** The text parts of an archive this process wrote, by name (stored or deflated). */
+function unzipped(zip: Buffer): Record<string, string> {
+  let eocd = zip.length - 22
+  while (zip.readUInt32LE(eocd) !== 0x06054b50) eocd--
+  const out: Record<string, string> = {}
+  let p = zip.readUInt32LE(eocd + 16)
+  for (let n = zip.readUInt16LE(eocd + 10); n > 0; n--) {
+    const method = zip.readUInt16LE(p + 10), packed = zip.readUInt32LE(p + 20)
+    const nameLen = zip.readUInt16LE(p + 28), local = zip.readUInt32LE(p + 42)
+    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28)
+    const data = zip.subarray(start, start + packed)
+    out[zip.toString('utf8', p + 46, p + 46 + nameLen)] = (method === 8 ? inflateRawSync(data) : data).toString('utf8')
+    p += 46 + nameLen + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32)
+  }
+  return out
+}
 
 async function readBack(buffer: Buffer): Promise<ExcelJS.Workbook> {
   const wb = new ExcelJS.Workbook()
@@ -171,6 +189,46 @@ describe('what Excel needs', () => {
     // no column titles: no header row
     expect(ws.getCell('A300').value).toBe('SKU-300')
     expect(ws.getCell('C300').value).toMatchObject({ formula: 'B300*2', result: 600 })
+  })
+
+  it('writes the data rows itself: text XML must escape, numbers, booleans, errors and repeated strings read back exactly', async () => {
+    const doc = makeDoc([{ name: 'Edge', id: 's0', rows: 12, cols: 3 }])
+    setColumnMeta(doc, 's0', 's0c0', { title: 'Item' })
+    setColumnMeta(doc, 's0', 's0c1', { title: 'Value', type: 'number', decimals: 2 })
+    const texts = ['a & b <c> "d" \'e\'', '  leading and trailing  ', 'line 1\nline 2', 'bell\u0007gone', 'Item', '天猫 旗舰店', 'Item']
+    texts.forEach((t, r) => setCell(doc, 's0', `s0r${r}`, 's0c0', t, null))
+    const numbers = [1e21, 1.5e-7, -42.125, 0, 123456789.123]
+    numbers.forEach((n, r) => setCell(doc, 's0', `s0r${r}`, 's0c1', n, null))
+    setCell(doc, 's0', 's0r5', 's0c1', true, null)
+    setCell(doc, 's0', 's0r6', 's0c1', false, null)
+    type(doc, 's0', 'C1', '=1/0')
+    type(doc, 's0', 'C2', '="<"&A2&">"')
+    type(doc, 's0', 'C3', '=B1>0')
+    type(doc, 's0', 'C4', '=B3*2')
+    const { buffer, report } = await exportXlsx(doc)
+    expect(report).toMatchObject({ cells: texts.length + 7 + 4, formulas: 4 })
+    const ws = (await readBack(buffer)).getWorksheet('Edge')!
+    // header row as ExcelJS wrote it, data rows below it
+    expect(ws.getCell('A1').value).toBe('Item')
+    expect(ws.getCell('A1').font?.bold).toBe(true)
+    expect(texts.map((_t, r) => ws.getCell(`A${r + 2}`).value)).toEqual(texts.map(t => t.replace('\u0007', '')))
+    expect(numbers.map((_n, r) => ws.getCell(`B${r + 2}`).value)).toEqual(numbers)
+    expect([ws.getCell('B7').value, ws.getCell('B8').value]).toEqual([true, false])
+    expect(ws.getCell('B2').numFmt).toBe('#,##0.00')
+    expect(ws.getCell('C2').value).toMatchObject({ formula: '1/0', result: { error: '#DIV/0!' } })
+    expect(ws.getCell('C3').value).toMatchObject({ formula: '"<"&A3&">"', result: '<  leading and trailing  >' })
+    expect(ws.getCell('C4').value).toMatchObject({ formula: 'B2>0', result: true })
+    expect(ws.getCell('C5').value).toMatchObject({ formula: 'B4*2', result: -84.25 })
+    // nothing past the data: the style samples are not in the file, and the dimension says so
+    expect(ws.rowCount).toBe(texts.length + 1)
+    const xml = unzipped(buffer)
+    expect(xml['xl/worksheets/sheet1.xml']).toContain('<dimension ref="A1:C8"/>')
+    // one shared string per distinct text: "Item" (the title, twice in the data) is there once
+    const sst = xml['xl/sharedStrings.xml']!
+    expect(sst.match(/<si>/g)!.length).toBe(Number(/uniqueCount="(\d+)"/.exec(sst)![1]))
+    expect(sst.match(/<t>Item<\/t>/g)).toHaveLength(1)
+    const refs = [...xml['xl/worksheets/sheet1.xml']!.matchAll(/t="s"/g)].length + [...xml['xl/worksheets/sheet2.xml']!.matchAll(/t="s"/g)].length
+    expect(Number(/ count="(\d+)"/.exec(sst)![1])).toBe(refs)
   })
 
   it('a sheet without column titles has no header row: formulas keep their row numbers', async () => {
