@@ -121,6 +121,8 @@ export interface RoomEvents {
   'store-error': [id: string, error: unknown]
   'connection-opened': [id: string, conn: Connection]
   'connection-closed': [id: string, info: { code: number; reason: string }]
+  /** a view of the workbook's current version was kept for the pages that open it; `complete`: with its first screen */
+  'view-kept': [id: string, complete: boolean]
 }
 
 export class WorkbookGoneError extends Error {
@@ -248,7 +250,7 @@ export class Room {
   /** the doc's whole state as an update, until the doc changes: first opens of a workbook share it */
   private fullStateCache: Uint8Array | null = null
   /** the workbook view (JSON) of the doc's current version, once made, with the encoded state it is of */
-  private viewCache: { state: Uint8Array; json: Buffer } | null = null
+  private viewCache: { state: Uint8Array; json: Buffer; complete: boolean } | null = null
   /** what other instances published while this room was loading */
   private busQueue: [BusKind, Uint8Array][] = []
 
@@ -450,13 +452,20 @@ export class Room {
    * The workbook view (core/workbook/view.ts, as JSON) of the doc's version whose encoded state is
    * `state` (an encodedState() of this room), when one was kept for it.
    */
-  cachedView(state: Uint8Array): Buffer | null {
-    return this.viewCache && this.viewCache.state === state ? this.viewCache.json : null
+  cachedView(state: Uint8Array): { json: Buffer; complete: boolean } | null {
+    return this.viewCache && this.viewCache.state === state ? this.viewCache : null
   }
 
-  /** Keeps the view made from `state`, while that is still the live doc's version (a resting room keeps none). */
-  keepView(state: Uint8Array, json: Buffer): void {
-    if (!this.resting && state === this.fullStateCache) this.viewCache = { state, json }
+  /**
+   * Keeps the view made from `state`, while that is still the live doc's version (a resting room keeps
+   * none); `complete`: with its first screen computed, which replaces one without. Returns whether it was kept.
+   */
+  keepView(state: Uint8Array, json: Buffer, complete: boolean): boolean {
+    if (this.resting || state !== this.fullStateCache) return false
+    if (this.viewCache?.state === state && this.viewCache.complete && !complete) return false
+    if (this.viewCache && this.viewCache.json !== json) forgetCompressed(this.viewCache.json)
+    this.viewCache = { state, json, complete }
+    return true
   }
 
   private listen(doc: Y.Doc): void {
@@ -1202,12 +1211,13 @@ export class RoomManager extends EventEmitter<RoomEvents> {
   }
 
   /** The view kept for this version of the workbook's encoded state, if any (see Room.cachedView). */
-  cachedView(id: string, state: Uint8Array): Buffer | null {
+  cachedView(id: string, state: Uint8Array): { json: Buffer; complete: boolean } | null {
     return this.rooms.get(id)?.cachedView(state) ?? null
   }
 
-  keepView(id: string, state: Uint8Array, json: Buffer): void {
-    this.rooms.get(id)?.keepView(state, json)
+  /** Keeps a view of `state` (see Room.keepView); 'view-kept' (id, complete) when it was. */
+  keepView(id: string, state: Uint8Array, json: Buffer, complete: boolean): void {
+    if (this.rooms.get(id)?.keepView(state, json, complete)) this.emit('view-kept', id, complete)
   }
 
   /** true when the workbook is loaded and at rest (what is made for it then is not kept) */

@@ -7,7 +7,7 @@ import { getTitle } from '../../src/core/workbook/schema'
 import { exportXlsx } from './xlsx'
 import { exportCsv, SheetNotFound } from './csv'
 import { reviewData } from './review'
-import { viewOf } from '../../src/core/workbook/view'
+import { computeView, firstScreenOf, viewOf } from '../../src/core/workbook/view'
 import type { ExportJob, ExportReply } from './runner'
 
 export async function runExport(job: ExportJob): Promise<ExportReply> {
@@ -27,8 +27,19 @@ export async function runExport(job: ExportJob): Promise<ExportReply> {
       }
       case 'json':
         return { id: job.id, ok: true, kind: 'json', title, review: reviewData(doc) }
-      case 'view':
-        return { id: job.id, ok: true, kind: 'view', title, json: JSON.stringify(viewOf(doc)) }
+      case 'view': {
+        const view = viewOf(doc)
+        // `first`: with the first screen computed, so that a page shows values before its own engine is built
+        if (job.first) {
+          const hf = computeView(view)
+          try {
+            view.first = firstScreenOf(view, hf)
+          } finally {
+            hf.destroy()
+          }
+        }
+        return { id: job.id, ok: true, kind: 'view', title, json: JSON.stringify(view) }
+      }
     }
   } catch (e) {
     if (e instanceof SheetNotFound) return { id: job.id, ok: false, status: 404, message: e.message }

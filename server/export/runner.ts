@@ -19,7 +19,7 @@ export type ExportJob =
   | { id: number; kind: 'csv'; state: Uint8Array; sheet: string }
   | { id: number; kind: 'json'; state: Uint8Array }
   /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */
-  | { id: number; kind: 'view'; state: Uint8Array }
+  | { id: number; kind: 'view'; state: Uint8Array; first?: boolean }
 
 export type ExportReply =
   | { id: number; ok: true; kind: 'xlsx'; title: string; body: Uint8Array; report: ExportReport }

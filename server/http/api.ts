@@ -232,6 +232,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiCon
 const ALL: readonly Role[] = ['owner', 'editor', 'viewer']
 const WRITERS: readonly Role[] = ['owner', 'editor']
 const OWNERS: readonly Role[] = ['owner']
+/** the encoded states whose view is being made with its first screen (one job per version) */
+const computingFirst = new WeakSet<Uint8Array>()
 
 const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   {
@@ -411,12 +413,22 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
       GET: async (req, res, url, ctx, id) => {
         await authorize(req, url, ctx, id, ALL)
         // made in the export worker (reading a large doc is too long for the server's thread), once
-        // per version of the doc
+        // per version of the doc. The first page at a version gets it as soon as it is made; then the
+        // first screen is computed for the pages after it (the view with it is kept instead), which
+        // show values without waiting for their own formula engine.
         const state = await currentState(ctx, id)
-        let json = ctx.rooms.cachedView(id, state)
+        const cached = ctx.rooms.cachedView(id, state)
+        let json = cached?.json
         if (!json) {
           json = Buffer.from((await runExport(ctx, { kind: 'view', state })).json, 'utf8')
-          ctx.rooms.keepView(id, state, json)
+          ctx.rooms.keepView(id, state, json, false)
+          if (!ctx.rooms.isResting(id) && !computingFirst.has(state)) {
+            computingFirst.add(state)
+            void runExport(ctx, { kind: 'view', state, first: true })
+              .then(r => ctx.rooms.keepView(id, state, Buffer.from(r.json, 'utf8'), true))
+              .catch(e => ctx.log.warn('view: computing the first screen failed', { workbook: id, error: (e as Error).message }))
+              .finally(() => computingFirst.delete(state))
+          }
         }
         await sendWorkbookData(req, res, json, 'application/json; charset=utf-8', true)
       },

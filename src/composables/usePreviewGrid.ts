@@ -11,7 +11,7 @@ import { ref, watch, onScopeDispose, type Ref } from 'vue'
 import type { HyperFormula } from 'hyperformula'
 import Handsontable from './handsontable'
 import { baseRenderer } from 'handsontable/renderers'
-import { computeView, type SheetView, type WorkbookView } from '../core/workbook/view'
+import { computeView, firstScreenValue, type SheetView, type WorkbookView } from '../core/workbook/view'
 import { isErrorValue, toCellValue, type CellValue } from '../core/formulas/engine'
 import { colToLetters } from '../core/formulas/references'
 import { formatValue } from '../core/format'
@@ -28,25 +28,38 @@ export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: s
   function show(el: HTMLElement, v: WorkbookView): void {
     const sheet: SheetView = v.sheets[0]!
     performance.mark('pw:preview-start')
-    const computed = computeView(v)
-    hf = computed
-    offerComputed(workbookId, v, computed)
-    const hfSheet = computed.getSheetId(sheet.id)!
-    const valueAt = (row: number, col: number): CellValue => toCellValue(computed.getCellValue({ sheet: hfSheet, row, col }))
+    // the server's values of the first screen, when the view carries them: shown at once, and the
+    // sheet is computed here right after (for the rows below, and for the engine to take over)
+    const first = v.first && Array.isArray(v.first.values) && v.first.values.length === v.first.rows ? v.first : undefined
+    let computed: HyperFormula | null = null
+    let hfSheet = 0
+    const compute = () => {
+      computed = computeView(v)
+      hf = computed
+      offerComputed(workbookId, v, computed)
+      hfSheet = computed.getSheetId(sheet.id)!
+    }
+    if (!first) compute()
+    /** undefined: not computed yet (below the first screen, before this page's build) */
+    const valueAt = (row: number, col: number): CellValue | undefined => computed
+      ? toCellValue(computed.getCellValue({ sheet: hfSheet, row, col }))
+      : firstScreenValue(first!, sheet, row, col)
     const colIndex = new Map(sheet.colIds.map((c, i) => [c, i]))
     const meta = (c: number) => sheet.cols[c] ?? undefined
     const rows = sheet.content.length, cols = sheet.cols.length
     function renderer(this: unknown, instance: Handsontable, td: HTMLTableCellElement, row: number, col: number, prop: string | number, value: unknown, cp: Handsontable.CellProperties) {
       baseRenderer.call(this as never, instance as never, td, row, col, prop, value, cp as never)
-      const v = valueAt(row, col)
       const m = meta(col)
+      const computedValue = valueAt(row, col)
+      td.classList.toggle('cell-pending', computedValue === undefined)
+      const v = computedValue ?? null
       td.textContent = formatValue(v, m)
       const isTotals = row === sheet.totalsRow
       td.classList.toggle('htRight', typeof v === 'number')
       td.classList.toggle('cell-error', isErrorValue(v))
       td.classList.toggle('cell-select', m?.type === 'select')
       td.classList.toggle('cell-totals', isTotals)
-      const style = m?.rules ? ruleStyle(m, id => (id === undefined ? v : colIndex.has(id) ? valueAt(row, colIndex.get(id)!) : null), isTotals) : undefined
+      const style = m?.rules ? ruleStyle(m, id => (id === undefined ? v : colIndex.has(id) ? valueAt(row, colIndex.get(id)!) ?? null : null), isTotals) : undefined
       for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
       td.classList.toggle('cell-invalid', !!validationProblem(m, v))
     }
@@ -77,8 +90,21 @@ export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: s
     })
     shown.value = true
     performance.mark('pw:preview-shown')
-    // the state is read after the browser has painted this
-    requestAnimationFrame(() => setTimeout(() => viewShown(workbookId), 0))
+    // after the browser has painted this: the sheet computed here if it was not (its instance is
+    // offered to the engine before the doc's state is read), then the state is read
+    requestAnimationFrame(() => setTimeout(() => {
+      if (!computed && !done) {
+        try {
+          compute()
+          hot?.render()
+          performance.mark('pw:preview-computed')
+        } catch (e) {
+          // the server's first screen stays; the engine builds its own instance from the doc
+          console.warn('preview: computing the view failed', e)
+        }
+      }
+      viewShown(workbookId)
+    }, 0))
   }
 
   const stop = watch([container, view], ([el, v]) => {

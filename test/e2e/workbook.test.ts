@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellText, cellLocator, waitForTypingFocus } from '../helpers/browser'
-import { createWorkbook, ownerTokens, syncedClient, type TestServer } from '../helpers/server'
+import { createWorkbook, nextEvent, ownerTokens, syncedClient, type TestServer } from '../helpers/server'
 import { insertRows, setCells, type CellWrite } from '../../src/core/workbook/mutations'
 import { inputFromText } from '../../src/core/workbook/input'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
@@ -201,6 +201,8 @@ describe('opening a large workbook', () => {
     await server.rooms.flushAll()
     c.destroy()
 
+    // the first page gets the view as soon as it is made; the server then computes its first screen
+    const firstScreen = nextEvent(server.rooms, 'view-kept', (rid: string, complete: boolean) => rid === id && complete, 30_000)
     const ctx = await browser.newContext({ locale: 'zh-CN' })
     const page = await ctx.newPage()
     const errors = watchErrors(page)
@@ -210,6 +212,17 @@ describe('opening a large workbook', () => {
     const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime])))
     expect(marks['pw:preview-shown'], 'the grid from the view was on screen').toBeGreaterThan(0)
     expect(marks['pw:preview-shown']!).toBeLessThan(marks['pw:doc-ready']!)
+    // a page after it shows the server's first screen, and computes the sheet only once that is on screen
+    await firstScreen
+    const later = await ctx.newPage()
+    const laterErrors = watchErrors(later)
+    await later.goto(`${server.url}/w/${id}?token=${ownerTokens.get(id)}`)
+    await waitForCell(later, 1, 1, '4')
+    const laterMarks = await later.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime])))
+    expect(laterMarks['pw:preview-computed'], 'the view was computed here after it was shown').toBeGreaterThan(laterMarks['pw:preview-shown']!)
+    expect(laterMarks['pw:preview-computed']!).toBeLessThan(laterMarks['pw:engine-taken-over']!)
+    expect(laterErrors).toEqual([])
+    await later.close()
     expect(marks['pw:engine-taken-over'], 'the engine took over the computed view').toBeGreaterThan(0)
     // one grid: the live grid took over the one drawn from the view
     expect(marks['pw:grid-taken-over'], 'the live grid took the drawn one over').toBeGreaterThan(0)

@@ -13,7 +13,8 @@ import * as syncProtocol from 'y-protocols/sync'
 import { cellKey, getTitle, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds } from '../../src/core/workbook/schema'
 import { setCell, setTitle } from '../../src/core/workbook/mutations'
 import { connectClient, createLink, createWorkbook, docUntil, nextEvent, ownerTokens, rawRequest, rawSocket, socketUrl, syncedClient, testScope, type TestServer } from '../helpers/server'
-import { viewMatches, viewOf, type WorkbookView } from '../../src/core/workbook/view'
+import { FIRST_SCREEN_ROWS, viewMatches, viewOf, type WorkbookView } from '../../src/core/workbook/view'
+import { FormulaEngine } from '../../src/core/formulas/engine'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 
 const { server, track, socket } = testScope()
@@ -191,6 +192,7 @@ describe('GET /api/workbooks/:id/view', () => {
     const id = await createWorkbook(s, { template: 'operations-plan', title: '运营计划' })
     const c = track(await syncedClient(s, id))
     const viewer = await createLink(s, id, 'viewer', '评审')
+    const firstScreen = nextEvent(s.rooms, 'view-kept', (rid: string, complete: boolean) => rid === id && complete, 10_000)
     const res = await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${viewer}` } })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toMatch(/^application\/json/)
@@ -198,13 +200,32 @@ describe('GET /api/workbooks/:id/view', () => {
     const view = await res.json() as WorkbookView
     // the server's doc and this client's are in step: the view is of this very version
     expect(viewMatches(view, c.doc)).toBe(true)
+    // the first request at a version gets it as soon as it is made …
     expect(view).toEqual(JSON.parse(JSON.stringify(viewOf(c.doc))))
+    expect(view.first).toBeUndefined()
+    // … the ones after it with the first sheet's first screen computed, as this client's own engine computes it
+    await firstScreen
+    const { first, ...rest } = await (await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${viewer}` } })).json() as WorkbookView
+    expect(rest).toEqual(view)
+    const engine = new FormulaEngine(c.doc)
+    try {
+      const sheet = view.sheets[0]!
+      expect(first!.rows).toBe(Math.min(sheet.content.length, FIRST_SCREEN_ROWS))
+      const expected = Array.from({ length: first!.rows }, (_v, r) => sheet.cols.map((_c, col) => {
+        const v = engine.getValue(sheet.id, r, col)
+        return typeof v === 'object' && v !== null ? { error: v.error } : v
+      }))
+      expect(first!.values).toEqual(expected)
+      expect(expected.flat().filter(v => v !== null && v !== '').length).toBeGreaterThan(10)
+    } finally {
+      engine.destroy()
+    }
     expect(view.title).toBe('运营计划')
     expect(view.sheets.map(x => x.id)).toEqual(sheetIds(c.doc))
     // compressed for clients that take it
     const br = await rawRequest(s.url, `/api/workbooks/${id}/view`, { authorization: `Bearer ${viewer}`, 'accept-encoding': 'br' })
     expect(br.headers['content-encoding']).toBe('br')
-    expect(JSON.parse(brotliDecompressSync(br.body).toString('utf8'))).toEqual(view)
+    expect(JSON.parse(brotliDecompressSync(br.body).toString('utf8'))).toEqual({ ...rest, first })
     // a change: a new version
     setTitle(c.doc, '新标题')
     await s.rooms.flushAll()
@@ -236,8 +257,12 @@ describe('GET /api/workbooks/:id/view', () => {
     await nextEvent(s.rooms, 'room-resting', (rid: string) => rid === id, 10_000)
     let woke = false
     s.rooms.on('room-woke', (rid: string) => { if (rid === id) woke = true })
+    let kept = false
+    s.rooms.on('view-kept', (rid: string) => { if (rid === id) kept = true })
     const view = await (await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${ownerTokens.get(id)}` } })).json()
     expect(view).toEqual(expected)
+    // a resting room keeps no view (and so has none made with its first screen)
+    expect(kept).toBe(false)
     expect(woke).toBe(false)
   })
 })

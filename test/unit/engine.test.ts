@@ -8,7 +8,7 @@ import {
   addSheet, deleteCols, deleteRows, deleteSheet, insertCols, insertRows, renameSheet, setColumnMeta, setFrozen, setTotalsRow,
 } from '../../src/core/workbook/mutations'
 import { makeDoc, pair, rng, textAt, type } from '../helpers/workbook'
-import { computeView, viewMatches, viewOf } from '../../src/core/workbook/view'
+import { FIRST_SCREEN_ROWS, computeView, firstScreenOf, firstScreenValue, viewMatches, viewOf, type WorkbookView } from '../../src/core/workbook/view'
 
 describe('concurrent structure and formulas', () => {
   it('a formula typed while another replica inserts a row keeps meaning the same cells', () => {
@@ -339,5 +339,36 @@ describe('a workbook view, computed, taken over by the engine', () => {
     const [sheet] = viewOf(doc).sheets
     expect(sheet).toMatchObject({ id: 's0', name: '计划', cols: [null, { title: '预算', type: 'currency', decimals: 0 }], frozenRows: 1, frozenCols: 1, totalsRow: 3 })
     expect(sheet!.content[0]![1]).toBe('=1+2')
+  })
+
+  it('the first screen: top rows and a totals row below them as the engine computes them; below, inputs but not formulas', () => {
+    const rows = FIRST_SCREEN_ROWS + 80
+    const doc = makeDoc([{ name: '计划', id: 's0', rows, cols: 3 }])
+    for (let r = 1; r < rows; r++) { type(doc, 's0', `A${r}`, String(r)); type(doc, 's0', `B${r}`, `=A${r}*2`) }
+    type(doc, 's0', 'C1', '=1/0')
+    type(doc, 's0', 'C2', 'text')
+    type(doc, 's0', `A${rows}`, '合计'); type(doc, 's0', `B${rows}`, `=SUM(B1:B${rows - 1})`)
+    setTotalsRow(doc, 's0', `s0r${rows - 1}`)
+    const view: WorkbookView = JSON.parse(JSON.stringify(viewOf(doc)))
+    const hf = computeView(view)
+    const first = firstScreenOf(view, hf)!
+    hf.destroy()
+    expect(first.rows).toBe(FIRST_SCREEN_ROWS)
+    expect(first.values[0]).toEqual([1, 2, { error: '#DIV/0!' }])
+    expect(first.values[1]).toEqual([2, 4, 'text'])
+    const sum = (rows - 1) * rows
+    expect(first.totals).toEqual(['合计', sum, null])
+    const sheet = view.sheets[0]!
+    const engine = new FormulaEngine(doc)
+    try {
+      expect(firstScreenValue(first, sheet, 5, 1)).toBe(engine.getValue('s0', 5, 1))
+      expect(firstScreenValue(first, sheet, rows - 1, 1)).toBe(engine.getValue('s0', rows - 1, 1))
+      // below the first screen: the input of a plain cell; a formula is not computed yet
+      expect(firstScreenValue(first, sheet, FIRST_SCREEN_ROWS + 3, 0)).toBe(FIRST_SCREEN_ROWS + 4)
+      expect(firstScreenValue(first, sheet, FIRST_SCREEN_ROWS + 3, 1)).toBeUndefined()
+      expect(firstScreenValue(first, sheet, FIRST_SCREEN_ROWS + 3, 2)).toBeNull()
+    } finally {
+      engine.destroy()
+    }
   })
 })

@@ -14,7 +14,7 @@ import { HyperFormula, type RawCellContent } from 'hyperformula'
 import { WorkbookLayout } from './layout'
 import { getTitle, sheetParts, sheetsOf, type ColumnMeta } from './schema'
 import { totalsRowOf } from './table'
-import { HF_CONFIG, sheetContent } from '../formulas/engine'
+import { HF_CONFIG, sheetContent, toCellValue, type CellValue } from '../formulas/engine'
 
 export const VIEW_VERSION = 1
 
@@ -45,6 +45,59 @@ export interface WorkbookView extends ViewVersion {
   v: typeof VIEW_VERSION
   title: string
   sheets: SheetView[]
+  /** the first sheet's first screen as computed where the view was made (absent: compute it here) */
+  first?: FirstScreen
+}
+
+/**
+ * The computed values of the first sheet's top rows and of its totals row: what the page shows
+ * before its own formula engine has computed the workbook (for 10,000 rows that build is most of a
+ * second). The same content and HyperFormula configuration give the same values here and there,
+ * except for volatile functions (NOW, TODAY, RAND), which the page's engine computes again.
+ */
+export interface FirstScreen {
+  /** rows 0 … rows-1 are in `values` */
+  rows: number
+  /** by row, then column (all of the sheet's columns) */
+  values: CellValue[][]
+  /** the totals row's values, when it lies below those rows */
+  totals?: CellValue[]
+}
+
+/** How many rows the first screen holds: more than a tall screen shows, with frozen rows. */
+export const FIRST_SCREEN_ROWS = 120
+
+/** The first screen of the view's first sheet, from the view computed (`computeView`). */
+export function firstScreenOf(view: WorkbookView, hf: HyperFormula): FirstScreen | undefined {
+  const sheet = view.sheets[0]
+  const hfSheet = sheet === undefined ? undefined : hf.getSheetId(sheet.id)
+  if (!sheet || hfSheet === undefined) return undefined
+  const cols = sheet.cols.length
+  const rowValues = (row: number) => Array.from({ length: cols }, (_v, col) => plainValue(toCellValue(hf.getCellValue({ sheet: hfSheet, row, col }))))
+  const rows = Math.min(sheet.content.length, FIRST_SCREEN_ROWS)
+  return {
+    rows,
+    values: Array.from({ length: rows }, (_v, r) => rowValues(r)),
+    ...(sheet.totalsRow >= rows ? { totals: rowValues(sheet.totalsRow) } : {}),
+  }
+}
+
+/** a value as JSON carries it (an error without its message: the page's engine gives that) */
+function plainValue(v: CellValue): CellValue {
+  return typeof v === 'object' && v !== null ? { error: v.error } : typeof v === 'number' && !Number.isFinite(v) ? { error: '#NUM!' } : v
+}
+
+/**
+ * The first screen's value of a cell, or undefined when it has none (below its rows): the page then
+ * shows the cell's input unless that is a formula, until its engine has computed the sheet.
+ */
+export function firstScreenValue(first: FirstScreen, sheet: SheetView, row: number, col: number): CellValue | undefined {
+  if (row < first.rows) return first.values[row]?.[col] ?? null
+  if (row === sheet.totalsRow && first.totals) return first.totals[col] ?? null
+  const input = sheet.content[row]?.[col]
+  if (input === undefined || input === null) return null
+  if (typeof input === 'number' || typeof input === 'boolean') return input
+  return typeof input === 'string' && !input.startsWith('=') && !input.startsWith("'") ? input : undefined
 }
 
 export function toBase64(bytes: Uint8Array): string {
