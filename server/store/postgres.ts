@@ -191,9 +191,59 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0
   }
 
-  async appendUpdate(id: string, data: Uint8Array): Promise<number> {
-    const { rows } = await this.q<{ seq: string }>('INSERT INTO updates (workbook_id, data) VALUES ($1, $2) RETURNING seq', [id, Buffer.from(data)])
+  /**
+   * Appends made in one run of microtasks (the rooms due in one turn of the event loop) go as one
+   * INSERT, as the SQLite store commits them in one transaction. If that fails on a constraint (a
+   * workbook deleted meanwhile), each is tried alone, so that only its own fails.
+   */
+  appendUpdate(id: string, data: Uint8Array): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('store is closed'))
+    return new Promise<number>((resolve, reject) => {
+      this.appends.push({ id, data: Buffer.from(data), resolve, reject })
+      if (this.appends.length === 1) queueMicrotask(() => void this.writeAppends())
+    })
+  }
+
+  private appends: { id: string; data: Buffer; resolve: (seq: number) => void; reject: (e: unknown) => void }[] = []
+
+  private async appendOne(id: string, data: Buffer): Promise<number> {
+    const { rows } = await this.q<{ seq: string }>('INSERT INTO updates (workbook_id, data) VALUES ($1, $2) RETURNING seq', [id, data])
     return Number(rows[0]!.seq)
+  }
+
+  private async writeAppends(): Promise<void> {
+    const batch = this.appends.splice(0)
+    if (batch.length === 1) {
+      const [a] = batch
+      await this.appendOne(a!.id, a!.data).then(a!.resolve, a!.reject)
+      return
+    }
+    try {
+      // rows go in in the order given (ORDER BY n), so each workbook's seqs ascend in the order of its appends
+      const { rows } = await this.q<{ seq: string; workbook_id: string }>(
+        'INSERT INTO updates (workbook_id, data) SELECT w, d FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(w, d, n) ORDER BY n RETURNING seq, workbook_id',
+        [batch.map(a => a.id), batch.map(a => a.data)],
+      )
+      const seqs = new Map<string, number[]>()
+      for (const r of rows) {
+        const list = seqs.get(r.workbook_id) ?? []
+        list.push(Number(r.seq))
+        seqs.set(r.workbook_id, list)
+      }
+      for (const list of seqs.values()) list.sort((x, y) => x - y)
+      for (const a of batch) {
+        const seq = seqs.get(a.id)?.shift()
+        if (seq === undefined) a.reject(new Error('append: no row came back'))
+        else a.resolve(seq)
+      }
+    } catch (e) {
+      // 23xxx: integrity constraint violation (a foreign key to a workbook gone): each alone
+      if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('23')) {
+        await Promise.all(batch.map(a => this.appendOne(a.id, a.data).then(a.resolve, a.reject)))
+      } else {
+        for (const a of batch) a.reject(e)
+      }
+    }
   }
 
   async loadUpdates(id: string): Promise<Uint8Array[]> {

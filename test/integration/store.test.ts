@@ -104,6 +104,19 @@ describe.each(kinds)('%s store', (_name, make) => {
     await expect(store.appendUpdate('p', new Uint8Array([5]))).rejects.toThrow()
   })
 
+  it('many appends at once to several workbooks: each gets the seq of its own row, in the order made', async () => {
+    const { store } = await make()
+    cleanups.push(() => store.close())
+    for (const id of ['a', 'b', 'c']) await store.createWorkbook(wb(id))
+    const made = Array.from({ length: 60 }, (_v, i) => ({ id: ['a', 'b', 'c'][(i * 7) % 3]!, data: new Uint8Array([i, i >> 1]) }))
+    const seqs = await Promise.all(made.map(m => store.appendUpdate(m.id, m.data)))
+    expect(new Set(seqs).size).toBe(made.length)
+    for (const id of ['a', 'b', 'c']) {
+      const mine = made.map((m, i) => ({ ...m, seq: seqs[i]! })).filter(m => m.id === id)
+      expect((await store.loadUpdateRecords(id)).map(r => [r.seq, [...r.data]])).toEqual(mine.map(m => [m.seq, [...m.data]]))
+    }
+  })
+
   it('links, client ids and templates', async () => {
     const { store } = await make()
     cleanups.push(() => store.close())
