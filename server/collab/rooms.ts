@@ -1215,9 +1215,11 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     return this.rooms.get(id)?.cachedView(state) ?? null
   }
 
-  /** Keeps a view of `state` (see Room.keepView); 'view-kept' (id, complete) when it was. */
-  keepView(id: string, state: Uint8Array, json: Buffer, complete: boolean): void {
-    if (this.rooms.get(id)?.keepView(state, json, complete)) this.emit('view-kept', id, complete)
+  /** Keeps a view of `state` (see Room.keepView); 'view-kept' (id, complete) when it was. Returns whether it was. */
+  keepView(id: string, state: Uint8Array, json: Buffer, complete: boolean): boolean {
+    const kept = this.rooms.get(id)?.keepView(state, json, complete) ?? false
+    if (kept) this.emit('view-kept', id, complete)
+    return kept
   }
 
   /** true when the workbook is loaded and at rest (what is made for it then is not kept) */

@@ -62,6 +62,12 @@ export class ExportRunner extends EventEmitter {
 
   constructor(private readonly opts: ExportRunnerOptions, private readonly log: Logger) { super() }
 
+  /** true while a job runs in the worker or waits for it */
+  get busy(): boolean { return this.current !== null || this.queue.length > 0 }
+
+  /** jobs run on the server's own thread (tests, benchmarks) */
+  get inProcess(): boolean { return !!this.opts.inProcess }
+
   /** Resolves with the export, or rejects with ExportFailed (404: no such sheet; 503: too long or too big). */
   async run(request: ExportRequest): Promise<Exclude<ExportReply, { ok: false }>> {
     if (this.closed) throw new ExportFailed(503, 'the server is shutting down')

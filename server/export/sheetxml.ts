@@ -11,9 +11,10 @@
  * cell of each style its data uses, in a row after everything else (`StyleSamples`). The sample row
  * tells what number each style got, and is then left out of the file.
  */
-// what XML 1.0 cannot hold (dropped, as ExcelJS does) and what must be escaped
-const NEEDS_WORK = /[<>&"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/
-const DROPPED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g
+// what XML 1.0 cannot hold (dropped: control characters, as ExcelJS does, U+FFFE, U+FFFF and halves
+// of surrogate pairs) and what must be escaped
+const NEEDS_WORK = /[<>&"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFE\uFFFF\uD800-\uDFFF]/
+const DROPPED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 const ENTITIES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' }
 
 export function escapeXml(text: string): string {
@@ -73,7 +74,7 @@ export class SharedStrings {
     const count = attr('count') + this.refs, unique = this.base + this.list.length
     const open = head[0].replace(/\s(count|uniqueCount)="\d+"/g, '').replace(/>$/, ` count="${count}" uniqueCount="${unique}">`)
     const items = this.list.map(s => /^\s|\n|\s$/.test(s) ? `<si><t xml:space="preserve">${escapeXml(s)}</t></si>` : `<si><t>${escapeXml(s)}</t></si>`)
-    return open + sst.slice(head.index + head[0].length, end) + items.join('') + '</sst>'
+    return sst.slice(0, head.index) + open + sst.slice(head.index + head[0].length, end) + items.join('') + '</sst>'
   }
 
   /** whether the table has to be written again: strings were referred to */

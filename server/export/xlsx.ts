@@ -131,9 +131,12 @@ class SharedStyles {
   }
 }
 
+/** Excel's error values; HyperFormula's others (#CYCLE!, #ERROR!, #LIC!) are written as #VALUE! */
+const EXCEL_ERRORS = new Set(['#NULL!', '#DIV/0!', '#VALUE!', '#REF!', '#NAME?', '#NUM!', '#N/A', '#SPILL!', '#CALC!'])
+
 function cachedResult(v: CellValue): Extract<FileCell, { kind: 'f' }>['result'] {
   if (v === null || v === undefined || v === '') return undefined
-  if (typeof v === 'object') return { error: v.error }
+  if (typeof v === 'object') return { error: EXCEL_ERRORS.has(v.error) ? v.error : '#VALUE!' }
   return v
 }
 

@@ -232,8 +232,24 @@ type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiCon
 const ALL: readonly Role[] = ['owner', 'editor', 'viewer']
 const WRITERS: readonly Role[] = ['owner', 'editor']
 const OWNERS: readonly Role[] = ['owner']
-/** the encoded states whose view is being made with its first screen (one job per version) */
-const computingFirst = new WeakSet<Uint8Array>()
+/** the export runners computing a first screen (see computeFirstScreen) */
+const computingFirst = new WeakSet<ExportRunner>()
+
+/**
+ * Makes the view of `state` again with its first screen computed, and keeps it for the pages that
+ * open the workbook next (GET …/view). It is extra work, never waited for: one at a time per server,
+ * only when no export runs or waits, never on the server's own thread. Skipped, it is tried again by
+ * the next request for the view at that version.
+ */
+function computeFirstScreen(ctx: ApiContext, id: string, state: Uint8Array): void {
+  const runner = ctx.exports
+  if (computingFirst.has(runner) || runner.busy || runner.inProcess) return
+  computingFirst.add(runner)
+  void runExport(ctx, { kind: 'view', state, first: true })
+    .then(r => { ctx.rooms.keepView(id, state, Buffer.from(r.json, 'utf8'), true) })
+    .catch(e => ctx.log.warn('view: computing the first screen failed', { workbook: id, error: (e as Error).message }))
+    .finally(() => computingFirst.delete(runner))
+}
 
 const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
   {
@@ -419,17 +435,13 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         const state = await currentState(ctx, id)
         const cached = ctx.rooms.cachedView(id, state)
         let json = cached?.json
+        // kept without its first screen (and so still the current version)
+        let plain = cached ? !cached.complete : false
         if (!json) {
           json = Buffer.from((await runExport(ctx, { kind: 'view', state })).json, 'utf8')
-          ctx.rooms.keepView(id, state, json, false)
-          if (!ctx.rooms.isResting(id) && !computingFirst.has(state)) {
-            computingFirst.add(state)
-            void runExport(ctx, { kind: 'view', state, first: true })
-              .then(r => ctx.rooms.keepView(id, state, Buffer.from(r.json, 'utf8'), true))
-              .catch(e => ctx.log.warn('view: computing the first screen failed', { workbook: id, error: (e as Error).message }))
-              .finally(() => computingFirst.delete(state))
-          }
+          plain = ctx.rooms.keepView(id, state, json, false)
         }
+        if (plain) computeFirstScreen(ctx, id, state)
         await sendWorkbookData(req, res, json, 'application/json; charset=utf-8', true)
       },
     },

@@ -59,9 +59,13 @@ export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: s
       td.classList.toggle('cell-error', isErrorValue(v))
       td.classList.toggle('cell-select', m?.type === 'select')
       td.classList.toggle('cell-totals', isTotals)
-      const style = m?.rules ? ruleStyle(m, id => (id === undefined ? v : colIndex.has(id) ? valueAt(row, colIndex.get(id)!) ?? null : null), isTotals) : undefined
+      // a cell not computed yet gets no colour and no flag, rather than those of an empty cell
+      const pending = (id: string | undefined) => id === undefined ? computedValue === undefined : colIndex.has(id) && valueAt(row, colIndex.get(id)!) === undefined
+      const style = m?.rules && !m.rules.some(r => pending(r.colId))
+        ? ruleStyle(m, id => (id === undefined ? v : colIndex.has(id) ? valueAt(row, colIndex.get(id)!) ?? null : null), isTotals)
+        : undefined
       for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
-      td.classList.toggle('cell-invalid', !!validationProblem(m, v))
+      td.classList.toggle('cell-invalid', computedValue !== undefined && !!validationProblem(m, v))
     }
     hot = new Handsontable(el, {
       data: Array.from({ length: rows }, () => new Array<null>(cols).fill(null)),

@@ -347,6 +347,7 @@ describe('a workbook view, computed, taken over by the engine', () => {
     for (let r = 1; r < rows; r++) { type(doc, 's0', `A${r}`, String(r)); type(doc, 's0', `B${r}`, `=A${r}*2`) }
     type(doc, 's0', 'C1', '=1/0')
     type(doc, 's0', 'C2', 'text')
+    type(doc, 's0', `C${FIRST_SCREEN_ROWS + 10}`, '华东 旗舰店')
     type(doc, 's0', `A${rows}`, '合计'); type(doc, 's0', `B${rows}`, `=SUM(B1:B${rows - 1})`)
     setTotalsRow(doc, 's0', `s0r${rows - 1}`)
     const view: WorkbookView = JSON.parse(JSON.stringify(viewOf(doc)))
@@ -367,6 +368,8 @@ describe('a workbook view, computed, taken over by the engine', () => {
       expect(firstScreenValue(first, sheet, FIRST_SCREEN_ROWS + 3, 0)).toBe(FIRST_SCREEN_ROWS + 4)
       expect(firstScreenValue(first, sheet, FIRST_SCREEN_ROWS + 3, 1)).toBeUndefined()
       expect(firstScreenValue(first, sheet, FIRST_SCREEN_ROWS + 3, 2)).toBeNull()
+      expect(firstScreenValue(first, sheet, FIRST_SCREEN_ROWS + 9, 2)).toBe('华东 旗舰店')
+      expect(engine.getValue('s0', FIRST_SCREEN_ROWS + 9, 2)).toBe('华东 旗舰店')
     } finally {
       engine.destroy()
     }

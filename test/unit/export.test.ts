@@ -195,7 +195,7 @@ describe('what Excel needs', () => {
     const doc = makeDoc([{ name: 'Edge', id: 's0', rows: 12, cols: 3 }])
     setColumnMeta(doc, 's0', 's0c0', { title: 'Item' })
     setColumnMeta(doc, 's0', 's0c1', { title: 'Value', type: 'number', decimals: 2 })
-    const texts = ['a & b <c> "d" \'e\'', '  leading and trailing  ', 'line 1\nline 2', 'bell\u0007gone', 'Item', '天猫 旗舰店', 'Item']
+    const texts = ['a & b <c> "d" \'e\'', '  leading and trailing  ', 'line 1\nline 2', 'bell\u0007, \uFFFE and \uD800 gone', 'Item', '天猫 旗舰店 😀', 'Item']
     texts.forEach((t, r) => setCell(doc, 's0', `s0r${r}`, 's0c0', t, null))
     const numbers = [1e21, 1.5e-7, -42.125, 0, 123456789.123]
     numbers.forEach((n, r) => setCell(doc, 's0', `s0r${r}`, 's0c1', n, null))
@@ -205,13 +205,14 @@ describe('what Excel needs', () => {
     type(doc, 's0', 'C2', '="<"&A2&">"')
     type(doc, 's0', 'C3', '=B1>0')
     type(doc, 's0', 'C4', '=B3*2')
+    type(doc, 's0', 'C5', '=C5+1')
     const { buffer, report } = await exportXlsx(doc)
-    expect(report).toMatchObject({ cells: texts.length + 7 + 4, formulas: 4 })
+    expect(report).toMatchObject({ cells: texts.length + 7 + 5, formulas: 5 })
     const ws = (await readBack(buffer)).getWorksheet('Edge')!
     // header row as ExcelJS wrote it, data rows below it
     expect(ws.getCell('A1').value).toBe('Item')
     expect(ws.getCell('A1').font?.bold).toBe(true)
-    expect(texts.map((_t, r) => ws.getCell(`A${r + 2}`).value)).toEqual(texts.map(t => t.replace('\u0007', '')))
+    expect(texts.map((_t, r) => ws.getCell(`A${r + 2}`).value)).toEqual(texts.map(t => t.replace(/[\u0007\uFFFE\uD800]/g, '')))
     expect(numbers.map((_n, r) => ws.getCell(`B${r + 2}`).value)).toEqual(numbers)
     expect([ws.getCell('B7').value, ws.getCell('B8').value]).toEqual([true, false])
     expect(ws.getCell('B2').numFmt).toBe('#,##0.00')
@@ -219,12 +220,15 @@ describe('what Excel needs', () => {
     expect(ws.getCell('C3').value).toMatchObject({ formula: '"<"&A3&">"', result: '<  leading and trailing  >' })
     expect(ws.getCell('C4').value).toMatchObject({ formula: 'B2>0', result: true })
     expect(ws.getCell('C5').value).toMatchObject({ formula: 'B4*2', result: -84.25 })
+    // HyperFormula's own errors (#CYCLE!) are not Excel's: written as #VALUE!
+    expect(ws.getCell('C6').value).toMatchObject({ formula: 'C6+1', result: { error: '#VALUE!' } })
     // nothing past the data: the style samples are not in the file, and the dimension says so
     expect(ws.rowCount).toBe(texts.length + 1)
     const xml = unzipped(buffer)
     expect(xml['xl/worksheets/sheet1.xml']).toContain('<dimension ref="A1:C8"/>')
     // one shared string per distinct text: "Item" (the title, twice in the data) is there once
     const sst = xml['xl/sharedStrings.xml']!
+    expect(sst.startsWith('<?xml')).toBe(true)
     expect(sst.match(/<si>/g)!.length).toBe(Number(/uniqueCount="(\d+)"/.exec(sst)![1]))
     expect(sst.match(/<t>Item<\/t>/g)).toHaveLength(1)
     const refs = [...xml['xl/worksheets/sheet1.xml']!.matchAll(/t="s"/g)].length + [...xml['xl/worksheets/sheet2.xml']!.matchAll(/t="s"/g)].length

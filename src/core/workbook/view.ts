@@ -97,7 +97,9 @@ export function firstScreenValue(first: FirstScreen, sheet: SheetView, row: numb
   const input = sheet.content[row]?.[col]
   if (input === undefined || input === null) return null
   if (typeof input === 'number' || typeof input === 'boolean') return input
-  return typeof input === 'string' && !input.startsWith('=') && !input.startsWith("'") ? input : undefined
+  if (typeof input !== 'string' || input.startsWith('=')) return undefined
+  // text goes to HyperFormula behind an apostrophe (so that it is never read as a number or a date)
+  return input.startsWith("'") ? input.slice(1) : input
 }
 
 export function toBase64(bytes: Uint8Array): string {
