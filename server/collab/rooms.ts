@@ -452,6 +452,7 @@ export class Room {
    * The workbook view (core/workbook/view.ts, as JSON) of the doc's version whose encoded state is
    * `state` (an encodedState() of this room), when one was kept for it.
    */
+  /** the view kept for `state` (a resting room's is of its resting state) */
   cachedView(state: Uint8Array): { json: Buffer; complete: boolean } | null {
     return this.viewCache && this.viewCache.state === state ? this.viewCache : null
   }
@@ -499,9 +500,10 @@ export class Room {
 
   /**
    * Frees the doc when it has been quiet long enough and nothing is on its way to the store; otherwise
-   * tries again later. Returns true when the room rests now.
+   * tries again later. Returns true when the room rests now. `now`: without waiting for the quiet
+   * period (what is on its way to the store is still waited for).
    */
-  rest(): boolean {
+  rest(now = false): boolean {
     if (this.resting || !this.liveDoc || this.state !== 'ready') return this.resting !== null
     // quiet: no change, and nobody who may edit moving about (who is likely to change something soon)
     const quietFor = performance.now() - Math.max(this.lastChange, this.lastActivity)
@@ -510,11 +512,17 @@ export class Room {
     // resync) are in no event and no cached encoding: the doc keeps them until they apply
     const waiting = doc.store.pendingStructs !== null || doc.store.pendingDs !== null
     const busy = this.holds > 0 || this.pending.length > 0 || this.writing || this.writeQueued || this.compacting || this.titleDirty || waiting
-    if (busy || quietFor < this.opts.restAfterMs) {
+    if (busy || (quietFor < this.opts.restAfterMs && !now)) {
       // busy (a write in flight or failing, an API call holding the doc): ask again a quiet period later
       this.scheduleRest(busy ? this.opts.restAfterMs : undefined)
       return false
     }
+    // the view with its first screen stays when it is of this version and no larger than the state
+    // (and 64 KiB): the next page shows a quiet workbook's values at once (what a manager opens to
+    // review). A 10,000-row sheet's is 1.2 MB beside a 6.4 MB state.
+    const view = this.viewCache
+    const keptView = view && view.complete && this.fullStateCache !== null && view.state === this.fullStateCache &&
+      view.json.length <= this.fullStateCache.length + 65_536 ? view : null
     this.resting = {
       update: this.fullStateCache ?? Y.encodeStateAsUpdate(doc),
       vector: Y.encodeStateVector(doc),
@@ -523,9 +531,9 @@ export class Room {
     }
     this.fullStateCache = null
     this.liveSnapshot = null
-    // what was made for pages that opened it goes too: a resting room keeps only what it must
-    if (this.viewCache) forgetCompressed(this.viewCache.json)
-    this.viewCache = null
+    // anything else made for pages that opened it goes: a resting room keeps little more than it must
+    if (view && !keptView) forgetCompressed(view.json)
+    this.viewCache = keptView
     forgetCompressed(this.resting.update)
     this.liveDoc = null
     doc.off('update', this.onDocUpdate)
@@ -1220,6 +1228,11 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     const kept = this.rooms.get(id)?.keepView(state, json, complete) ?? false
     if (kept) this.emit('view-kept', id, complete)
     return kept
+  }
+
+  /** Lets a loaded workbook's room rest at once if nothing is on its way to the store (tests, operators); returns whether it rests. */
+  restNow(id: string): boolean {
+    return this.rooms.get(id)?.rest(true) ?? false
   }
 
   /** true when the workbook is loaded and at rest (what is made for it then is not kept) */

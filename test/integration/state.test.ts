@@ -249,6 +249,30 @@ describe('GET /api/workbooks/:id/view', () => {
     expect((await gone.text()).length).toBeLessThan(200)
   })
 
+  it('a view made with its first screen while the room was live is still given once it rests, without waking it', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'operations-plan' })
+    const c = track(await syncedClient(s, id))
+    const get = async () => await (await fetch(`${s.url}/api/workbooks/${id}/view`, { headers: { authorization: `Bearer ${ownerTokens.get(id)}` } })).json() as WorkbookView
+    const firstScreen = nextEvent(s.rooms, 'view-kept', (rid: string, complete: boolean) => rid === id && complete, 10_000)
+    expect((await get()).first).toBeUndefined()
+    await firstScreen
+    const live = await get()
+    expect(live.first?.rows).toBeGreaterThan(0)
+    expect(s.rooms.restNow(id)).toBe(true)
+    expect(s.rooms.isResting(id)).toBe(true)
+    let woke = false
+    s.rooms.on('room-woke', (rid: string) => { if (rid === id) woke = true })
+    expect(await get()).toEqual(live)
+    expect(woke).toBe(false)
+    // a change wakes it and makes a new version: the view of that has no first screen yet
+    setTitle(c.doc, '改名')
+    await nextEvent(s.rooms, 'flushed', (rid: string) => rid === id, 10_000)
+    const next = await get()
+    expect(next.title).toBe('改名')
+    expect(next.first).toBeUndefined()
+  })
+
   it('a resting room answers from its encoded state and stays at rest', async () => {
     const s = await server({ restAfterMs: 100 })
     const id = await createWorkbook(s, { template: 'operations-plan' })
