@@ -85,21 +85,8 @@ export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
   restAfterMs: 60_000,
 }
 
-/** Close codes sent to clients. 4400–4499 tell the stock y-websocket client not to reconnect. */
-export const CLOSE = {
-  goingAway: 1001,
-  protocolError: 1002,
-  unsupportedData: 1003,
-  policy: 1008,
-  internalError: 1011,
-  /** the link was revoked */
-  revoked: 4403,
-  notFound: 4404,
-  /** a change the sender may not make was refused; the client must reload the workbook */
-  refused: 4409,
-  /** the workbook would grow past its size limit */
-  tooLarge: 4413,
-} as const
+export { CLOSE, closeReason } from './close'
+import { CLOSE, closeReason } from './close'
 
 export const MAX_TITLE_LENGTH = 200
 
@@ -1235,6 +1222,13 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     return this.rooms.get(id)?.rest(true) ?? false
   }
 
+  /** how many workbooks are loaded, and how many of them rest (health) */
+  stats(): { rooms: number; resting: number } {
+    let resting = 0
+    for (const room of this.rooms.values()) if (room.isResting) resting++
+    return { rooms: this.rooms.size, resting }
+  }
+
   /** true when the workbook is loaded and at rest (what is made for it then is not kept) */
   isResting(id: string): boolean {
     return this.rooms.get(id)?.isResting ?? false
@@ -1348,11 +1342,4 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     }
     await Promise.all(closed)
   }
-}
-
-/** A close reason fits in 123 bytes of UTF-8. */
-export function closeReason(text: string): string {
-  let out = text
-  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1)
-  return out
 }

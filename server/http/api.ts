@@ -260,10 +260,9 @@ const routes: { pattern: RegExp; methods: Record<string, Handler> }[] = [
         let store: 'up' | 'down' = 'up'
         try { await ctx.store.ping() } catch { store = 'down' }
         const redis = ctx.rooms.bus ? ctx.rooms.bus.status() : 'off'
-        let resting = 0
-        for (const room of ctx.rooms.rooms.values()) if (room.isResting) resting++
+        const { rooms, resting } = ctx.rooms.stats()
         // rooms: workbooks loaded; resting: of those, the ones kept encoded (quiet for REST_AFTER_MS)
-        sendJson(res, store === 'up' ? 200 : 503, { ok: store === 'up', store, redis, rooms: ctx.rooms.rooms.size, resting })
+        sendJson(res, store === 'up' ? 200 : 503, { ok: store === 'up', store, redis, rooms, resting })
       },
     },
   },
