@@ -8,7 +8,7 @@ import { exportXlsx } from './xlsx'
 import { exportCsv, SheetNotFound } from './csv'
 import { reviewData } from './review'
 import { computeView, firstScreenOf, viewOf } from '../../src/core/workbook/view'
-import type { ExportJob, ExportReply } from './runner'
+import type { ExportJob, ExportReply } from './messages'
 
 export async function runExport(job: ExportJob): Promise<ExportReply> {
   const doc = new Y.Doc()

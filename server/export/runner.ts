@@ -10,26 +10,11 @@
  */
 import { EventEmitter } from 'node:events'
 import { Worker } from 'node:worker_threads'
-import type { ExportReport } from './xlsx'
-import type { ReviewData } from './review'
 import type { Logger } from '../log'
+import type { ExportJob, ExportReply, ExportRequest } from './messages'
 
-export type ExportJob =
-  | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; now?: number }
-  | { id: number; kind: 'csv'; state: Uint8Array; sheet: string }
-  | { id: number; kind: 'json'; state: Uint8Array }
-  /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */
-  | { id: number; kind: 'view'; state: Uint8Array; first?: boolean }
-
-export type ExportReply =
-  | { id: number; ok: true; kind: 'xlsx'; title: string; body: Uint8Array; report: ExportReport }
-  | { id: number; ok: true; kind: 'csv'; title: string; body: Uint8Array; sheetName: string }
-  | { id: number; ok: true; kind: 'json'; title: string; review: ReviewData }
-  | { id: number; ok: true; kind: 'view'; title: string; json: string }
-  | { id: number; ok: false; status: 404 | 500 | 503; message: string }
-
-type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never
-export type ExportRequest = DistributiveOmit<ExportJob, 'id'>
+// (the messages are the runner's API too: callers keep importing them from here)
+export type { ExportJob, ExportReply, ExportRequest } from './messages'
 
 export interface ExportRunnerOptions {
   idleMs: number

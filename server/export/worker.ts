@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads'
 import { runExport } from './job'
-import type { ExportJob } from './runner'
+import type { ExportJob } from './messages'
 
 parentPort!.on('message', (job: ExportJob) => {
   void runExport(job).then(reply => parentPort!.postMessage(reply))

@@ -1,0 +1,25 @@
+/**
+ * The messages between the server's thread (./runner.ts) and the export job (./job.ts, run in the
+ * worker of ./worker.ts or in process): what is asked and what comes back. Both sides need them and
+ * neither owns them, so they live here, apart from both.
+ */
+import type { ExportReport } from './xlsx'
+import type { ReviewData } from './review'
+
+export type ExportJob =
+  | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; now?: number }
+  | { id: number; kind: 'csv'; state: Uint8Array; sheet: string }
+  | { id: number; kind: 'json'; state: Uint8Array }
+  /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */
+  | { id: number; kind: 'view'; state: Uint8Array; first?: boolean }
+
+export type ExportReply =
+  | { id: number; ok: true; kind: 'xlsx'; title: string; body: Uint8Array; report: ExportReport }
+  | { id: number; ok: true; kind: 'csv'; title: string; body: Uint8Array; sheetName: string }
+  | { id: number; ok: true; kind: 'json'; title: string; review: ReviewData }
+  | { id: number; ok: true; kind: 'view'; title: string; json: string }
+  | { id: number; ok: false; status: 404 | 500 | 503; message: string }
+
+type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never
+/** a job as a caller asks for it: the runner gives it its id */
+export type ExportRequest = DistributiveOmit<ExportJob, 'id'>
