@@ -4,7 +4,7 @@
  * instances starting together do not race; `schema` puts the tables in their own schema (tests).
  */
 import pg from 'pg'
-import type { LinkRecord, Role, Store, StoredUpdate, WorkbookRecord } from './types'
+import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
 
 const SCHEMA_VERSION = 1
 const MIGRATION_LOCK = 72_410_001
@@ -19,6 +19,12 @@ const linkFromRow = (r: LinkRow): LinkRecord => ({
   id: r.id, workbookId: r.workbook_id, role: r.role as Role, name: r.name, createdAt: Number(r.created_at),
   revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
 })
+interface PendingAppend { id: string; data: Buffer; resolve: (seq: number) => void; reject: (e: unknown) => void }
+
+/** 23xxx: integrity constraint violation (a foreign key to a workbook gone) */
+const isConstraintError = (e: unknown): boolean =>
+  typeof (e as { code?: unknown } | null)?.code === 'string' && (e as { code: string }).code.startsWith('23')
+
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
 export interface PostgresOptions {
@@ -76,7 +82,7 @@ export class PostgresStore implements Store {
             CREATE TABLE IF NOT EXISTS links (
               id text PRIMARY KEY,
               workbook_id text NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
-              role text NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+              role text NOT NULL CHECK (role IN (${sqlRoleList()})),
               name text NOT NULL,
               token_hash text NOT NULL UNIQUE,
               created_at bigint NOT NULL,
@@ -193,18 +199,25 @@ export class PostgresStore implements Store {
 
   /**
    * Appends made in one run of microtasks (the rooms due in one turn of the event loop) go as one
-   * INSERT, as the SQLite store commits them in one transaction. If that fails on a constraint (a
-   * workbook deleted meanwhile), each is tried alone, so that only its own fails.
+   * INSERT, as the SQLite store commits them in one transaction. One write is in flight at a time:
+   * appends made meanwhile wait and go together as the next INSERT (group commit). Two INSERTs on two
+   * pooled connections would take their seqs in whichever order the database reached them, so an
+   * append could be stored before one made earlier to the same workbook.
+   *
+   * If the INSERT fails on a constraint (a workbook deleted meanwhile), each is tried alone, one after
+   * the other in the order made, so that only its own fails and the others keep their order.
    */
   appendUpdate(id: string, data: Uint8Array): Promise<number> {
     if (this.closed) return Promise.reject(new Error('store is closed'))
     return new Promise<number>((resolve, reject) => {
       this.appends.push({ id, data: Buffer.from(data), resolve, reject })
-      if (this.appends.length === 1) queueMicrotask(() => void this.writeAppends())
+      if (!this.appending && this.appends.length === 1) queueMicrotask(() => void this.writeAppends())
     })
   }
 
-  private appends: { id: string; data: Buffer; resolve: (seq: number) => void; reject: (e: unknown) => void }[] = []
+  private appends: PendingAppend[] = []
+  /** a write of appends is in flight: new ones wait for it, and its loop takes them next */
+  private appending = false
 
   private async appendOne(id: string, data: Buffer): Promise<number> {
     const { rows } = await this.q<{ seq: string }>('INSERT INTO updates (workbook_id, data) VALUES ($1, $2) RETURNING seq', [id, data])
@@ -212,37 +225,57 @@ export class PostgresStore implements Store {
   }
 
   private async writeAppends(): Promise<void> {
-    const batch = this.appends.splice(0)
+    if (this.appending) return
+    this.appending = true
+    try {
+      // whatever arrived while a batch was written goes next, in the order made
+      while (this.appends.length > 0) await this.writeBatch(this.appends.splice(0))
+    } finally {
+      this.appending = false
+    }
+  }
+
+  /** Writes one batch and settles every append in it; never throws. */
+  private async writeBatch(batch: PendingAppend[]): Promise<void> {
     if (batch.length === 1) {
       const [a] = batch
       await this.appendOne(a!.id, a!.data).then(a!.resolve, a!.reject)
       return
     }
+    let rows: { seq: string; workbook_id: string }[]
     try {
       // rows go in in the order given (ORDER BY n), so each workbook's seqs ascend in the order of its appends
-      const { rows } = await this.q<{ seq: string; workbook_id: string }>(
+      rows = (await this.q<{ seq: string; workbook_id: string }>(
         'INSERT INTO updates (workbook_id, data) SELECT w, d FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS t(w, d, n) ORDER BY n RETURNING seq, workbook_id',
         [batch.map(a => a.id), batch.map(a => a.data)],
-      )
-      const seqs = new Map<string, number[]>()
-      for (const r of rows) {
-        const list = seqs.get(r.workbook_id) ?? []
-        list.push(Number(r.seq))
-        seqs.set(r.workbook_id, list)
-      }
-      for (const list of seqs.values()) list.sort((x, y) => x - y)
-      for (const a of batch) {
-        const seq = seqs.get(a.id)?.shift()
-        if (seq === undefined) a.reject(new Error('append: no row came back'))
-        else a.resolve(seq)
-      }
+      )).rows
     } catch (e) {
-      // 23xxx: integrity constraint violation (a foreign key to a workbook gone): each alone
-      if (typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('23')) {
-        await Promise.all(batch.map(a => this.appendOne(a.id, a.data).then(a.resolve, a.reject)))
-      } else {
-        for (const a of batch) a.reject(e)
+      if (!isConstraintError(e)) { for (const a of batch) a.reject(e); return }
+      // each alone, strictly one after the other: issued together they would race for their seqs
+      for (let i = 0; i < batch.length; i++) {
+        const a = batch[i]!
+        try {
+          a.resolve(await this.appendOne(a.id, a.data))
+        } catch (err) {
+          a.reject(err)
+          // the database itself failing (not this workbook gone): the rest fail too, rather than
+          // being stored after an earlier append that was not
+          if (!isConstraintError(err)) { for (const b of batch.slice(i + 1)) b.reject(err); return }
+        }
       }
+      return
+    }
+    const seqs = new Map<string, number[]>()
+    for (const r of rows) {
+      const list = seqs.get(r.workbook_id) ?? []
+      list.push(Number(r.seq))
+      seqs.set(r.workbook_id, list)
+    }
+    for (const list of seqs.values()) list.sort((x, y) => x - y)
+    for (const a of batch) {
+      const seq = seqs.get(a.id)?.shift()
+      if (seq === undefined) a.reject(new Error('append: no row came back'))
+      else a.resolve(seq)
     }
   }
 

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import type { LinkRecord, Role, Store, StoredUpdate, WorkbookRecord } from './types'
+import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
 
 const SCHEMA_VERSION = 4
 
@@ -94,7 +94,7 @@ export class SqliteStore implements Store {
         CREATE TABLE IF NOT EXISTS links (
           id TEXT PRIMARY KEY,
           workbook_id TEXT NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
-          role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')),
+          role TEXT NOT NULL CHECK (role IN (${sqlRoleList()})),
           name TEXT NOT NULL,
           token_hash TEXT NOT NULL UNIQUE,
           created_at INTEGER NOT NULL,

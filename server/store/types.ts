@@ -19,7 +19,17 @@ export interface WorkbookRecord {
 }
 
 export type { Role } from '../../src/core/access/access'
-import type { Role } from '../../src/core/access/access'
+import { ROLES, type Role } from '../../src/core/access/access'
+
+/**
+ * The roles as an SQL list for the schemas' CHECK constraints (`'owner', 'editor', 'viewer'`), from the
+ * one list the access rules use. A database keeps the constraint it was made with: a new role needs a
+ * migration that replaces it.
+ */
+export const sqlRoleList = (): string => ROLES.map(r => {
+  if (!/^[a-z]+$/.test(r)) throw new Error(`role ${r} cannot go into SQL as it is`)
+  return `'${r}'`
+}).join(', ')
 
 /**
  * A share link: a role and a person's name for one workbook. Only the SHA-256 of its token is kept;

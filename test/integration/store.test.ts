@@ -104,6 +104,34 @@ describe.each(kinds)('%s store', (_name, make) => {
     await expect(store.appendUpdate('p', new Uint8Array([5]))).rejects.toThrow()
   })
 
+  it('a batch that falls back to one by one (one workbook gone) keeps the other workbook\'s order, 50 times over', async () => {
+    const { store } = await make()
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('good'))
+    await store.createWorkbook(wb('other'))
+    const expected: number[][] = []
+    for (let round = 0; round < 50; round++) {
+      const good = (i: number) => new Uint8Array([round, i])
+      // one turn: appends to `good` around one whose insert violates the foreign key
+      const first = [
+        store.appendUpdate('good', good(0)), store.appendUpdate('other', new Uint8Array([round])),
+        store.appendUpdate(`gone-${round}`, new Uint8Array([0])), store.appendUpdate('good', good(1)),
+        store.appendUpdate('good', good(2)), store.appendUpdate('good', good(3)),
+      ]
+      // and more made while that batch is being written (they go after it)
+      const later = new Promise<PromiseSettledResult<number>[]>(resolve => queueMicrotask(() => {
+        void Promise.allSettled([store.appendUpdate('good', good(4)), store.appendUpdate(`gone-${round}`, new Uint8Array([1])), store.appendUpdate('good', good(5))]).then(resolve)
+      }))
+      const results = [...await Promise.allSettled(first), ...await later]
+      expect(results.map(r => r.status), `round ${round}`).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+      const goodSeqs = [0, 3, 4, 5, 6, 8].map(i => (results[i] as PromiseFulfilledResult<number>).value)
+      for (let i = 0; i < 6; i++) expected.push([goodSeqs[i]!, round, i])
+      const stored = (await store.loadUpdateRecords('good')).map(r => [r.seq, ...r.data])
+      expect(stored, `round ${round}`).toEqual(expected)
+    }
+    expect((await store.loadUpdateRecords('other')).map(r => r.data[0])).toEqual(Array.from({ length: 50 }, (_v, i) => i))
+  })
+
   it('many appends at once to several workbooks: each gets the seq of its own row, in the order made', async () => {
     const { store } = await make()
     cleanups.push(() => store.close())
