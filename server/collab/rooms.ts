@@ -34,7 +34,7 @@ import {
   ProtocolError, RefusedUpdate, decodeAwarenessUpdate, encodeAwarenessEntries, encodeAwarenessMessage, encodeSyncStep1,
   encodeUpdateMessage, handleMessage, type DecodedUpdate, type MessageContext,
 } from './protocol'
-import { checkChange, defineRoots, quickCellCheck, type Principal, type Refusal } from '../../src/core/access/access'
+import { checkChange, defineRoots, quickCellCheck, refusalLog, refusalReason, type Principal, type Refusal } from '../../src/core/access/access'
 import type { BusKind, RoomBus } from './bus'
 
 export interface RoomOptions {
@@ -556,7 +556,7 @@ export class Room {
    */
   private authorizeUpdate(conn: Connection, update: Uint8Array, decoded: DecodedUpdate): void {
     if (this.docBytes + update.length > this.opts.maxDocBytes) {
-      throw new RefusedUpdate(CLOSE.tooLarge, `workbook would exceed ${this.opts.maxDocBytes} bytes`)
+      throw new RefusedUpdate(CLOSE.tooLarge, refusalReason({ code: 'too-large' }))
     }
     const who = conn.who
     // changes under a client id another link has written with are someone else's (a forged continuation
@@ -569,7 +569,7 @@ export class Room {
     // is, is kept in step as the doc changes
     const quick = quickCellCheck(this.doc, update, decoded, who)
     if (quick !== undefined) {
-      const refusal = quick ?? (claims.foreign ? { reason: 'changes under another person\'s client id' } : null)
+      const refusal: Refusal | null = quick ?? (claims.foreign ? { code: 'foreign-client' } : null)
       if (refusal) this.refuse(who, refusal)
       if (claims.fresh.length) this.claimClients(conn, claims.fresh)
       return
@@ -581,7 +581,7 @@ export class Room {
     }
     const mirror = this.mirror
     const hadPending = mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null
-    let refusal: { reason: string; sheet?: string; cell?: string } | null = null
+    let refusal: Refusal | null = null
     try {
       mirror.transact(tr => {
         Y.applyUpdate(mirror, update)
@@ -590,15 +590,15 @@ export class Room {
         } catch (e) {
           // a change the rules cannot even read is not one the app makes
           this.log.warn(`[collab] ${this.id}: a change could not be checked: ${(e as Error).message}`)
-          refusal = { reason: 'malformed change' }
+          refusal = { code: 'malformed', detail: (e as Error).message }
         }
       })
       // held back until edits nobody sent arrive, it would be applied later unchecked, in someone else's change
       // (a doc already waiting for another instance's edits, which the bus brings, is not this sender's doing)
       if (!refusal && !hadPending && (mirror.store.pendingStructs !== null || mirror.store.pendingDs !== null)) {
-        refusal = { reason: 'the change builds on edits the server does not have' }
+        refusal = { code: 'unknown-base' }
       }
-      if (!refusal && claims.foreign) refusal = { reason: 'changes under another person\'s client id' }
+      if (!refusal && claims.foreign) refusal = { code: 'foreign-client' }
     } catch (e) {
       this.mirror = null
       mirror.destroy()
@@ -614,8 +614,8 @@ export class Room {
   }
 
   private refuse(who: Principal, r: Refusal): never {
-    this.log.info(`[collab] ${this.id}: refused a change by ${who.role} ${JSON.stringify(who.name)}: ${r.reason}${r.sheet ? ` (sheet ${r.sheet}${r.cell ? `, cell ${r.cell}` : ''})` : ''}`)
-    throw new RefusedUpdate(CLOSE.refused, r.reason)
+    this.log.info(`[collab] ${this.id}: refused a change by ${who.role} ${JSON.stringify(who.name)}: ${refusalLog(r)}`)
+    throw new RefusedUpdate(CLOSE.refused, refusalReason(r))
   }
 
   /**

@@ -5,9 +5,18 @@
  */
 import { computed, onScopeDispose, shallowRef, type Ref } from 'vue'
 import {
-  accessOf, canLock, cellRefusal, columnRefusal, readAccess, sheetRefusal, type AccessView, type Principal,
+  accessOf, canLock, cellRefusal, columnRefusal, readAccess, sheetRefusal, type AccessView, type Principal, type Refusal,
 } from '../core/access/access'
 import type { OpenWorkbook } from './useWorkbook'
+
+/** (until the grid takes refusals) the English text the grid passes on to refusalText */
+function legacyText(view: AccessView, r: Refusal | null): string | null {
+  if (!r) return null
+  if (r.code === 'read-only') return 'read-only link'
+  if (r.code === 'locked') return 'sheet is locked'
+  const label = view.protections.find(p => p.id === r.protection)?.label
+  return `protected${label ? `: ${label}` : ''}`
+}
 
 export function useAccess(wb: OpenWorkbook, who: Ref<Principal>) {
   const view = shallowRef<AccessView>(readAccess(wb.doc))
@@ -24,11 +33,11 @@ export function useAccess(wb: OpenWorkbook, who: Ref<Principal>) {
     isViewer: computed(() => who.value.role === 'viewer'),
     isOwner: computed(() => who.value.role === 'owner'),
     /** why I may not edit this cell, or null */
-    cellRefusal: (sheetId: string, rowId: string, colId: string) => cellRefusal(view.value, wb.doc, who.value, sheetId, rowId, colId),
+    cellRefusal: (sheetId: string, rowId: string, colId: string) => legacyText(view.value, cellRefusal(view.value, wb.doc, who.value, sheetId, rowId, colId)),
     /** why I may not insert/delete rows or columns or change the sheet's settings, or null */
-    sheetRefusal: (sheetId: string) => sheetRefusal(view.value, who.value, sheetId),
+    sheetRefusal: (sheetId: string) => legacyText(view.value, sheetRefusal(view.value, who.value, sheetId)),
     /** why I may not change or delete this column, or null */
-    columnRefusal: (sheetId: string, colId: string) => columnRefusal(view.value, who.value, sheetId, colId),
+    columnRefusal: (sheetId: string, colId: string) => legacyText(view.value, columnRefusal(view.value, who.value, sheetId, colId)),
     /** whether the cell lies in a protection at all (shown shaded, editable or not) */
     isProtected: (sheetId: string, rowId: string, colId: string) => view.value.protections.some(p =>
       p.sheet === sheetId && (!p.cols || p.cols.includes(colId) || p.personCol === colId) && (!p.rows || p.rows.includes(rowId))),

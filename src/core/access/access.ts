@@ -24,6 +24,9 @@ import {
   cellKey, isFormula, sheetOrderOf, sheetParts, sheetsOf, visibleIds, type CellInput, type ColumnMeta, type SheetMap,
 } from '../workbook/schema'
 import { columnFormulaFor } from '../workbook/table'
+import type { Refusal } from './refusal'
+
+export * from './refusal'
 
 export type Role = 'owner' | 'editor' | 'viewer'
 export const ROLES: readonly Role[] = ['owner', 'editor', 'viewer']
@@ -148,22 +151,24 @@ export function readAccess(doc: Y.Doc): AccessView {
  * Why this person may not edit the cell, or null when they may. `doc` supplies the person column's
  * value (read it from the state before a change, so nobody can name themselves and edit at once).
  */
-export function cellRefusal(view: AccessView, doc: Y.Doc, who: Principal, sheetId: string, rowId: string, colId: string): string | null {
-  if (who.role === 'viewer') return 'read-only link'
-  if (view.locks.has(sheetId)) return 'sheet is locked'
+export function cellRefusal(view: AccessView, doc: Y.Doc, who: Principal, sheetId: string, rowId: string, colId: string): Refusal | null {
+  if (who.role === 'viewer') return { code: 'read-only' }
+  if (view.locks.has(sheetId)) return { code: 'locked', sheet: sheetId }
   const sheet = sheetsOf(doc).get(sheetId)
   for (const p of view.protections) {
     if (p.sheet !== sheetId || allows(p, who)) continue
     // the person column of a self-assessment rule belongs to those the rule allows
-    if (p.personCol === colId && (!p.rows || p.rows.includes(rowId))) return protectionName(p)
+    if (p.personCol === colId && (!p.rows || p.rows.includes(rowId))) return protectedBy(p, cellKey(rowId, colId))
     if (!covers(p, sheetId, rowId, colId)) continue
     if (p.personCol && who.name && personIn(sheet, rowId, p.personCol) === who.name) continue
-    return protectionName(p)
+    return protectedBy(p, cellKey(rowId, colId))
   }
   return null
 }
 
-export const protectionName = (p: Protection): string => `protected${p.label ? `: ${p.label}` : ''}`
+/** The refusal a protection gives (on its sheet; at a cell when one is named). */
+export const protectedBy = (p: Protection, cell?: string): Refusal =>
+  cell === undefined ? { code: 'protected', sheet: p.sheet, protection: p.id } : { code: 'protected', sheet: p.sheet, cell, protection: p.id }
 
 /** Whether this person may lock or unlock the sheet: owners, and those a protection of it allows by name or role. */
 export function canLock(view: AccessView, who: Principal, sheetId: string): boolean {
@@ -173,24 +178,22 @@ export function canLock(view: AccessView, who: Principal, sheetId: string): bool
 }
 
 /** Why this person may not change the sheet's structure (rows, columns, name, settings), or null. */
-export function sheetRefusal(view: AccessView, who: Principal, sheetId: string): string | null {
-  if (who.role === 'viewer') return 'read-only link'
-  if (view.locks.has(sheetId)) return 'sheet is locked'
+export function sheetRefusal(view: AccessView, who: Principal, sheetId: string): Refusal | null {
+  if (who.role === 'viewer') return { code: 'read-only' }
+  if (view.locks.has(sheetId)) return { code: 'locked', sheet: sheetId }
   const p = view.protections.find(x => x.sheet === sheetId && wholeSheet(x) && !allows(x, who))
-  return p ? protectionName(p) : null
+  return p ? protectedBy(p) : null
 }
 
 /** Why this person may not change or delete the column (its settings, type, formula), or null. */
-export function columnRefusal(view: AccessView, who: Principal, sheetId: string, colId: string): string | null {
+export function columnRefusal(view: AccessView, who: Principal, sheetId: string, colId: string): Refusal | null {
   const r = sheetRefusal(view, who, sheetId)
   if (r) return r
   const p = view.protections.find(x => x.sheet === sheetId && (!x.cols || x.cols.includes(colId) || x.personCol === colId) && !allows(x, who))
-  return p ? protectionName(p) : null
+  return p ? protectedBy(p) : null
 }
 
 // ── checking a change (server) ────────────────────────────────────────────────────────────────────
-
-export interface Refusal { reason: string; sheet?: string; cell?: string }
 
 const KNOWN_ROOTS = new Set(['meta', 'sheetOrder', 'sheets', 'access'])
 
@@ -292,7 +295,7 @@ function locate(after: Y.Doc, type: Y.AbstractType<unknown>): { root?: string; s
  * `before`, the same doc without it. Returns the first reason to refuse it, or null.
  */
 export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who: Principal): Refusal | null {
-  if (who.role === 'viewer') return { reason: 'read-only link' }
+  if (who.role === 'viewer') return { code: 'read-only' }
   defineRoots(before)
   const view = readAccess(before)
   const owner = who.role === 'owner'
@@ -303,8 +306,8 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
     return axis === 'rows' ? visibleIds(p.rows, p.rowsGone) : visibleIds(p.cols, p.colsGone)
   }
   // a sheet that leaves the workbook or its tab order (hidden for everyone) must be free to delete
-  const sheetGone = (k: string): string | null =>
-    sheetRefusal(view, who, k) ?? (view.protections.some(p => p.sheet === k) && !owner ? 'only owners may delete a protected sheet' : null)
+  const sheetGone = (k: string): Refusal | null =>
+    sheetRefusal(view, who, k) ?? (view.protections.some(p => p.sheet === k) && !owner ? { code: 'protected-sheet-delete', sheet: k } : null)
   // deleting a row deletes its protected values (a calculated column's own formula is nobody's value)
   const rowGone = (sid: string, sheetBefore: SheetMap | undefined, rowId: string): Refusal | null => {
     const cells = sheetBefore ? sheetParts(sheetBefore).cells : null
@@ -315,7 +318,7 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       const calc = (metas?.get(colId) as ColumnMeta | undefined)?.formula
       if (calc && sameInput(v, columnFormulaFor(calc, rowId, visible(sheetBefore, 'rows')))) continue
       const r = cellRefusal(view, before, who, sid, rowId, colId)
-      if (r) return { reason: r, sheet: sid, cell: cellKey(rowId, colId) }
+      if (r) return { ...r, sheet: sid, cell: cellKey(rowId, colId) }
     }
     return null
   }
@@ -356,11 +359,11 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       for (const k of keys) {
         if (k === null) continue
         if (k.startsWith('lock:')) {
-          if (!canLock(view, who, k.slice(5))) return { reason: 'only owners and the managers of a sheet may lock or unlock it', sheet: k.slice(5) }
+          if (!canLock(view, who, k.slice(5))) return { code: 'lock-not-allowed', sheet: k.slice(5) }
           // a sign-off carries the signer's own name
           const lock = sheetLock(after, k.slice(5))
-          if (lock && who.name && lock.by !== who.name) return { reason: 'a lock is signed with your own name', sheet: k.slice(5) }
-        } else if (!owner) return { reason: 'only owners may change protections' }
+          if (lock && who.name && lock.by !== who.name) return { code: 'lock-own-name', sheet: k.slice(5) }
+        } else if (!owner) return { code: 'protections-owner-only' }
       }
       continue
     }
@@ -374,24 +377,24 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
         const now = chartsOf(after).get(k)
         if (now !== undefined) {
           const problem = chartProblem(now)
-          if (problem) return { reason: `not a chart: ${problem}` }
+          if (problem) return { code: 'not-a-chart', detail: problem }
         }
         for (const sid of new Set([was?.sheet, (now as ChartSpec | undefined)?.sheet])) {
           if (typeof sid !== 'string') continue
           const r = sheetRefusal(view, who, sid)
-          if (r) return { reason: r, sheet: sid }
+          if (r) return { ...r, sheet: sid }
         }
       }
       continue
     }
     if (at.root === 'sheetOrder') {
-      if (!sheetOrderOf(after).toArray().every(x => typeof x === 'string')) return { reason: 'not a sheet id' }
+      if (!sheetOrderOf(after).toArray().every(x => typeof x === 'string')) return { code: 'not-a-sheet-id' }
       // moving a tab takes its id out and puts it back; one that stays out hides the sheet
       const kept = new Set(sheetOrderOf(after).toArray())
       for (const k of new Set(sheetOrderOf(before).toArray())) {
         if (kept.has(k) || !beforeSheets.has(k)) continue
         const r = sheetGone(k)
-        if (r) return { reason: r, sheet: k }
+        if (r) return { ...r, sheet: k }
       }
       continue
     }
@@ -401,26 +404,26 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
         if (k === null) continue
         const now = sheetsOf(after).get(k)
         // a sheet added (or brought back) must have every part, or it breaks everyone's workbook
-        if (now !== undefined && !isSheetShape(now)) return { reason: 'not a sheet', sheet: k }
+        if (now !== undefined && !isSheetShape(now)) return { code: 'not-a-sheet', sheet: k }
         if (!beforeSheets.has(k)) continue
         const r = sheetGone(k)
-        if (r) return { reason: r, sheet: k }
+        if (r) return { ...r, sheet: k }
       }
       continue
     }
     if (at.root !== 'sheets' || at.sheet === undefined) {
       // unknown root types or nesting the app never writes
-      return { reason: 'not part of a workbook' }
+      return { code: 'not-workbook' }
     }
     const sid = at.sheet
     if (at.part === undefined) {
       // a sheet's own keys: name, frozen panes, totals row, or its parts replaced
       const r = sheetRefusal(view, who, sid)
-      if (r) return { reason: r, sheet: sid }
+      if (r) return { ...r, sheet: sid }
       for (const k of keys) {
         // the app never replaces a sheet's parts once made: doing so breaks every replica's engine
-        if (k && ['rows', 'cols', 'rowsGone', 'colsGone', 'colMeta', 'cells'].includes(k)) return { reason: 'the parts of a sheet are not replaced', sheet: sid }
-        if (k === 'name' && typeof sheetsOf(after).get(sid)?.get('name') !== 'string') return { reason: 'not a sheet name', sheet: sid }
+        if (k && ['rows', 'cols', 'rowsGone', 'colsGone', 'colMeta', 'cells'].includes(k)) return { code: 'sheet-parts', sheet: sid }
+        if (k === 'name' && typeof sheetsOf(after).get(sid)?.get('name') !== 'string') return { code: 'not-a-sheet-name', sheet: sid }
       }
       continue
     }
@@ -432,27 +435,27 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       const cellsB = sheetBefore ? sheetParts(sheetBefore).cells : null, cellsA = sheetAfter ? sheetParts(sheetAfter).cells : null
       const untouched = at.part === 'cells' && [...keys].every(k => k !== null
         && (sameInput(cellsB?.get(k), cellsA?.get(k)) || automatic(cellsB?.get(k), cellsA?.get(k), sid)))
-      if (!untouched) return { reason: 'sheet is locked', sheet: sid }
+      if (!untouched) return { code: 'locked', sheet: sid }
       continue
     }
     switch (at.part) {
       case 'rows':
       case 'cols': {
         const r = sheetRefusal(view, who, sid)
-        if (r) return { reason: r, sheet: sid }
+        if (r) return { ...r, sheet: sid }
         // the app only appends ids (deleting makes a tombstone); an id that leaves the order (an undone
         // insert, or a hostile client) hides its row or column for everyone: the right to delete it is needed
         const axis = at.part
         const nowIds = sheetAfter ? sheetParts(sheetAfter)[axis].toArray() : []
         const hadIds = sheetBefore ? sheetParts(sheetBefore)[axis].toArray() : []
-        if (!nowIds.every(x => typeof x === 'string' && ID_TEXT.test(x))) return { reason: 'not a row or column id', sheet: sid }
+        if (!nowIds.every(x => typeof x === 'string' && ID_TEXT.test(x))) return { code: 'bad-id', sheet: sid }
         // an id the order already holds, inserted again, would move that row or column (its first place wins)
         const count = new Map<string, number>()
         for (const x of hadIds) count.set(x, (count.get(x) ?? 0) + 1)
         const seen = new Map<string, number>()
         for (const x of nowIds) {
           seen.set(x, (seen.get(x) ?? 0) + 1)
-          if ((count.get(x) ?? 0) > 0 && seen.get(x)! > count.get(x)!) return { reason: 'a row or column cannot be inserted twice', sheet: sid }
+          if ((count.get(x) ?? 0) > 0 && seen.get(x)! > count.get(x)!) return { code: 'duplicate-insert', sheet: sid }
         }
         const kept = new Set(nowIds)
         const wasVisible = new Set(visible(sheetBefore, axis))
@@ -460,7 +463,7 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
           if (kept.has(x) || !wasVisible.has(x)) continue
           if (axis === 'cols') {
             const c = columnRefusal(view, who, sid, x)
-            if (c) return { reason: c, sheet: sid }
+            if (c) return { ...c, sheet: sid }
           } else {
             const g = rowGone(sid, sheetBefore, x)
             if (g) return g
@@ -479,7 +482,7 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
           } else if (!goneNow && sheetBefore && sheetParts(sheetBefore).rowsGone.has(rowId)) {
             // a deleted row brought back brings its values back: it takes the right to have deleted it
             const r = sheetRefusal(view, who, sid)
-            if (r) return { reason: r, sheet: sid }
+            if (r) return { ...r, sheet: sid }
             const g = rowGone(sid, sheetAfter, rowId)
             if (g) return g
           }
@@ -499,7 +502,7 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
             if (mb?.formula && ma?.formula && JSON.stringify({ ...mb, formula: 0 }) === JSON.stringify({ ...ma, formula: 0 })
               && automatic({ t: 'f', v: mb.formula }, { t: 'f', v: ma.formula }, sid)) continue
           }
-          return { reason: r, sheet: sid }
+          return { ...r, sheet: sid }
         }
         break
       }
@@ -511,11 +514,11 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
         for (const key of keys) {
           if (key === null) continue
           const i = key.indexOf(':')
-          if (i < 0) return { reason: 'not a cell', sheet: sid }
+          if (i < 0) return { code: 'not-a-cell', sheet: sid }
           const rowId = key.slice(0, i), colId = key.slice(i + 1)
           const next = cellsAfter?.get(key) as CellInput | undefined
           // what the engine reads: anything else (nested types, NaN, objects) breaks every replica
-          if (next !== undefined && !isCellInput(next)) return { reason: 'not a cell value', sheet: sid, cell: key }
+          if (next !== undefined && !isCellInput(next)) return { code: 'not-a-cell-value', sheet: sid, cell: key }
           const r = cellRefusal(view, before, who, sid, rowId, colId)
           if (!r) continue
           const prev = cellsBefore?.get(key) as CellInput | undefined
@@ -537,17 +540,17 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
             const calc = (metaBefore?.get(colId) as ColumnMeta | undefined)?.formula
             if (calc && sameInput(prev, columnFormulaFor(calc, rowId, beforeOrderOf(sid)))) continue
           }
-          return { reason: r, sheet: sid, cell: key }
+          return { ...r, sheet: sid, cell: key }
         }
         break
       }
       default: {
         const r = sheetRefusal(view, who, sid)
-        if (r) return { reason: r, sheet: sid }
+        if (r) return { ...r, sheet: sid }
       }
     }
   }
-  for (const root of after.share.keys()) if (!KNOWN_ROOTS.has(root) && !before.share.has(root)) return { reason: 'not part of a workbook' }
+  for (const root of after.share.keys()) if (!KNOWN_ROOTS.has(root) && !before.share.has(root)) return { code: 'not-workbook' }
   return null
 }
 
@@ -580,7 +583,7 @@ function structAt(doc: Y.Doc, client: number, clock: number): Y.Item | Y.GC | nu
  * an edit the doc has, building on edits it lacks, repeating some it holds): the full check decides.
  */
 export function quickCellCheck(doc: Y.Doc, update: Uint8Array, decoded: DecodedStructs, who: Principal): Refusal | null | undefined {
-  if (who.role === 'viewer') return { reason: 'read-only link' }
+  if (who.role === 'viewer') return { code: 'read-only' }
   try {
     defineRoots(doc)
     // one group of structs per client: Yjs keeps only the last group a client id has in an update
@@ -659,13 +662,13 @@ export function quickCellCheck(doc: Y.Doc, update: Uint8Array, decoded: DecodedS
       for (const [key, value] of keys) {
         const prev = cells.get(key)
         if (view.locks.has(sid)) {
-          if (!sameInput(prev, value)) return { reason: 'sheet is locked', sheet: sid }
+          if (!sameInput(prev, value)) return { code: 'locked', sheet: sid }
           continue
         }
         const i = key.indexOf(':')
-        if (i < 0) return { reason: 'not a cell', sheet: sid }
+        if (i < 0) return { code: 'not-a-cell', sheet: sid }
         const rowId = key.slice(0, i), colId = key.slice(i + 1)
-        if (value !== undefined && !isCellInput(value)) return { reason: 'not a cell value', sheet: sid, cell: key }
+        if (value !== undefined && !isCellInput(value)) return { code: 'not-a-cell-value', sheet: sid, cell: key }
         const r = cellRefusal(view, doc, who, sid, rowId, colId)
         if (!r || sameInput(prev, value)) continue
         // a calculated column's formula into an empty cell: what the workbook writes by itself
@@ -674,7 +677,7 @@ export function quickCellCheck(doc: Y.Doc, update: Uint8Array, decoded: DecodedS
           order ??= visibleIds(sheetParts(sheet).rows, sheetParts(sheet).rowsGone)
           if (sameInput(columnFormulaFor(formula, rowId, order), value)) continue
         }
-        return { reason: r, sheet: sid, cell: key }
+        return { ...r, sheet: sid, cell: key }
       }
     }
     return null
