@@ -68,7 +68,8 @@ export class TemplateRegistry {
 export function loadTemplates(dir: string): TemplateRegistry {
   let files: string[]
   try {
-    files = readdirSync(dir).filter(f => f.endsWith('.json')).sort()
+    // template.schema.json beside them describes them (for editors); it is not a template
+    files = readdirSync(dir).filter(f => f.endsWith('.json') && !f.endsWith('.schema.json')).sort()
   } catch (e) {
     throw new Error(`templates directory ${dir} cannot be read: ${(e as Error).message}`)
   }

@@ -3,13 +3,14 @@
  * errors; rows added to its tables get the column formulas and compute cleanly too.
  */
 import { fileURLToPath } from 'node:url'
-import { mkdtempSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { loadTemplates } from '../../server/templates'
 import { buildWorkbook, validateTemplate, TemplateError, LOCALES } from '../../src/core/templates/template'
+import { TEMPLATE_SCHEMA_FILE, templateSchemaText } from '../../scripts/template-schema'
 import { FormulaEngine, isErrorValue } from '../../src/core/formulas/engine'
 import { shiftA1Formula } from '../../src/core/formulas/references'
 import { sheetParts, sheetsOf } from '../../src/core/workbook/schema'
@@ -133,5 +134,29 @@ describe('template loading errors', () => {
     expect(() => loadTemplates(join(dir, 't'))).toThrow(/plan\.json: include\[0\]: unknown template "nothing"/)
     write({ schemaVersion: 2, id: 'plan', title: 'p', sheets: [{ name: '计划', data: [["='别的表'!A1"]] }] })
     expect(() => loadTemplates(join(dir, 't'))).toThrow(/plan\.json: sheets\[0\] "计划" A1/)
+  })
+
+  it('fills every default, keeps unknown keys, reads version 1 files, and takes and drops an editor\'s $schema', () => {
+    const t = validateTemplate({ $schema: './template.schema.json', id: 'x', title: 'x', owner: '运营部', sheets: [{ name: 'a', note: 1 }] }, file)
+    expect(t).toEqual({ schemaVersion: 2, id: 'x', title: 'x', description: '', include: [], patches: [], owner: '运营部', sheets: [{ name: 'a', note: 1 }] })
+    expect('$schema' in t).toBe(false)
+    fails(t => { t.$schema = 5 }, /\$schema/)
+  })
+})
+
+describe('the published template schema', () => {
+  it('templates/template.schema.json is what the schema generates (run npx tsx scripts/template-schema.ts after changing it)', () => {
+    expect(readFileSync(TEMPLATE_SCHEMA_FILE, 'utf8')).toBe(templateSchemaText())
+  })
+
+  it('describes the fields, the defaults and the unknown keys the loader takes', () => {
+    const schema = JSON.parse(templateSchemaText())
+    expect(schema.required).toEqual(['id', 'title'])
+    expect(schema.additionalProperties).toEqual({})
+    expect(schema.properties.description.default).toBe('')
+    const column = schema.properties.sheets.items.properties.columns.items
+    expect(column.properties.type.enum).toContain('percent')
+    expect(column.properties.key.pattern).toBe('^[A-Za-z][A-Za-z0-9_-]{0,63}$')
+    expect(schema.$defs.localized.anyOf).toHaveLength(2)
   })
 })

@@ -13,59 +13,64 @@ import { totalsRowOf } from '../workbook/table'
 import { serialToDate } from '../workbook/input'
 import { colToLetters } from '../formulas/references'
 import { WorkbookError } from '../workbook/mutations'
+import { firstProblem, z } from '../zod'
 
-export type ChartKind = 'bar' | 'line' | 'pie' | 'combo'
-export const CHART_KINDS: readonly ChartKind[] = ['bar', 'line', 'pie', 'combo']
+export const CHART_KINDS = ['bar', 'line', 'pie', 'combo'] as const
+export type ChartKind = typeof CHART_KINDS[number]
 export const MAX_CHARTS = 50
 export const MAX_SERIES = 12
 
-export interface ChartSpec {
-  kind: ChartKind
-  title: string
+const ID = /^[A-Za-z0-9_-]{1,40}$/
+/** an id (of a sheet, row or column); `message` when it is not one */
+const id = (message: string) => z.string({ error: message }).check(z.regex(ID, { error: message }))
+const ids = (message: string) => z.array(id(message), { error: message })
+const RANGE = 'a chart names both its first and last row, or neither'
+const DEVIATION = 'a deviation names its target and actual columns'
+const SERIES = `a chart has 1 to ${MAX_SERIES} series`
+
+/**
+ * A chart spec as the doc holds it; what clients write is checked against it on the server. The order
+ * of the fields is the order their problems are told in.
+ */
+export const chartSpecSchema = z.object({
+  kind: z.enum(CHART_KINDS, { error: 'unknown chart kind' }),
+  title: z.string({ error: 'a chart title is text of at most 200 characters' }).check(z.maxLength(200, { error: 'a chart title is text of at most 200 characters' })),
   /** the sheet whose cells the chart shows (and under which it is listed) */
-  sheet: string
+  sheet: id('a chart names its sheet and label column by id'),
   /** column of the category labels */
-  labels: string
+  labels: id('a chart names its sheet and label column by id'),
   /** columns of the values, one series each */
-  series: string[]
+  series: ids(SERIES).check(z.minLength(1, { error: SERIES }), z.maxLength(MAX_SERIES, { error: SERIES })),
   /** first and last row (inclusive); both absent: every data row above the totals row */
-  from?: string
-  to?: string
+  from: z.optional(id(RANGE)),
+  to: z.optional(id(RANGE)),
   /** combo: the columns drawn as lines on a second (right) axis */
-  secondAxis?: string[]
+  secondAxis: z.optional(ids('second-axis series are column ids')),
   /**
    * Target vs actual: the actual bars are coloured by whether they reach the target. `direction`
    * names a column that says, per row, when lower is better (越低越好 / Lower is better).
    */
-  deviation?: { target: string; actual: string; direction?: string }
-  createdAt: number
-  by?: string
-}
+  deviation: z.optional(z.object({ target: id(DEVIATION), actual: id(DEVIATION), direction: z.optional(id(DEVIATION)) }, { error: DEVIATION })),
+  createdAt: z.number({ error: 'a chart has a creation time' }),
+  by: z.optional(z.string({ error: 'a chart author is a name' }).check(z.maxLength(100, { error: 'a chart author is a name' }))),
+}, { error: 'a chart is an object' }).check(z.refine(s => (s.from === undefined) === (s.to === undefined), { error: RANGE, path: ['from'] }))
+
+export type ChartSpec = z.infer<typeof chartSpecSchema>
 
 export type ChartDraft = Omit<ChartSpec, 'createdAt'> & { createdAt?: number }
 
 export function chartsOf(doc: Y.Doc): Y.Map<ChartSpec> { return doc.getMap<ChartSpec>('charts') }
 
-const ID = /^[A-Za-z0-9_-]{1,40}$/
-const isId = (x: unknown): x is string => typeof x === 'string' && ID.test(x)
+/** The value as a chart spec (unknown fields left out), or why it is not one. */
+export function readChart(v: unknown): { ok: true; spec: ChartSpec } | { ok: false; problem: string } {
+  const r = chartSpecSchema.safeParse(v)
+  return r.success ? { ok: true, spec: r.data } : { ok: false, problem: firstProblem(r.error).message }
+}
 
 /** Why a value is not a chart spec (null when it is one): the server checks what clients write with it. */
 export function chartProblem(v: unknown): string | null {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'a chart is an object'
-  const s = v as Record<string, unknown>
-  if (!CHART_KINDS.includes(s.kind as ChartKind)) return 'unknown chart kind'
-  if (typeof s.title !== 'string' || s.title.length > 200) return 'a chart title is text of at most 200 characters'
-  if (!isId(s.sheet) || !isId(s.labels)) return 'a chart names its sheet and label column by id'
-  if (!Array.isArray(s.series) || s.series.length === 0 || s.series.length > MAX_SERIES || !s.series.every(isId)) return `a chart has 1 to ${MAX_SERIES} series`
-  if ((s.from !== undefined || s.to !== undefined) && !(isId(s.from) && isId(s.to))) return 'a chart names both its first and last row, or neither'
-  if (s.secondAxis !== undefined && !(Array.isArray(s.secondAxis) && s.secondAxis.every(isId))) return 'second-axis series are column ids'
-  if (s.deviation !== undefined) {
-    const d = s.deviation as Record<string, unknown> | null
-    if (typeof d !== 'object' || d === null || !isId(d.target) || !isId(d.actual) || (d.direction !== undefined && !isId(d.direction))) return 'a deviation names its target and actual columns'
-  }
-  if (typeof s.createdAt !== 'number' || !Number.isFinite(s.createdAt)) return 'a chart has a creation time'
-  if (s.by !== undefined && (typeof s.by !== 'string' || s.by.length > 100)) return 'a chart author is a name'
-  return null
+  const r = readChart(v)
+  return r.ok ? null : r.problem
 }
 
 function clean(draft: ChartDraft): ChartSpec {

@@ -21,7 +21,7 @@
 import * as Y from 'yjs'
 import {
   COLUMN_TYPES, RULE_OPS, RULE_STYLES,
-  type CellInput, type ColorRule, type ColumnMeta, type RuleOp, type RuleStyle, type Validation,
+  type CellInput, type ColorRule, type ColumnMeta,
 } from '../workbook/schema'
 import { addSheet, initWorkbook, renameSheet, setCells, setColumnMeta, setTotalsRow, type CellWrite } from '../workbook/mutations'
 import { WorkbookLayout } from '../workbook/layout'
@@ -30,76 +30,167 @@ import { newColId, newRowId } from '../workbook/ids'
 import { encodeFormula, parseA1 } from '../formulas/references'
 import { fillColumnFormulas, toColumnFormula } from '../workbook/table'
 import { sheetsOf } from '../workbook/schema'
-import { addChart, CHART_KINDS, type ChartKind } from '../charts/charts'
+import { addChart, CHART_KINDS } from '../charts/charts'
+import { firstProblem, z } from '../zod'
 
 export const TEMPLATE_SCHEMA_VERSION = 2
 
 export type Locale = 'zh-CN' | 'en'
 export const LOCALES: readonly Locale[] = ['zh-CN', 'en']
-export type Localized = string | { 'zh-CN': string; en: string }
-export type TemplateCell = string | number | boolean | null | { 'zh-CN': string; en: string }
+const LOCALIZED_MSG = 'must be a string or {"zh-CN","en"}'
+const CELL_MSG = 'must be a number, boolean, text or null'
+const KEY = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
 
-export interface TemplateRule {
-  op: RuleOp
-  value?: number | Localized
-  value2?: number
+// ---- the schema: every rule once; the types below are what it gives ------------------------------
+
+/** Text, or text in both languages (other languages' keys are kept). */
+const localized = z.union([z.string(), z.looseObject({ 'zh-CN': z.string(), en: z.string() })], { error: LOCALIZED_MSG })
+/** A cell of sample data: A1 formulas are text starting with '='. */
+const cell = z.union([z.null(), z.number(), z.boolean(), localized], { error: CELL_MSG })
+// named in the JSON Schema (its $defs), not written out at each use
+const JSON_SCHEMA_NAMES = new Map<z.core.$ZodType, string>([[localized, 'localized'], [cell, 'cell']])
+const key = z.string({ error: 'must be a short identifier' }).check(z.regex(KEY, { error: 'must be a short identifier' }))
+const columnKey = z.string({ error: 'must be a column key' })
+const whole = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`
+  return z.int({ error }).check(z.minimum(min, { error }), z.maximum(max, { error }))
+}
+const enumOf = <T extends string>(values: readonly T[], error = `must be one of ${values.join(', ')}`) =>
+  z.enum(values as readonly [T, ...T[]], { error })
+const both = (v: Localized) => [localize(v, 'zh-CN'), localize(v, 'en')]
+const COMPARES: readonly string[] = ['<', '<=', '>', '>=', 'between']
+
+const rule = z.looseObject({
+  op: enumOf(RULE_OPS, `must be one of ${RULE_OPS.join(' ')}`),
+  style: enumOf(RULE_STYLES),
+  rows: z.optional(z.enum(['data', 'totals', 'all'], { error: 'must be data, totals or all' })),
+  value: z.optional(z.union([z.number(), localized], { error: 'must be a number or text' })),
+  /** upper bound of `between` */
+  value2: z.optional(z.number({ error: 'must be a number' })),
   /** key of the column whose value is tested (default: the rule's own column) */
-  column?: string
-  rows?: 'data' | 'totals' | 'all'
-  style: RuleStyle
-}
+  column: z.optional(columnKey),
+}, { error: 'must be an object' }).check(z.superRefine((r, ctx) => {
+  const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', message, path: [path] })
+  if (r.op !== 'empty' && r.op !== 'notEmpty' && r.value === undefined) fail('value', 'must be a number or text')
+  else if (COMPARES.includes(r.op) && typeof r.value !== 'number') fail('value', 'must be a number')
+  else if (r.op === 'between' && r.value2 === undefined) fail('value2', 'must be a number')
+}))
 
-export interface TemplateColumn {
-  key?: string
-  title?: Localized
-  type?: ColumnMeta['type']
-  width?: number
-  decimals?: number
-  currency?: string
-  options?: Localized[]
-  help?: Localized
-  /** A1 formula written for row 1; may be localized when it compares with localized text */
-  formula?: Localized
-  rules?: TemplateRule[]
-  validation?: Validation
-  [extra: string]: unknown
-}
+const column = z.looseObject({
+  /** what the column is, in any language ("start", "owner"…): views and charts find it by this */
+  key: z.optional(key),
+  title: z.optional(localized),
+  type: z.optional(enumOf(COLUMN_TYPES)),
+  width: z.optional(z.number({ error: 'must be a number from 20 to 1000' }).check(z.minimum(20, { error: 'must be a number from 20 to 1000' }), z.maximum(1000, { error: 'must be a number from 20 to 1000' }))),
+  decimals: z.optional(whole(0, 10)),
+  currency: z.optional(z.string({ error: 'must be a short symbol' }).check(z.maxLength(4, { error: 'must be a short symbol' }))),
+  options: z.optional(z.array(localized, { error: 'must be an array of strings' })),
+  help: z.optional(localized),
+  /** A1 formula written for row 1; every data row and new row gets it (localized when it compares with localized text) */
+  formula: z.optional(localized.check(z.refine(f => both(f).every(x => x.startsWith('=') && x.length > 1), { error: 'must start with "="' }))),
+  rules: z.optional(z.array(rule, { error: 'must be an array' })),
+  validation: z.optional(z.looseObject({
+    min: z.optional(z.number({ error: 'must be a number' })),
+    max: z.optional(z.number({ error: 'must be a number' })),
+    integer: z.optional(z.boolean({ error: 'must be true or false' })),
+  }, { error: 'must be an object' })),
+}, { error: 'must be an object' }).check(z.superRefine((c, ctx) => {
+  if (c.options !== undefined && c.type !== 'select') ctx.addIssue({ code: 'custom', message: 'only select columns have options', path: ['options'] })
+  if (c.type === 'select' && !c.options?.length) ctx.addIssue({ code: 'custom', message: 'a select column needs options', path: ['options'] })
+}))
 
+const chart = z.looseObject({
+  kind: enumOf(CHART_KINDS),
+  title: localized,
+  /** the column keys of the categories and of the series */
+  labels: columnKey,
+  series: z.array(columnKey, { error: 'must be a non-empty array of column keys' }).check(z.minLength(1, { error: 'must be a non-empty array of column keys' })),
+  secondAxis: z.optional(z.array(columnKey, { error: 'must be an array of column keys' })),
+  deviation: z.optional(z.looseObject({ target: columnKey, actual: columnKey, direction: z.optional(columnKey) }, { error: 'must be an object' })),
+}, { error: 'must be an object' })
+
+const sheet = z.looseObject({
+  key: z.optional(key),
+  name: localized,
+  rows: z.optional(whole(0, 100000)),
+  cols: z.optional(whole(0, 100000)),
+  frozenRows: z.optional(whole(0, 100000)),
+  frozenCols: z.optional(whole(0, 100000)),
+  columns: z.optional(z.array(column, { error: 'must be an array' })),
+  /** rows of cells: A1 formulas start with '=', text may be {"zh-CN","en"} */
+  data: z.optional(z.array(z.array(cell, { error: 'must be an array' }), { error: 'must be an array of rows' })),
+  /** one row of cells placed right after the data and marked as the totals row */
+  totals: z.optional(z.array(cell, { error: 'must be an array' })),
+  charts: z.optional(z.array(chart, { error: 'must be an array' })),
+}, { error: 'must be an object' }).check(z.superRefine((s, ctx) => {
+  const fail = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', message, path })
+  const keys = new Set<string>()
+  s.columns?.forEach((c, j) => {
+    if (c.key === undefined) return
+    if (keys.has(c.key)) fail(['columns', j, 'key'], `"${c.key}" is used twice`)
+    keys.add(c.key)
+  })
+  const known = (k: string | undefined, path: PropertyKey[]) => { if (k !== undefined && !keys.has(k)) fail(path, `no column has the key "${k}"`) }
+  // rules may name columns declared after them
+  s.columns?.forEach((c, j) => c.rules?.forEach((r, k) => known(r.column, ['columns', j, 'rules', k, 'column'])))
+  s.charts?.forEach((c, j) => {
+    known(c.labels, ['charts', j, 'labels'])
+    c.series.forEach((k, i) => known(k, ['charts', j, 'series', i]))
+    c.secondAxis?.forEach((k, i) => known(k, ['charts', j, 'secondAxis', i]))
+    if (c.deviation) for (const f of ['target', 'actual', 'direction'] as const) known(c.deviation[f], ['charts', j, 'deviation', f])
+  })
+}))
+
+const patch = z.looseObject({
+  sheet: z.string({ error: 'must be a sheet name (zh-CN) or key' }),
+  cell: z.string({ error: 'must be an A1 address' }).check(z.refine(a => !!parseA1(a), { error: 'must be an A1 address' })),
+  value: cell,
+}, { error: 'must be an object' })
+
+const unsupported = (iss: { input?: unknown }) => `unsupported version ${String(iss.input)}`
+
+/**
+ * A template file (after `migrate`). Unknown keys are kept; `$schema` (an editor's pointer to
+ * templates/template.schema.json) is taken and left out of the result.
+ */
+export const templateSchema = z.looseObject({
+  $schema: z.optional(z.string()),
+  schemaVersion: z._default(z.number({ error: unsupported }).check(z.maximum(TEMPLATE_SCHEMA_VERSION, { error: unsupported })), TEMPLATE_SCHEMA_VERSION),
+  id: z.string({ error: 'must be lower-case letters, digits and dashes' }).check(z.regex(/^[a-z0-9-]{1,64}$/, { error: 'must be lower-case letters, digits and dashes' })),
+  title: localized,
+  description: z._default(localized, ''),
+  /** templates whose sheets come first (their ids) */
+  include: z._default(z.array(z.string(), { error: 'must be an array of template ids' }), () => []),
+  /** cells of included sheets changed: the sheet by its zh-CN name or key, the cell by its A1 address */
+  patches: z._default(z.array(patch, { error: 'must be an array' }), () => []),
+  sheets: z._default(z.array(sheet, { error: 'must be an array' }), () => []),
+}, { error: 'must be an object' }).check(
+  z.superRefine((t, ctx) => {
+    if (t.sheets.length === 0 && t.include.length === 0) ctx.addIssue({ code: 'custom', message: 'must be a non-empty array', path: ['sheets'] })
+  }),
+)
+
+export type Localized = string | { 'zh-CN': string; en: string }
+export type TemplateCell = z.output<typeof cell>
+export type TemplateRule = z.output<typeof rule>
+export type TemplateColumn = z.output<typeof column>
 /** A chart over the sheet's table; columns are named by their keys. */
-export interface TemplateChart {
-  kind: ChartKind
-  title: Localized
-  labels: string
-  series: string[]
-  secondAxis?: string[]
-  deviation?: { target: string; actual: string; direction?: string }
-}
+export type TemplateChart = z.output<typeof chart>
+export type TemplateSheet = z.output<typeof sheet>
+export type TemplatePatch = z.output<typeof patch>
+/** A validated template (a loaded one never has `$schema`). */
+export type Template = z.output<typeof templateSchema>
 
-export interface TemplateSheet {
-  key?: string
-  charts?: TemplateChart[]
-  name: Localized
-  rows?: number
-  cols?: number
-  columns?: TemplateColumn[]
-  data?: TemplateCell[][]
-  totals?: TemplateCell[]
-  frozenRows?: number
-  frozenCols?: number
-  [extra: string]: unknown
-}
-
-export interface TemplatePatch { sheet: string; cell: string; value: TemplateCell }
-
-export interface Template {
-  schemaVersion: number
-  id: string
-  title: Localized
-  description: Localized
-  sheets: TemplateSheet[]
-  include?: string[]
-  patches?: TemplatePatch[]
-  [extra: string]: unknown
+/** The JSON Schema of template files (templates/template.schema.json is this, written out). */
+export function templateJsonSchema(): Record<string, unknown> {
+  const registry = z.registry<{ id?: string; title?: string; description?: string }>()
+  for (const [schema, id] of JSON_SCHEMA_NAMES) registry.add(schema, { id })
+  registry.add(templateSchema, {
+    title: 'Plan template',
+    description: 'A plan template of planning-workbooks (templates/*.json): sheets with typed columns, sample rows, a totals row and charts; '
+      + 'text may be {"zh-CN","en"}. The server also checks that every formula computes and every sample value fits its column.',
+  })
+  return z.toJSONSchema(templateSchema, { io: 'input', unrepresentable: 'any', metadata: registry }) as Record<string, unknown>
 }
 
 export class TemplateError extends Error {
@@ -115,11 +206,6 @@ export function localize(v: Localized | undefined, locale: Locale): string {
   return v[locale] ?? v['zh-CN'] ?? v.en ?? ''
 }
 
-function isLocalized(v: unknown): v is Localized {
-  if (typeof v === 'string') return true
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as Record<string, unknown>)['zh-CN'] === 'string' && typeof (v as Record<string, unknown>).en === 'string'
-}
-
 /** Upgrades older template documents; each step moves one version up. */
 function migrate(raw: Record<string, unknown>): Record<string, unknown> {
   let t = raw
@@ -129,138 +215,17 @@ function migrate(raw: Record<string, unknown>): Record<string, unknown> {
   return t
 }
 
-const KEY = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
-const LOCALIZED_MSG = 'must be a string or {"zh-CN","en"}'
-
-function isCell(v: unknown): v is TemplateCell {
-  return v === null || typeof v === 'number' || typeof v === 'boolean' || isLocalized(v)
-}
-
-/** Validates a parsed template; throws TemplateError naming the file and the field. */
+/** Validates a parsed template, defaults filled in; throws TemplateError naming the file and the field. */
 export function validateTemplate(input: unknown, file: string): Template {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new TemplateError(file, '(root)', 'must be an object')
-  const raw = migrate(input as Record<string, unknown>)
-  const fail = (field: string, msg: string): never => { throw new TemplateError(file, field, msg) }
-  if (typeof raw.schemaVersion !== 'number' || raw.schemaVersion > TEMPLATE_SCHEMA_VERSION) fail('schemaVersion', `unsupported version ${String(raw.schemaVersion)}`)
-  if (typeof raw.id !== 'string' || !/^[a-z0-9-]{1,64}$/.test(raw.id)) fail('id', 'must be lower-case letters, digits and dashes')
-  if (!isLocalized(raw.title)) fail('title', LOCALIZED_MSG)
-  const description = raw.description ?? ''
-  if (!isLocalized(description)) fail('description', LOCALIZED_MSG)
-  const include = raw.include ?? []
-  if (!Array.isArray(include) || !include.every(x => typeof x === 'string')) fail('include', 'must be an array of template ids')
-  const rawSheets = raw.sheets ?? []
-  if (!Array.isArray(rawSheets)) fail('sheets', 'must be an array')
-  if ((rawSheets as unknown[]).length === 0 && (include as string[]).length === 0) fail('sheets', 'must be a non-empty array')
-  const sheets = (rawSheets as unknown[]).map((s, i) => validateSheet(s, `sheets[${i}]`, fail))
-  const patches = raw.patches ?? []
-  if (!Array.isArray(patches)) fail('patches', 'must be an array')
-  ;(patches as unknown[]).forEach((p, i) => {
-    const f = `patches[${i}]`
-    if (typeof p !== 'object' || p === null) fail(f, 'must be an object')
-    const patch = p as Record<string, unknown>
-    if (typeof patch.sheet !== 'string') fail(`${f}.sheet`, 'must be a sheet name (zh-CN) or key')
-    if (typeof patch.cell !== 'string' || !parseA1(patch.cell)) fail(`${f}.cell`, 'must be an A1 address')
-    if (!isCell(patch.value)) fail(`${f}.value`, 'must be a number, boolean, text or null')
-  })
-  return {
-    ...raw, schemaVersion: raw.schemaVersion as number, id: raw.id as string, title: raw.title as Localized,
-    description: description as Localized, sheets, include: include as string[], patches: patches as TemplatePatch[],
+  const parsed = templateSchema.safeParse(migrate(input as Record<string, unknown>))
+  if (!parsed.success) {
+    const { field, message } = firstProblem(parsed.error)
+    throw new TemplateError(file, field || '(root)', message)
   }
-}
-
-function validateSheet(s: unknown, f: string, fail: (field: string, msg: string) => never): TemplateSheet {
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) fail(f, 'must be an object')
-  const sheet = s as Record<string, unknown>
-  if (!isLocalized(sheet.name)) fail(`${f}.name`, LOCALIZED_MSG)
-  if (sheet.key !== undefined && (typeof sheet.key !== 'string' || !KEY.test(sheet.key))) fail(`${f}.key`, 'must be a short identifier')
-  for (const k of ['rows', 'cols', 'frozenRows', 'frozenCols'] as const) {
-    if (sheet[k] !== undefined && (typeof sheet[k] !== 'number' || !Number.isInteger(sheet[k]) || (sheet[k] as number) < 0 || (sheet[k] as number) > 100000)) fail(`${f}.${k}`, 'must be a whole number from 0 to 100000')
-  }
-  const keys = new Set<string>()
-  if (sheet.columns !== undefined) {
-    if (!Array.isArray(sheet.columns)) fail(`${f}.columns`, 'must be an array')
-    ;(sheet.columns as unknown[]).forEach((c, j) => {
-      const cf = `${f}.columns[${j}]`
-      if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(cf, 'must be an object')
-      const col = c as Record<string, unknown>
-      if (col.key !== undefined) {
-        if (typeof col.key !== 'string' || !KEY.test(col.key)) fail(`${cf}.key`, 'must be a short identifier')
-        if (keys.has(col.key as string)) fail(`${cf}.key`, `"${String(col.key)}" is used twice`)
-        keys.add(col.key as string)
-      }
-      if (col.type !== undefined && !COLUMN_TYPES.includes(col.type as never)) fail(`${cf}.type`, `must be one of ${COLUMN_TYPES.join(', ')}`)
-      for (const k of ['title', 'help', 'formula'] as const) if (col[k] !== undefined && !isLocalized(col[k])) fail(`${cf}.${k}`, LOCALIZED_MSG)
-      if (col.formula !== undefined && ![localize(col.formula as Localized, 'zh-CN'), localize(col.formula as Localized, 'en')].every(x => x.startsWith('=') && x.length > 1)) fail(`${cf}.formula`, 'must start with "="')
-      if (col.width !== undefined && (typeof col.width !== 'number' || col.width < 20 || col.width > 1000)) fail(`${cf}.width`, 'must be a number from 20 to 1000')
-      if (col.decimals !== undefined && (typeof col.decimals !== 'number' || !Number.isInteger(col.decimals) || col.decimals < 0 || col.decimals > 10)) fail(`${cf}.decimals`, 'must be a whole number from 0 to 10')
-      if (col.currency !== undefined && (typeof col.currency !== 'string' || col.currency.length > 4)) fail(`${cf}.currency`, 'must be a short symbol')
-      if (col.options !== undefined && (!Array.isArray(col.options) || !col.options.every(isLocalized))) fail(`${cf}.options`, 'must be an array of strings')
-      if (col.options !== undefined && col.type !== 'select') fail(`${cf}.options`, 'only select columns have options')
-      if (col.type === 'select' && !(Array.isArray(col.options) && col.options.length)) fail(`${cf}.options`, 'a select column needs options')
-      if (col.validation !== undefined) {
-        const v = col.validation as Record<string, unknown>
-        if (typeof v !== 'object' || v === null) fail(`${cf}.validation`, 'must be an object')
-        for (const k of ['min', 'max'] as const) if (v[k] !== undefined && typeof v[k] !== 'number') fail(`${cf}.validation.${k}`, 'must be a number')
-        if (v.integer !== undefined && typeof v.integer !== 'boolean') fail(`${cf}.validation.integer`, 'must be true or false')
-      }
-      if (col.rules !== undefined) {
-        if (!Array.isArray(col.rules)) fail(`${cf}.rules`, 'must be an array')
-        ;(col.rules as unknown[]).forEach((r, k) => {
-          const rf = `${cf}.rules[${k}]`
-          if (typeof r !== 'object' || r === null) fail(rf, 'must be an object')
-          const rule = r as Record<string, unknown>
-          if (!RULE_OPS.includes(rule.op as never)) fail(`${rf}.op`, `must be one of ${RULE_OPS.join(' ')}`)
-          if (!RULE_STYLES.includes(rule.style as never)) fail(`${rf}.style`, `must be one of ${RULE_STYLES.join(', ')}`)
-          if (rule.rows !== undefined && !['data', 'totals', 'all'].includes(rule.rows as string)) fail(`${rf}.rows`, 'must be data, totals or all')
-          const needsValue = !['empty', 'notEmpty'].includes(rule.op as string)
-          if (needsValue && !(typeof rule.value === 'number' || isLocalized(rule.value))) fail(`${rf}.value`, 'must be a number or text')
-          if (['<', '<=', '>', '>=', 'between'].includes(rule.op as string) && typeof rule.value !== 'number') fail(`${rf}.value`, 'must be a number')
-          if (rule.op === 'between' && typeof rule.value2 !== 'number') fail(`${rf}.value2`, 'must be a number')
-          if (rule.column !== undefined && typeof rule.column !== 'string') fail(`${rf}.column`, 'must be a column key')
-        })
-      }
-    })
-    // rules may name columns declared after them
-    ;(sheet.columns as Record<string, unknown>[]).forEach((col, j) => {
-      ;((col.rules as Record<string, unknown>[] | undefined) ?? []).forEach((rule, k) => {
-        if (rule.column !== undefined && !keys.has(rule.column as string)) fail(`${f}.columns[${j}].rules[${k}].column`, `no column has the key "${String(rule.column)}"`)
-      })
-    })
-  }
-  const rowsOk = (rows: unknown, field: string) => {
-    if (!Array.isArray(rows)) fail(field, 'must be an array')
-    ;(rows as unknown[]).forEach((v, c) => { if (!isCell(v)) fail(`${field}[${c}]`, 'must be a number, boolean, text or null') })
-  }
-  if (sheet.data !== undefined) {
-    if (!Array.isArray(sheet.data)) fail(`${f}.data`, 'must be an array of rows')
-    ;(sheet.data as unknown[]).forEach((row, r) => rowsOk(row, `${f}.data[${r}]`))
-  }
-  if (sheet.totals !== undefined) rowsOk(sheet.totals, `${f}.totals`)
-  if (sheet.charts !== undefined) {
-    if (!Array.isArray(sheet.charts)) fail(`${f}.charts`, 'must be an array')
-    ;(sheet.charts as unknown[]).forEach((c, j) => {
-      const cf = `${f}.charts[${j}]`
-      if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(cf, 'must be an object')
-      const ch = c as Record<string, unknown>
-      if (!CHART_KINDS.includes(ch.kind as ChartKind)) fail(`${cf}.kind`, `must be one of ${CHART_KINDS.join(', ')}`)
-      if (!isLocalized(ch.title)) fail(`${cf}.title`, LOCALIZED_MSG)
-      const known = (k: unknown, field: string) => { if (typeof k !== 'string' || !keys.has(k)) fail(field, `no column has the key "${String(k)}"`) }
-      known(ch.labels, `${cf}.labels`)
-      if (!Array.isArray(ch.series) || ch.series.length === 0) fail(`${cf}.series`, 'must be a non-empty array of column keys')
-      ;(ch.series as unknown[]).forEach((k, i) => known(k, `${cf}.series[${i}]`))
-      if (ch.secondAxis !== undefined) {
-        if (!Array.isArray(ch.secondAxis)) fail(`${cf}.secondAxis`, 'must be an array of column keys')
-        ;(ch.secondAxis as unknown[]).forEach((k, i) => known(k, `${cf}.secondAxis[${i}]`))
-      }
-      if (ch.deviation !== undefined) {
-        const d = ch.deviation as Record<string, unknown>
-        if (typeof d !== 'object' || d === null) fail(`${cf}.deviation`, 'must be an object')
-        known(d.target, `${cf}.deviation.target`); known(d.actual, `${cf}.deviation.actual`)
-        if (d.direction !== undefined) known(d.direction, `${cf}.deviation.direction`)
-      }
-    })
-  }
-  return { ...sheet, name: sheet.name as Localized } as TemplateSheet
+  const template = parsed.data
+  delete template.$schema
+  return template
 }
 
 /**
