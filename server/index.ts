@@ -28,7 +28,7 @@ import { FailureBudget, authorize, hashToken, tokenOf } from './auth'
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import/xlsx'
 import { DEFAULT_EXPORT_OPTIONS, ExportRunner, type ExportRunnerOptions } from './export/runner'
 import { loadTemplates } from './templates'
-import { consoleLogger, jsonLogger, type Logger } from './log'
+import { consoleLogger, createLogger, parseLogFormat, parseLogLevel, type Logger } from './log'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -275,7 +275,7 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a whole number of bytes, got ${JSON.stringify(v)}`)
     return n
   }
-  const logger = env.LOG_FORMAT === 'json' ? jsonLogger() : consoleLogger
+  const logger = createLogger({ level: parseLogLevel(env.LOG_LEVEL), format: parseLogFormat(env.LOG_FORMAT) })
   const running = await startServer({
     logger,
     unloadDelayMs: ms('UNLOAD_DELAY_MS'),
