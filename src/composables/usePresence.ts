@@ -4,7 +4,7 @@
  */
 import { onScopeDispose, shallowRef, watch, type Ref } from 'vue'
 import type { OpenWorkbook } from './useWorkbook'
-import type { Selected } from './useGrid'
+import type { Selected } from './grid/useGrid'
 import type { Identity } from '../sync/identity'
 import { peersOf, type CursorState, type Peer } from '../sync/presence'
 

@@ -18,6 +18,8 @@ import { formatValue } from '../core/format'
 import { ruleStyle, validationProblem } from '../core/workbook/table'
 import { RULE_STYLES } from '../core/workbook/schema'
 import { offerComputed, viewShown, withdrawComputed } from '../sync/prefetch'
+import { handsontableLicenseKey } from '../core/licenses'
+import { GRID_CLASS } from './grid/render'
 
 export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: string, view: Ref<WorkbookView | null>, onError: (e: unknown) => void) {
   const shown = ref(false)
@@ -67,9 +69,11 @@ export function usePreviewGrid(container: Ref<HTMLElement | null>, workbookId: s
       for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
       td.classList.toggle('cell-invalid', computedValue !== undefined && !!validationProblem(m, v))
     }
+    // the live grid's cell marks (render.css) apply under this class
+    el.classList.add(GRID_CLASS)
     hot = new Handsontable(el, {
       data: Array.from({ length: rows }, () => new Array<null>(cols).fill(null)),
-      licenseKey: 'non-commercial-and-evaluation',
+      licenseKey: handsontableLicenseKey(),
       themeName: 'ht-theme-main',
       readOnly: true,
       rowHeaders: true,

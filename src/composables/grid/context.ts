@@ -1,0 +1,70 @@
+/**
+ * What the pieces of the grid binding share: the workbook and sheet shown, the page's labels and
+ * callbacks, the sheet's ids and texts, and the Handsontable instance once mounted. Each piece
+ * (render, edits, contextMenu, clipboard, docToGrid) is made from this context; useGrid makes it.
+ */
+import type { Ref } from 'vue'
+import type Handsontable from '../handsontable'
+import type { ColumnMeta, ColumnType } from '../../core/workbook/schema'
+import type { ValidationProblem } from '../../core/workbook/table'
+import type { Peer } from '../../sync/presence'
+import type { OpenWorkbook } from '../useWorkbook'
+import type { WorkbookAccess } from '../useAccess'
+import type { RowTexts } from './rowTexts'
+
+export interface GridLabels {
+  rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
+  copy: string; cut: string
+  columnType: string; types: Record<ColumnType, string>
+  freezeRows: string; unfreeze: string
+  invalid: (p: ValidationProblem) => string
+  calculated: string
+  applyColumnFormula: string; stopColumnFormula: string
+  columnSettings: string
+  /** a colleague deleted the cell being typed in; the text is shown so it can be copied */
+  editLost: (text: string) => string
+}
+
+export interface Selected {
+  row: number; col: number; rowId: string; colId: string; address: string; text: string
+  /** the opposite corner of the selected range (the same cell when one cell is selected) */
+  endRowId: string; endColId: string
+}
+
+export interface GridActions {
+  /** open the column settings for a column (the page owns the dialog) */
+  columnSettings(colId: string, letter: string, meta: ColumnMeta): void
+  /** colleagues present, whose selections are outlined in their colour */
+  peers?: Ref<Peer[]>
+  /** Ctrl+Z / Ctrl+Y (the page also takes the person back to where the step was made) */
+  undo?(): void
+  redo?(): void
+  /** what I may edit: protected cells are read-only, structure changes of a locked sheet are refused */
+  access?: WorkbookAccess
+  /** told when an edit is not made because of access rules (with the reason) */
+  refused?(reason: string): void
+  /** a read-only grid already drawn in the container (from the workbook view), to take over */
+  takeDrawnGrid?(): Handsontable | null
+}
+
+/** The source tag of grid changes that come from the doc (never turned back into mutations). */
+export const SYNC = 'sync' as NonNullable<Parameters<Handsontable['alter']>[3]>
+
+export interface GridContext {
+  readonly wb: OpenWorkbook
+  readonly sheetId: Ref<string>
+  readonly labels: () => GridLabels
+  readonly onError: (e: unknown) => void
+  readonly actions?: GridActions
+  /** the sheet's ids and edit texts, as the grid shows them */
+  readonly rows: RowTexts
+  /** the grid, once mounted */
+  hot: Handsontable | null
+  /** redraws on the next frame (colleagues' outlines and the selection are read afresh) */
+  scheduleRender(): void
+  /** reads the selection from the grid into `selected` */
+  refreshSelected(): void
+}
+
+/** The active editor with its text field (Handsontable's editors keep it as TEXTAREA). */
+export type GridEditor = Handsontable.editors.BaseEditor & { TEXTAREA?: HTMLTextAreaElement }

@@ -1,0 +1,89 @@
+/**
+ * The grid's context menu: rows and columns inserted or deleted, column type, frozen panes and column
+ * formulas, each run as a guarded structural change (edits.ts). Built again when the language changes.
+ */
+import type Handsontable from '../handsontable'
+import { COLUMN_TYPES } from '../../core/workbook/schema'
+import * as m from '../../core/workbook/mutations'
+import { colToLetters } from '../../core/formulas/references'
+import type { GridContext } from './context'
+import type { GridEdits } from './edits'
+
+export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural'>): Handsontable.GridSettings['contextMenu'] {
+  const { rows, sheetId, actions } = ctx
+  const { structural } = edits
+  const L = ctx.labels()
+  const sel = () => {
+    const s = ctx.hot!.getSelectedRangeLast()
+    if (!s) return undefined
+    const from = s.getTopStartCorner(), to = s.getBottomEndCorner()
+    return { r1: Math.max(0, from.row ?? 0), r2: Math.max(0, to.row ?? 0), c1: Math.max(0, from.col ?? 0), c2: Math.max(0, to.col ?? 0) }
+  }
+  return {
+    items: {
+      row_above: { name: L.rowAbove, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
+      row_below: { name: L.rowBelow, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r2 + 1, s.r2 - s.r1 + 1, o)) } },
+      sep1: { name: '---------' },
+      col_left: { name: L.colLeft, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o)) } },
+      col_right: { name: L.colRight, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertCols(d, sheetId.value, s.c2 + 1, s.c2 - s.c1 + 1, o)) } },
+      sep2: { name: '---------' },
+      remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rows.rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o), { rows: [s.r1, s.r2] }) } },
+      remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && rows.colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o), { cols: [s.c1, s.c2] }) } },
+      sep3: { name: '---------' },
+      column_settings: {
+        name: L.columnSettings,
+        hidden: () => !actions,
+        callback: () => {
+          const s = sel()
+          const colId = s && rows.colIds[s.c1]
+          const no = colId ? actions?.access?.sheetRefusal(sheetId.value) ?? actions?.access?.columnRefusal(sheetId.value, colId) : null
+          if (no) { actions?.refused?.(no); return }
+          if (s && colId) actions?.columnSettings(colId, colToLetters(s.c1), { ...(rows.colMeta(s.c1) ?? {}) })
+        },
+      },
+      column_type: {
+        name: L.columnType,
+        submenu: {
+          items: COLUMN_TYPES.filter(type => type !== 'select').map(type => ({
+            key: `column_type:${type}`,
+            name: L.types[type],
+            callback: () => {
+              const s = sel()
+              if (!s) return
+              structural((d, o) => d.transact(() => {
+                for (let c = s.c1; c <= s.c2; c++) if (rows.colIds[c]) m.setColumnMeta(d, sheetId.value, rows.colIds[c]!, { type }, o)
+              }, o), { cols: [s.c1, s.c2] })
+            },
+          })),
+        },
+      },
+      freeze_rows: {
+        name: L.freezeRows,
+        callback: () => { const s = sel(); if (s) structural((d, o) => m.setFrozen(d, sheetId.value, { rows: s.r2 + 1 }, o)) },
+      },
+      unfreeze: {
+        name: L.unfreeze,
+        hidden: () => rows.frozen('frozenRows') === 0 && rows.frozen('frozenCols') === 0,
+        callback: () => structural((d, o) => m.setFrozen(d, sheetId.value, { rows: 0, cols: 0 }, o)),
+      },
+      column_formula: {
+        name: L.applyColumnFormula,
+        hidden: () => { const s = sel(); return !s || rows.rowIds[s.r1] === rows.totalsId || !rows.data[s.r1]?.[s.c1]?.startsWith('=') },
+        callback: () => {
+          const s = sel()
+          const input = s && rows.cellInput(rows.rowIds[s.r1]!, rows.colIds[s.c1]!)
+          if (!s || !input || typeof input !== 'object' || input.t !== 'f') return
+          structural((d, o) => m.setColumnFormula(d, sheetId.value, rows.colIds[s.c1]!, { rowId: rows.rowIds[s.r1]!, stored: input.v }, o), { cols: [s.c1, s.c1] })
+        },
+      },
+      column_formula_off: {
+        name: L.stopColumnFormula,
+        hidden: () => { const s = sel(); return !s || !rows.colMeta(s.c1)?.formula },
+        callback: () => { const s = sel(); if (s) structural((d, o) => m.setColumnFormula(d, sheetId.value, rows.colIds[s.c1]!, null, o), { cols: [s.c1, s.c1] }) },
+      },
+      sep4: { name: '---------' },
+      copy: { name: L.copy },
+      cut: { name: L.cut },
+    },
+  } as Handsontable.GridSettings['contextMenu']
+}

@@ -1,0 +1,135 @@
+/**
+ * How the grid draws: each cell shows the formula engine's value (formatted, as text: user content
+ * never becomes HTML) with its marks (error, totals row, colour rules, validation, protection) and
+ * colleagues' selections outlined in their colour; column headers carry the column's title. The marks'
+ * styles are in render.css, under the grid container's class.
+ */
+import type Handsontable from '../handsontable'
+import { baseRenderer } from 'handsontable/renderers'
+import { RULE_STYLES } from '../../core/workbook/schema'
+import { colToLetters } from '../../core/formulas/references'
+import { isErrorValue } from '../../core/formulas/engine'
+import { formatValue } from '../../core/format'
+import { ruleStyle, validationProblem } from '../../core/workbook/table'
+import { peerBox, type PeerBox } from '../../sync/presence'
+import { DateTextEditor } from '../gridEditors'
+import type { GridContext, GridLabels } from './context'
+import './render.css'
+
+/** The class of the element a workbook grid is drawn in: render.css styles cells under it. */
+export const GRID_CLASS = 'pw-grid'
+
+export type GridRender = ReturnType<typeof createRender>
+
+export function createRender(ctx: GridContext) {
+  const { rows, sheetId, labels, actions } = ctx
+  /** labels for the renderer, rebuilt when the language changes */
+  let cachedLabels: GridLabels | null = null
+  /** colleagues' selections on this sheet, in visible positions (recomputed when they or the layout change) */
+  let boxes: PeerBox[] = []
+
+  function computeBoxes(): void {
+    const peers = actions?.peers?.value ?? []
+    if (!peers.length) { boxes = []; return }
+    const rowIndex = new Map(rows.rowIds.map((id, i) => [id, i]))
+    const colIndex = new Map(rows.colIds.map((id, i) => [id, i]))
+    boxes = peers
+      .map(p => peerBox(p, sheetId.value, id => rowIndex.get(id) ?? -1, id => colIndex.get(id) ?? -1))
+      .filter((b): b is PeerBox => b !== null)
+  }
+
+  /** Outlines colleagues' selections in their colour, with their name on the active cell. */
+  function paintPresence(td: HTMLTableCellElement, row: number, col: number): void {
+    let shadow = ''
+    let tag: PeerBox | undefined
+    for (const b of boxes) {
+      if (row < b.r1 || row > b.r2 || col < b.c1 || col > b.c2) continue
+      const edges: string[] = []
+      if (row === b.r1) edges.push(`inset 0 2px 0 0 ${b.peer.color}`)
+      if (row === b.r2) edges.push(`inset 0 -2px 0 0 ${b.peer.color}`)
+      if (col === b.c1) edges.push(`inset 2px 0 0 0 ${b.peer.color}`)
+      if (col === b.c2) edges.push(`inset -2px 0 0 0 ${b.peer.color}`)
+      if (edges.length) shadow = shadow ? `${shadow}, ${edges.join(', ')}` : edges.join(', ')
+      if (row === b.tagRow && col === b.tagCol && !tag) tag = b
+    }
+    td.style.boxShadow = shadow
+    td.classList.toggle('cell-peer', !!shadow)
+    if (tag) {
+      const span = document.createElement('span')
+      span.className = 'presence-tag'
+      span.style.background = tag.peer.color
+      // text only: a name is user input
+      span.textContent = tag.peer.name
+      span.dataset.peer = String(tag.peer.clientId)
+      td.appendChild(span)
+    }
+  }
+
+  function cellRenderer(this: unknown, instance: Handsontable, td: HTMLTableCellElement, row: number, col: number, prop: string | number, value: unknown, cp: Handsontable.CellProperties) {
+    baseRenderer.call(this as never, instance as never, td, row, col, prop, value, cp as never)
+    const engine = rows.engine()
+    const v = engine.getValue(sheetId.value, row, col)
+    const meta = rows.colMeta(col)
+    // text only: user content never becomes HTML
+    td.textContent = formatValue(v, meta)
+    const numeric = typeof v === 'number'
+    const rowId = rows.rowIds[row]
+    const isTotals = rowId !== undefined && rowId === rows.totalsId
+    td.classList.toggle('htRight', numeric)
+    td.classList.toggle('cell-error', isErrorValue(v))
+    td.classList.toggle('cell-select', meta?.type === 'select')
+    td.classList.toggle('cell-totals', isTotals)
+    const colIdHere = rows.colIds[col]
+    td.classList.toggle('cell-protected', !!rowId && !!colIdHere && !!actions?.access?.isProtected(sheetId.value, rowId, colIdHere))
+    const style = meta?.rules && rowId
+      ? ruleStyle(meta, id => (id === undefined ? v : engine.getValueById(sheetId.value, rowId, id)), isTotals)
+      : undefined
+    for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
+    const problem = validationProblem(meta, v)
+    td.classList.toggle('cell-invalid', !!problem)
+    if (isErrorValue(v) && v.message) td.title = v.message
+    else if (problem) td.title = (cachedLabels ??= labels()).invalid(problem)
+    else td.removeAttribute('title')
+    paintPresence(td, row, col)
+  }
+
+  /** The editor and renderer of a column, by its type. */
+  function columnSettings(c: number): Handsontable.ColumnSettings {
+    const meta = rows.colMeta(c)
+    // Handsontable's dropdown strips anything tag-like from its options (it never renders them as HTML,
+    // but would show and write "<b>x</b>" as "x"): such options are left out of the list, and typed
+    const options = meta?.type === 'select' ? meta.options?.filter(o => !/<[^>]*>/.test(o)) : undefined
+    if (options?.length) {
+      return { editor: 'dropdown', source: options, strict: false, filter: false, renderer: cellRenderer as never }
+    }
+    if (meta?.type === 'date') return { editor: DateTextEditor as never, renderer: cellRenderer as never }
+    return { editor: 'text', renderer: cellRenderer as never }
+  }
+
+  function headerText(c: number): string {
+    const meta = rows.colMeta(c)
+    return meta?.title ? `${colToLetters(c)} · ${meta.title}` : colToLetters(c)
+  }
+
+  /** Column headers: the letter and title, marks for help and a column formula, the rest in the tooltip. */
+  function afterGetColHeader(c: number, th: HTMLTableCellElement): void {
+    if (c < 0) return
+    const span = th.querySelector('.colHeader')
+    if (span) span.textContent = headerText(c)
+    const meta = rows.colMeta(c)
+    // headers are narrow: the tooltip carries the whole title, its help and whether it is calculated
+    const tip = [meta?.title, meta?.help, meta?.formula ? labels().calculated : ''].filter(Boolean).join('\n')
+    th.classList.toggle('col-help', !!meta?.help)
+    th.classList.toggle('col-calculated', !!meta?.formula)
+    if (tip) th.title = tip
+    else th.removeAttribute('title')
+  }
+
+  return {
+    computeBoxes,
+    columnSettings,
+    afterGetColHeader,
+    /** the language changed: labels are read again at the next render */
+    relabel(): void { cachedLabels = null },
+  }
+}

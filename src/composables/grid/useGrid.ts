@@ -1,0 +1,196 @@
+/**
+ * The one binding between Handsontable and the workbook. The grid holds the *edit text* of each cell
+ * (formulas as A1) in a plain array it owns (rowTexts.ts); a custom renderer shows computed values from
+ * the formula engine (render.ts). Local edits become named mutations (edits.ts, contextMenu.ts,
+ * clipboard.ts); engine change events update only the cells they touch, and remote structural changes
+ * keep the cell being edited open, at its own (rowId, colId), with its text (docToGrid.ts).
+ * This file mounts the grid and gives the page its API: the selection, the formula bar's commit,
+ * selecting by ids, adding rows.
+ */
+import { onScopeDispose, ref, watch, type Ref } from 'vue'
+import Handsontable from '../handsontable'
+import * as m from '../../core/workbook/mutations'
+import { colToLetters } from '../../core/formulas/references'
+import { handsontableLicenseKey } from '../../core/licenses'
+import type { OpenWorkbook } from '../useWorkbook'
+import type { GridActions, GridContext, GridEditor, GridLabels, Selected } from './context'
+import { createRowTexts } from './rowTexts'
+import { createRender, GRID_CLASS } from './render'
+import { createEdits } from './edits'
+import { contextMenu } from './contextMenu'
+import { clipboardSettings } from './clipboard'
+import { followDoc } from './docToGrid'
+
+export type { GridActions, GridLabels, Selected } from './context'
+
+export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
+  const selected = ref<Selected | null>(null)
+  const rows = createRowTexts(wb, sheetId)
+  const ctx: GridContext = { wb, sheetId, labels, onError, actions, rows, hot: null, scheduleRender, refreshSelected }
+  const render = createRender(ctx)
+  const edits = createEdits(ctx)
+  let renderQueued = false
+  let unsubscribe: (() => void) | null = null
+
+  function scheduleRender(): void {
+    if (renderQueued) return
+    renderQueued = true
+    requestAnimationFrame(() => {
+      renderQueued = false
+      render.computeBoxes()
+      ctx.hot?.render()
+      refreshSelected()
+    })
+  }
+
+  function refreshSelected(): void {
+    const sel = ctx.hot?.getSelectedLast()
+    if (!sel) { selected.value = null; return }
+    const { rowIds, colIds } = rows
+    const [r, c, r2, c2] = sel
+    if (r < 0 || c < 0 || r >= rowIds.length || c >= colIds.length) { selected.value = null; return }
+    const er = Math.min(Math.max(r2, 0), rowIds.length - 1), ec = Math.min(Math.max(c2, 0), colIds.length - 1)
+    const next: Selected = {
+      row: r, col: c, rowId: rowIds[r]!, colId: colIds[c]!, address: colToLetters(c) + (r + 1), text: rows.data[r]?.[c] ?? '',
+      endRowId: rowIds[er]!, endColId: colIds[ec]!,
+    }
+    const prev = selected.value
+    // the same selection again (a re-render): keep the object, so watchers do not fire for nothing
+    if (prev && prev.rowId === next.rowId && prev.colId === next.colId && prev.endRowId === next.endRowId && prev.endColId === next.endColId
+      && prev.row === next.row && prev.col === next.col && prev.text === next.text) return
+    selected.value = next
+  }
+
+  /** Edits typed in the formula bar. */
+  function commitSelected(text: string): void {
+    const s = selected.value
+    if (!s) return
+    rows.data[s.row]![s.col] = text || null
+    edits.commitTexts([{ r: s.row, c: s.col, text }])
+    ctx.hot?.selectCell(s.row, s.col)
+  }
+
+  /** Ctrl+Z / Ctrl+Y go to the person's own undo; a space on a read-only cell does not scroll. */
+  function beforeKeyDown(e: KeyboardEvent): void {
+    const hot = ctx.hot
+    const mod = e.ctrlKey || e.metaKey
+    // on a read-only cell the cell itself keeps the focus: a space there would scroll the grid's
+    // pane away from the selection (Excel's Space never scrolls)
+    if (e.key === ' ' && !mod && !hot?.getActiveEditor()?.isOpened() && (e.target as HTMLElement | null)?.tagName === 'TD') { e.preventDefault(); return }
+    if (!mod || hot?.getActiveEditor()?.isOpened()) return
+    const k = e.key.toLowerCase()
+    if ((k === 'z' && !e.shiftKey) || k === 'y' || (k === 'z' && e.shiftKey)) {
+      e.preventDefault()
+      e.stopImmediatePropagation()
+      if (k === 'z' && !e.shiftKey) void (actions?.undo ? actions.undo() : wb.undo())
+      else void (actions?.redo ? actions.redo() : wb.redo())
+    }
+  }
+
+  function mount(): void {
+    if (!container.value || !wb.engine.value) return
+    performance.mark('pw:grid-start')
+    rows.build()
+    const settings: Handsontable.GridSettings = {
+      data: rows.data,
+      licenseKey: handsontableLicenseKey(),
+      themeName: 'ht-theme-main',
+      rowHeaders: true,
+      colHeaders: (c: number) => colToLetters(c),
+      afterGetColHeader: render.afterGetColHeader,
+      colWidths: (c: number) => rows.colMeta(c)?.width ?? (rows.colMeta(c)?.title ? 120 : 90),
+      height: '100%',
+      width: '100%',
+      stretchH: 'none',
+      autoWrapRow: true,
+      autoWrapCol: true,
+      manualColumnResize: true,
+      outsideClickDeselects: false,
+      undo: false,
+      fillHandle: true,
+      // typing through an IME (Chinese input) straight into a selected cell
+      imeFastEdit: true,
+      ...rows.frozenPanes(),
+      contextMenu: contextMenu(ctx, edits),
+      copyPaste: true,
+      cells: (r: number, c: number) => {
+        const st = render.columnSettings(c) as Handsontable.CellMeta
+        // always set: Handsontable merges this into a cached meta, so a true would outlive the lock
+        st.readOnly = !!edits.refusalAt(r, c)
+        return st
+      },
+      ...edits.settings,
+      afterSelectionEnd: () => refreshSelected(),
+      // while dragging a range, colleagues see it grow
+      afterSelection: () => refreshSelected(),
+      beforeKeyDown,
+      ...clipboardSettings(ctx, edits),
+    }
+    // the grid drawn from the workbook view while the doc was read becomes this one: no second grid
+    const drawn = actions?.takeDrawnGrid?.() ?? null
+    if (drawn) {
+      ctx.hot = drawn
+      drawn.updateSettings({ ...settings, readOnly: false, renderer: 'text' })
+      performance.mark('pw:grid-taken-over')
+    } else {
+      ctx.hot = new Handsontable(container.value, settings)
+    }
+    const hot = ctx.hot
+    container.value.classList.add(GRID_CLASS)
+    container.value.dataset.live = '1'
+    // With imeFastEdit, Handsontable select()s its textarea 1 ms after a selection change or render. When
+    // someone types fast after Enter ("=A1*A2"), that select() can land after the first characters and
+    // the next ones replace them. Once an editor is open (typing began), there is nothing to select.
+    const focus = (hot as unknown as { getFocusManager?: () => { setRefocusElementGetter?: (f: () => HTMLElement | null) => void } }).getFocusManager?.()
+    focus?.setRefocusElementGetter?.(() => {
+      const ed = ctx.hot?.getActiveEditor() as GridEditor | undefined
+      return ed && !ed.isOpened() ? ed.TEXTAREA ?? null : null
+    })
+    unsubscribe = followDoc(ctx)
+    if (rows.rowIds.length && rows.colIds.length) hot.selectCell(0, 0)
+    refreshSelected()
+  }
+
+  function switchSheet(): void {
+    const hot = ctx.hot
+    if (!hot) return
+    rows.build()
+    render.computeBoxes()
+    hot.updateSettings({ data: rows.data, ...rows.frozenPanes(), contextMenu: contextMenu(ctx, edits) })
+    // select A1 of the new sheet without taking the focus (a tab may be going into rename)
+    if (rows.rowIds.length && rows.colIds.length) hot.selectCell(0, 0, 0, 0, true, false)
+    hot.unlisten()
+    refreshSelected()
+  }
+
+  function destroy(): void {
+    unsubscribe?.()
+    unsubscribe = null
+    ctx.hot?.destroy()
+    ctx.hot = null
+  }
+
+  watch([container, wb.engine], () => { if (!ctx.hot) mount() }, { flush: 'post' })
+  if (actions?.peers) watch(actions.peers, () => scheduleRender())
+  watch(sheetId, () => switchSheet())
+  onScopeDispose(destroy)
+
+  return {
+    selected,
+    commitSelected,
+    relabel: () => { render.relabel(); ctx.hot?.updateSettings({ contextMenu: contextMenu(ctx, edits) }); ctx.hot?.render() },
+    focusGrid: () => { const s = selected.value; if (ctx.hot && s) ctx.hot.selectCell(s.row, s.col) },
+    /** selects a cell by ids (on the sheet shown) and scrolls it into view; false when it is gone */
+    selectById: (rowId: string, colId: string, endRowId = rowId, endColId = colId): boolean => {
+      const hot = ctx.hot
+      const r = rows.rowIds.indexOf(rowId), c = rows.colIds.indexOf(colId)
+      if (!hot || r < 0 || c < 0) return false
+      const r2 = rows.rowIds.indexOf(endRowId), c2 = rows.colIds.indexOf(endColId)
+      hot.selectCell(r, c, r2 < 0 ? r : r2, c2 < 0 ? c : c2)
+      refreshSelected()
+      return true
+    },
+    addRows: (n: number) => edits.structural((d, o) => m.insertRows(d, sheetId.value, rows.rowIds.length, n, o)),
+    get hot() { return ctx.hot },
+  }
+}
