@@ -29,6 +29,7 @@ import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import/xlsx'
 import { DEFAULT_EXPORT_OPTIONS, ExportRunner, type ExportRunnerOptions } from './export/runner'
 import { loadTemplates } from './templates'
 import { consoleLogger, createLogger, parseLogFormat, parseLogLevel, type Logger } from './log'
+import { setLicenseKeys, withDefaultKeys, type LicenseKeys } from '../src/core/licenses'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -67,6 +68,12 @@ export interface ServerOptions extends Partial<RoomOptions> {
   importLimits?: Partial<ImportLimits>
   /** the export worker: idle time before it stops, time limit and heap of an export, or in process */
   exportOptions?: Partial<ExportRunnerOptions>
+  /**
+   * Handsontable and HyperFormula licence keys, for exports here and for the page (a meta tag in
+   * index.html); default: HANDSONTABLE_LICENSE_KEY / HYPERFORMULA_LICENSE_KEY, else the non-commercial
+   * and GPL ones
+   */
+  licenseKeys?: Partial<LicenseKeys>
 }
 
 export interface RunningServer {
@@ -85,6 +92,10 @@ export interface RunningServer {
 }
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+
+/** The licence keys the environment sets (unset or empty: the defaults). */
+export const licenseKeysFromEnv = (env: NodeJS.ProcessEnv = process.env): LicenseKeys =>
+  withDefaultKeys({ handsontable: env.HANDSONTABLE_LICENSE_KEY?.trim(), hyperformula: env.HYPERFORMULA_LICENSE_KEY?.trim() })
 
 /** A request address for the log: share-link tokens left out. */
 export const redactUrl = (url: string | undefined): string => (url ?? '').replace(/([?&]token=)[^&#]*/gi, '$1…')
@@ -111,6 +122,9 @@ function statusText(status: number): string {
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? consoleLogger
+  // before anything builds an engine (template previews, exports; worker threads are handed them)
+  const licenseKeys = opts.licenseKeys ? withDefaultKeys(opts.licenseKeys) : licenseKeysFromEnv()
+  setLicenseKeys(licenseKeys)
   const templates = loadTemplates(opts.templatesDir ?? resolve(REPO_ROOT, 'templates'))
   const store: Store = opts.store ?? (opts.databaseUrl
     ? await new PostgresStore(opts.databaseUrl).open()
@@ -142,7 +156,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
     exports,
   }
-  const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log)
+  const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log, { licenseKeys })
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
   const wss = new WebSocketServer({ noServer: true, maxPayload: 2 * (opts.maxMessageBytes ?? 10 * 1024 * 1024), perMessageDeflate: false })
   let closing = false
@@ -294,6 +308,7 @@ async function main(): Promise<void> {
     redisPrefix: env.REDIS_PREFIX || undefined,
     maxDocBytes: bytes('MAX_DOC_BYTES'),
     maxMessageBytes: bytes('MAX_MESSAGE_BYTES'),
+    licenseKeys: licenseKeysFromEnv(env),
   })
   logger.info(env.DATABASE_URL ? 'store: PostgreSQL' : `data: ${resolve(env.DATA_DIR || './data')}`)
   let stopping = false

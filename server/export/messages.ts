@@ -5,6 +5,13 @@
  */
 import type { ExportReport } from './xlsx'
 import type { ReviewData } from './review'
+import type { LicenseKeys } from '../../src/core/licenses'
+
+/** what the worker thread is started with */
+export interface ExportWorkerData {
+  /** the server's licence keys (the thread's own copy of src/core/licenses.ts starts with the defaults) */
+  licenseKeys: LicenseKeys
+}
 
 export type ExportJob =
   | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; now?: number }

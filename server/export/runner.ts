@@ -11,7 +11,8 @@
 import { EventEmitter } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from '../log'
-import type { ExportJob, ExportReply, ExportRequest } from './messages'
+import type { ExportJob, ExportReply, ExportRequest, ExportWorkerData } from './messages'
+import { licenseKeys } from '../../src/core/licenses'
 
 // (the messages are the runner's API too: callers keep importing them from here)
 export type { ExportJob, ExportReply, ExportRequest } from './messages'
@@ -114,6 +115,8 @@ export class ExportRunner extends EventEmitter {
     // (its console goes to the server's own output)
     const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb },
+      // a thread has its own modules: the keys the server was given go with it (see ./worker.ts)
+      workerData: { licenseKeys: licenseKeys() } satisfies ExportWorkerData,
     })
     this.worker = worker
     this.started++

@@ -1,12 +1,17 @@
 /**
  * Serves the built SPA: files from the static dir, and index.html for any other GET path (client-side
  * routes such as /w/<id>). Hashed /assets/* are cached for a year; index.html is always revalidated.
+ *
+ * index.html goes out with the licence keys in a `<meta name="pw-licenses">` (src/core/licenses.ts reads
+ * it): the page allows no inline script, and a deployment's keys are configuration, not part of a build.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createHash } from 'node:crypto'
 import { createReadStream, promises as fs, readFileSync, type Stats } from 'node:fs'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { extname, join, resolve, sep } from 'node:path'
 import type { Logger } from '../log'
+import { DEFAULT_LICENSE_KEYS, type LicenseKeys } from '../../src/core/licenses'
 import { acceptedEncoding } from './encoding'
 
 const TYPES: Record<string, string> = {
@@ -67,9 +72,39 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
 }
 
-export function createStaticHandler(staticDir: string, log: Logger) {
+/** For a single-quoted attribute value: `&`, `'`, `<` and `>` as character references. */
+const attributeText = (text: string): string =>
+  text.replace(/[&'<>]/g, c => ({ '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;' })[c]!)
+
+/** `<meta name="pw-licenses" content='{"handsontable":"…","hyperformula":"…"}'>` */
+export const licenseMetaTag = (keys: LicenseKeys): string =>
+  `<meta name="pw-licenses" content='${attributeText(JSON.stringify({ handsontable: keys.handsontable, hyperformula: keys.hyperformula }))}'>`
+
+/** The page with `tag` first in its head (or where the head would begin, for a page written without one). */
+export function injectIntoHead(html: string, tag: string): string {
+  const at = /<head(?:\s[^>]*)?>/i.exec(html) ?? /<html(?:\s[^>]*)?>/i.exec(html) ?? /<!doctype[^>]*>/i.exec(html)
+  if (!at) return tag + html
+  const end = at.index + at[0].length
+  return `${html.slice(0, end)}\n    ${tag}${html.slice(end)}`
+}
+
+type Bodies = Record<'identity' | 'br' | 'gzip', Buffer>
+const pack = (html: string): Bodies => {
+  const body = Buffer.from(html, 'utf8')
+  return { identity: body, br: brotliCompressSync(body), gzip: gzipSync(body) }
+}
+
+export interface StaticOptions {
+  /** the keys the page is given (default: the non-commercial and GPL ones) */
+  licenseKeys?: LicenseKeys
+}
+
+export function createStaticHandler(staticDir: string, log: Logger, opts: StaticOptions = {}) {
   const root = resolve(staticDir)
   const index = join(root, 'index.html')
+  const meta = licenseMetaTag(opts.licenseKeys ?? DEFAULT_LICENSE_KEYS)
+  // other keys (a restart with new ones) make another version of the page for caches
+  const metaTag = createHash('sha256').update(meta).digest('hex').slice(0, 8)
 
   /**
    * The file, or its precompressed copy (`<file>.br` / `<file>.gz`, written by the build) when the
@@ -117,22 +152,27 @@ export function createStaticHandler(staticDir: string, log: Logger) {
   }
 
   /**
-   * index.html for a workbook page (/w/<id>): the same page, with the workbook page's scripts and styles
-   * asked for at once (modulepreload / preload, from the build's manifest) instead of after the boot
-   * script has run. Made once per build of index.html; null when there is no manifest.
+   * index.html as sent: read once per build of it, with the licence meta, compressed both ways. The
+   * workbook page's variant (/w/<id>) also asks for that page's scripts and styles at once
+   * (modulepreload / preload, from the build's manifest) instead of after the boot script has run;
+   * null when there is no manifest.
    */
-  let workbookPage: { mtimeMs: number; bodies: Record<'identity' | 'br' | 'gzip', Buffer> } | null = null
-  /** index.html's mtime when the variant could not be made (asked again only for a new build) */
-  let noVariantFor = -1
-  function workbookHtml(indexStats: Stats): typeof workbookPage {
-    if (workbookPage?.mtimeMs === indexStats.mtimeMs) return workbookPage
-    if (noVariantFor === indexStats.mtimeMs) return null
-    noVariantFor = indexStats.mtimeMs
+  let pages: { mtimeMs: number; size: number; html: string; plain: Bodies; workbook?: Bodies | null } | null = null
+  function indexPages(indexStats: Stats): NonNullable<typeof pages> {
+    if (pages?.mtimeMs === indexStats.mtimeMs && pages.size === indexStats.size) return pages
+    const html = injectIntoHead(readFileSync(index, 'utf8'), meta)
+    pages = { mtimeMs: indexStats.mtimeMs, size: indexStats.size, html, plain: pack(html) }
+    return pages
+  }
+
+  function workbookHtml(p: NonNullable<typeof pages>): Bodies | null {
+    if (p.workbook !== undefined) return p.workbook
+    p.workbook = null
     try {
       const manifest = JSON.parse(readFileSync(join(root, '.vite', 'manifest.json'), 'utf8')) as Record<string, { file: string; imports?: string[]; css?: string[] }>
       const page = manifest['src/pages/WorkbookPage.vue']
       if (!page) return null
-      const html = readFileSync(index, 'utf8')
+      const html = p.html
       const scripts = new Set<string>(), styles = new Set<string>(page.css ?? [])
       const walk = (key: string) => {
         const c = manifest[key]
@@ -146,20 +186,18 @@ export function createStaticHandler(staticDir: string, log: Logger) {
         ...[...scripts].filter(f => !html.includes(`/${f}"`)).map(f => `<link rel="modulepreload" crossorigin href="/${f}">`),
         ...[...styles].filter(f => !html.includes(`/${f}"`)).map(f => `<link rel="preload" as="style" crossorigin href="/${f}">`),
       ].join('\n    ')
-      const body = Buffer.from(html.replace('</head>', `    ${links}\n  </head>`), 'utf8')
-      workbookPage = { mtimeMs: indexStats.mtimeMs, bodies: { identity: body, br: brotliCompressSync(body), gzip: gzipSync(body) } }
-      noVariantFor = -1
-      return workbookPage
+      p.workbook = pack(html.replace('</head>', `    ${links}\n  </head>`))
+      return p.workbook
     } catch (e) {
       log.warn('[static] no workbook page variant of index.html:', (e as Error).message)
       return null
     }
   }
 
-  function serveWorkbookPage(req: IncomingMessage, res: ServerResponse, page: NonNullable<typeof workbookPage>, st: Stats): void {
+  function servePage(req: IncomingMessage, res: ServerResponse, bodies: Bodies, st: Stats, variant: 'p' | 'w'): void {
     const encoding = acceptedEncoding(req)
-    const body = page.bodies[encoding ?? 'identity']
-    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-w${encoding ? `-${encoding}` : ''}"`
+    const body = bodies[encoding ?? 'identity']
+    const etag = `W/"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}-${variant}${metaTag}${encoding ? `-${encoding}` : ''}"`
     const headers: Record<string, string> = {
       'Content-Type': 'text/html; charset=utf-8',
       'Cache-Control': 'no-cache',
@@ -218,8 +256,16 @@ export function createStaticHandler(staticDir: string, log: Logger) {
       sendText(res, 404, 'The web app is not built: run `npm run build`.')
       return
     }
-    const page = /^\/w\/[^/]+\/?$/.test(pathname) ? workbookHtml(indexStats) : null
-    if (page) serveWorkbookPage(req, res, page, indexStats)
-    else await serveFile(req, res, index, indexStats, 'no-cache')
+    let p: NonNullable<typeof pages>
+    try {
+      p = indexPages(indexStats)
+    } catch (e) {
+      log.error(`[static] reading ${index} failed:`, e)
+      sendText(res, 500, 'Internal Server Error')
+      return
+    }
+    const page = /^\/w\/[^/]+\/?$/.test(pathname) ? workbookHtml(p) : null
+    if (page) servePage(req, res, page, indexStats, 'w')
+    else servePage(req, res, p.plain, indexStats, 'p')
   }
 }

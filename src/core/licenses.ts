@@ -10,8 +10,15 @@ export const DEFAULT_LICENSE_KEYS: LicenseKeys = { handsontable: 'non-commercial
 
 let keys: LicenseKeys | null = null
 
+/** The keys given (empty or missing ones left out). */
+const given = (k: Partial<LicenseKeys>): Partial<LicenseKeys> =>
+  Object.fromEntries(Object.entries(k).filter(([name, v]) => name in DEFAULT_LICENSE_KEYS && typeof v === 'string' && v !== ''))
+
+/** The keys given over the defaults. */
+export const withDefaultKeys = (k: Partial<LicenseKeys> = {}): LicenseKeys => ({ ...DEFAULT_LICENSE_KEYS, ...given(k) })
+
 export function setLicenseKeys(k: Partial<LicenseKeys>): void {
-  keys = { ...DEFAULT_LICENSE_KEYS, ...current(), ...Object.fromEntries(Object.entries(k).filter(([, v]) => typeof v === 'string' && v !== '')) }
+  keys = { ...DEFAULT_LICENSE_KEYS, ...current(), ...given(k) }
 }
 
 function fromPage(): Partial<LicenseKeys> {
@@ -33,3 +40,5 @@ function current(): LicenseKeys {
 
 export const handsontableLicenseKey = (): string => current().handsontable
 export const hyperformulaLicenseKey = (): string => current().hyperformula
+/** Both keys in use (a copy), to hand on to a worker thread. */
+export const licenseKeys = (): LicenseKeys => ({ ...current() })

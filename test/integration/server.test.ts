@@ -21,6 +21,8 @@ import {
 import { setCell, setTitle } from '../../src/core/workbook/mutations'
 import { SqliteStore } from '../../server/store/sqlite'
 import { startServer } from '../../server/index'
+import { injectIntoHead, licenseMetaTag } from '../../server/http/static'
+import { DEFAULT_LICENSE_KEYS } from '../../src/core/licenses'
 import {
   GatedStore, closed, connectClient, createLink, createWorkbook, ownerTokens, socketUrl, docUntil, nextEvent, rawRequest, rawSocket, refusedUpgradeStatus,
   startTestServer, syncedClient, testLogger, until, testScope,
@@ -744,7 +746,8 @@ describe('static files', () => {
     const manifest = JSON.parse(readFileSync(join(dist, '.vite', 'manifest.json'), 'utf8')) as Record<string, { file: string; css?: string[] }>
     const page = manifest['src/pages/WorkbookPage.vue']!
     const home = (await rawRequest(s.url, '/')).body.toString('utf8')
-    expect(home).toBe(readFileSync(join(dist, 'index.html'), 'utf8'))
+    // the page as built, with the licence keys (see licenses.test.ts)
+    expect(home).toBe(injectIntoHead(readFileSync(join(dist, 'index.html'), 'utf8'), licenseMetaTag(DEFAULT_LICENSE_KEYS)))
     expect(home).not.toContain(`/${page.file}"`)
     for (const accept of ['', 'br', 'gzip']) {
       const res = await rawRequest(s.url, '/w/some-workbook', accept ? { 'accept-encoding': accept } : {})
@@ -770,7 +773,7 @@ describe('static files', () => {
     const page = await rawRequest(s.url, '/', { 'accept-encoding': 'br' })
     expect(page.headers['content-encoding']).toBe('br')
     const html = brotliDecompressSync(page.body).toString('utf8')
-    expect(html).toBe(readFileSync(join(dist, 'index.html'), 'utf8'))
+    expect(html).toBe(injectIntoHead(readFileSync(join(dist, 'index.html'), 'utf8'), licenseMetaTag(DEFAULT_LICENSE_KEYS)))
     // every script and style the page names; those under 1 KB have no copies and go as they are
     const files = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+\.(?:js|css))"/g)].map(m => m[1]!)
     expect(files.filter(f => statSync(join(dist, f)).size >= 1024).length).toBeGreaterThan(2)

@@ -9,9 +9,11 @@ import { isDate, isFormula, sheetOrderOf, sheetsOf, sheetParts, splitCellKey, ty
 import { WorkbookLayout, type SheetLayout } from '../workbook/layout'
 import { decodeFormula, needsRefreshAfterStructureChange, rangeEndResolvesThrough } from './references'
 import { dateToSerial } from '../workbook/input'
+import { hyperformulaLicenseKey } from '../licenses'
 
 export const HF_CONFIG: Partial<ConfigParams> = {
-  licenseKey: 'gpl-v3',
+  // configuration (src/core/licenses.ts), read each time an engine is built from this config
+  get licenseKey() { return hyperformulaLicenseKey() },
   // defaults are 40,000 rows / 18,278 columns; plans stay well inside these, raised deliberately
   maxRows: 200_000,
   maxColumns: 16_384,
