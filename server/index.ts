@@ -23,6 +23,7 @@ import { CLOSE, RoomManager, type RoomOptions } from './collab/rooms'
 import { RedisBus } from './collab/bus'
 import { handleApi, WORKBOOK_ID } from './http/api'
 import { createStaticHandler } from './http/static'
+import { forgetCompressed } from './http/encoding'
 import { HttpError, sendError } from './http/util'
 import { FailureBudget, authorize, hashToken, tokenOf } from './auth'
 import { DEFAULT_IMPORT_LIMITS, type ImportLimits } from './import/xlsx'
@@ -149,7 +150,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       log.warn(`[bus] Redis at ${opts.redisUrl} does not answer yet (${(e as Error).message})`)
     }
   }
-  const rooms = new RoomManager(store, log, roomOptions, bus)
+  // the compressed copies the HTTP layer keeps of a room's state and views go when the room lets go of them
+  const rooms = new RoomManager(store, log, { ...roomOptions, forgetCompressed }, bus)
   const exports = new ExportRunner({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exportOptions }, log)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
@@ -217,7 +219,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
           const conn = rooms.connect(id, ws, who)
           // a revoke that landed while this upgrade was being checked: its closeLink found no socket yet
           void store.findLink(hashToken(tokenOf(req, url))).then(l => {
-            if (!l || l.revokedAt !== null) conn.room.closeConnection(conn, CLOSE.revoked, 'link revoked')
+            if (!l || l.revokedAt !== null) rooms.closeLink(id, conn.who.linkId, CLOSE.revoked, 'link revoked')
           }, () => {})
         } catch (e) {
           log.error(`[collab] ${id}: connecting failed:`, e)

@@ -5,7 +5,7 @@
  * store stays the truth. When Redis goes away, each instance goes on serving its own clients; when it
  * comes back, every loaded room re-reads the store, so nothing published meanwhile is missed.
  *
- *   message = kind (1 byte: 0 update, 1 awareness, 2 state vector, 3 dropped) · instance id length (1 byte) · instance id · payload
+ *   message = kind (1 byte: 0 update, 1 awareness, 2 state vector, 3 dropped, 4 client-id claims) · instance id length (1 byte) · instance id · payload
  *
  * Anti-entropy: each instance publishes its rooms' state vectors now and then; an instance that sees
  * another holding edits it lacks (a message lost while Redis was paused or cut off) re-reads the store.
@@ -14,9 +14,12 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Logger } from '../log'
 
-/** update: a stored doc update; awareness: presence; state: a room's state vector, for anti-entropy; dropped: the workbook was deleted */
-export type BusKind = 'update' | 'awareness' | 'state' | 'dropped'
-const KINDS: BusKind[] = ['update', 'awareness', 'state', 'dropped']
+/**
+ * update: a stored doc update; awareness: presence; state: a room's state vector, for anti-entropy;
+ * dropped: the workbook was deleted; claims: client ids bound to links (JSON [[clientId, linkId], …])
+ */
+export type BusKind = 'update' | 'awareness' | 'state' | 'dropped' | 'claims'
+const KINDS: BusKind[] = ['update', 'awareness', 'state', 'dropped', 'claims']
 
 export interface RoomBus {
   readonly instanceId: string

@@ -41,15 +41,16 @@ export function readPeer(clientId: number, state: unknown): Peer | null {
   const name = cleanName((user as Record<string, unknown>).name)
   const color = (user as Record<string, unknown>).color
   if (!name || !isColor(color)) return null
-  let cursor: CursorState | null = null
-  const c = (state as Record<string, unknown>).cursor
-  if (c && typeof c === 'object') {
-    const sheet = (c as Record<string, unknown>).sheet
-    const anchor = readCell((c as Record<string, unknown>).anchor)
-    const head = readCell((c as Record<string, unknown>).head)
-    if (typeof sheet === 'string' && ID.test(sheet) && anchor && head) cursor = { sheet, anchor, head }
-  }
-  return { clientId, name, color, cursor }
+  return { clientId, name, color, cursor: readCursor((state as Record<string, unknown>).cursor) }
+}
+
+/** A selection from untrusted presence (the server keeps only this of it), or null. */
+export function readCursor(c: unknown): CursorState | null {
+  if (!c || typeof c !== 'object') return null
+  const sheet = (c as Record<string, unknown>).sheet
+  const anchor = readCell((c as Record<string, unknown>).anchor)
+  const head = readCell((c as Record<string, unknown>).head)
+  return typeof sheet === 'string' && ID.test(sheet) && anchor && head ? { sheet, anchor, head } : null
 }
 
 /** Everyone else present, in a stable order (by client id). */

@@ -186,13 +186,13 @@ describe('resting rooms', () => {
     const seen = until('the owner sees the viewer\'s cursor', () => [...owner.provider.awareness.getStates().values()].some(st => (st as { cursor?: unknown }).cursor !== undefined && (st as { cursor?: unknown }).cursor !== null) || undefined,
       r => { owner.provider.awareness.on('change', r); return () => owner.provider.awareness.off('change', r) })
     viewer.provider.awareness.setLocalStateField('user', { name: '小赵', color: '#993366' })
-    viewer.provider.awareness.setLocalStateField('cursor', { sheet: sid, row: 'r', col: 'c' })
+    viewer.provider.awareness.setLocalStateField('cursor', { sheet: sid, anchor: { row: 'r', col: 'c' }, head: { row: 'r', col: 'c' } })
     await seen
     expect(woke.whys).toEqual([])
     expect(room.isResting).toBe(true)
     // the owner moves: the room wakes before any change
     const wake = nextEvent<[string, { why: string }]>(s.rooms, 'room-woke', x => x === id)
-    owner.provider.awareness.setLocalStateField('cursor', { sheet: sid, row: 'r2', col: 'c2' })
+    owner.provider.awareness.setLocalStateField('cursor', { sheet: sid, anchor: { row: 'r2', col: 'c2' }, head: { row: 'r2', col: 'c2' } })
     const [, info] = await wake
     expect(info.why).toBe('presence')
     expect(room.isResting).toBe(false)
