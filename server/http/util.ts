@@ -1,5 +1,7 @@
-/** Small helpers for JSON over node:http. */
+/** Small helpers for JSON over node:http, and reading its input through a schema. */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { z } from 'zod'
+import { firstProblem } from '../../src/core/zod'
 
 /** An error with an HTTP status; its message is sent to the client as {"error": message}. */
 export class HttpError extends Error {
@@ -64,4 +66,28 @@ export function readRawBody(req: IncomingMessage, limit: number, tooLargeMessage
     req.on('error', err => { if (!failed) { failed = true; reject(new HttpError(400, `request body could not be read: ${err.message}`)) } })
     req.on('end', () => { if (!failed) resolve(Buffer.concat(chunks)) })
   })
+}
+
+/**
+ * The value as the schema reads it (typed, defaults filled), or a 400 naming the field: `title must be
+ * a string`, `images[2].png must be base64`. A message for the whole value is sent as it is.
+ */
+export function parseInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const r = schema.safeParse(value)
+  if (r.success) return r.data
+  const { field, message } = firstProblem(r.error)
+  throw new HttpError(400, field ? `${field} ${message}` : message)
+}
+
+/** A JSON body through a schema; an empty body reads as `{}` when `optional`. */
+export async function readBody<S extends z.ZodType>(req: IncomingMessage, limit: number, schema: S, { optional = false }: { optional?: boolean } = {}): Promise<z.output<S>> {
+  const body = await readJsonBody(req, limit)
+  return parseInput(schema, body === undefined && optional ? {} : body)
+}
+
+/** Query-string options through a schema (an option given twice: its first value). */
+export function readQuery<S extends z.ZodType>(url: URL, schema: S): z.output<S> {
+  const query = Object.create(null) as Record<string, string>
+  for (const [k, v] of url.searchParams) if (!Object.hasOwn(query, k)) query[k] = v
+  return parseInput(schema, query)
 }

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads'
 import * as Y from 'yjs'
 import { BadFile, checkZip } from './zip'
 import type { ImportedSheet, ImportedWorkbook, ReadLimits } from './model'
+import { checkImportLimits, type ImportLimits } from './options'
 import { addSheet, deleteRows, initWorkbook, normaliseSheetName, setCells, setColumnMeta, setFrozen, setTotalsRow, type CellWrite } from '../../src/core/workbook/mutations'
 import { toColumnFormula } from '../../src/core/workbook/table'
 import { COLUMN_TYPES, RULE_OPS, RULE_STYLES, type ColorRule } from '../../src/core/workbook/schema'
@@ -23,16 +24,7 @@ import { isFormula, sheetIds, sheetParts, sheetsOf, type CellInput, type ColumnM
 
 export { BadFile } from './zip'
 
-export interface ImportLimits extends ReadLimits {
-  maxEntries: number
-  maxUnpackedBytes: number
-  /** the parse is stopped after this long */
-  timeoutMs: number
-  /** heap of the parsing worker */
-  maxHeapMb: number
-  /** rows × columns of all sheets together (a few cells far apart would make a huge empty grid) */
-  maxGridCells: number
-}
+export type { ImportLimits } from './options'
 
 export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
   maxEntries: 2_000,
@@ -51,7 +43,8 @@ export const MAX_PARSING = 2
 let parsing = 0
 
 /** Parses the file (after checking the archive) in a worker; rejects with BadFile (503 when busy). */
-export async function readXlsx(buf: Buffer, limits: ImportLimits = DEFAULT_IMPORT_LIMITS): Promise<ImportedWorkbook> {
+export async function readXlsx(buf: Buffer, given: ImportLimits = DEFAULT_IMPORT_LIMITS): Promise<ImportedWorkbook> {
+  const limits = checkImportLimits(given)
   checkZip(buf, limits)
   if (parsing >= MAX_PARSING) throw new BadFile(503, 'the server is reading other files; try again in a moment')
   parsing++

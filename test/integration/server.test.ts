@@ -521,6 +521,39 @@ describe('API', () => {
     expect((await s.api('GET', '/api/health')).status).toBe(200)
   })
 
+  it('a 400 names the field of the body or query option that is wrong', async () => {
+    const s = await server()
+    const id = await createWorkbook(s)
+    const cases: [string, string, { body?: unknown; rawBody?: string }, RegExp][] = [
+      ['POST', '/api/workbooks', { body: { template: 5 } }, /^template must be a string$/],
+      ['POST', '/api/workbooks', { body: { title: 123 } }, /^title must be a string$/],
+      ['POST', '/api/workbooks', { body: { title: 'x'.repeat(201) } }, /^title must be at most 200 characters$/],
+      ['POST', '/api/workbooks', { body: { lang: 'fr' } }, /^lang must be one of zh-CN, en$/],
+      ['POST', '/api/workbooks', { body: { name: ['a'] } }, /^name must be a string$/],
+      ['POST', '/api/workbooks', { rawBody: '{"template": "blank",' }, /^malformed JSON body$/],
+      ['POST', '/api/workbooks', { rawBody: '[1,2]' }, /^request body must be a JSON object$/],
+      ['PATCH', `/api/workbooks/${id}`, { body: {} }, /^title is required$/],
+      ['PATCH', `/api/workbooks/${id}`, { body: { title: ' \u0007 ' } }, /^title must not be empty$/],
+      ['POST', `/api/workbooks/${id}/links`, { body: { role: 'admin', name: 'x' } }, /^role must be one of owner, editor, viewer$/],
+      ['POST', `/api/workbooks/${id}/links`, { body: { role: 'viewer' } }, /^name is required$/],
+      ['POST', `/api/workbooks/${id}/links`, { body: { role: 'viewer', name: '  ' } }, /^name must not be empty$/],
+      ['POST', `/api/workbooks/${id}/template`, { body: { description: 7 } }, /^description must be a string$/],
+      ['POST', `/api/workbooks/${id}/export.xlsx`, { body: { images: 'all' } }, /^images must be a list/],
+      ['POST', `/api/workbooks/${id}/export.xlsx`, { body: { images: [{ chartId: 'a b', png: 'iVBO' }] } }, /^images\[0\]\.chartId must be a chart id$/],
+      ['POST', '/api/templates', { body: [] }, /^request body must be a JSON object$/],
+      ['POST', '/api/workbooks/import?lang=xx', { rawBody: 'PK' }, /^lang must be one of zh-CN, en$/],
+      ['POST', `/api/workbooks/import?title=${'t'.repeat(201)}`, { rawBody: 'PK' }, /^title must be at most 200 characters$/],
+    ]
+    for (const [method, path, { body, rawBody }, message] of cases) {
+      const res = await s.api(method, path, body, { rawBody })
+      expect({ method, path, status: res.status }).toEqual({ method, path, status: 400 })
+      expect(res.json.error).toMatch(message)
+    }
+    // nothing was made by any of it
+    expect(await s.store.listWorkbooks()).toHaveLength(1)
+    expect(await s.store.listLinks(id)).toHaveLength(1)
+  })
+
   it('PATCH title reaches connected clients and the list', async () => {
     const s = await server()
     const id = await createWorkbook(s, { title: '旧名字' })

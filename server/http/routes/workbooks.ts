@@ -1,0 +1,98 @@
+/** Workbooks: listing (create secret), creating from a template, importing an .xlsx, reading, renaming, deleting. */
+import { z } from 'zod'
+import * as Y from 'yjs'
+import { setTitle } from '../../../src/core/workbook/mutations'
+import { buildWorkbook } from '../../../src/core/templates/template'
+import { SERVER_ORIGIN } from '../../collab/rooms'
+import { authorize, requireCreateSecret } from '../../auth'
+import { BadFile, buildFromImport, readXlsx } from '../../import/xlsx'
+import { importQuery } from '../../import/options'
+import { ALL, OWNERS, WRITERS, orGone, sendCreated, storeNew, workbookJson, youJson, type Route } from '../context'
+import { body, locale, name, ownerName, requiredTitle, title } from '../fields'
+import { HttpError, readBody, readQuery, readRawBody, sendJson, sendNoContent } from '../util'
+
+const createBody = body({
+  template: z.string({ error: 'must be a string' }).default('blank'),
+  title: title.optional(),
+  lang: locale,
+  name,
+})
+const patchBody = body({ title: requiredTitle })
+
+export const workbookRoutes: Route[] = [
+  {
+    pattern: /^\/api\/workbooks$/,
+    methods: {
+      GET: async (req, res, url, ctx) => {
+        // every workbook on the server, titles included: for whoever holds the create secret only
+        if (!ctx.createSecret) throw new HttpError(403, 'listing every workbook needs the server to have a create secret (CREATE_SECRET)')
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
+        sendJson(res, 200, (await ctx.store.listWorkbooks()).map(workbookJson))
+      },
+      POST: async (req, res, url, ctx) => {
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
+        const options = await readBody(req, ctx.maxBodyBytes, createBody, { optional: true })
+        const template = ctx.templates.get(options.template)
+        if (!template) throw new HttpError(400, `unknown template: ${options.template}`)
+        const doc = new Y.Doc()
+        try {
+          buildWorkbook(doc, template, { title: options.title || undefined, locale: options.lang })
+          sendCreated(res, await storeNew(ctx, doc, template.id, ownerName(options.name, options.lang)))
+        } finally {
+          doc.destroy()
+        }
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/import$/,
+    methods: {
+      POST: async (req, res, url, ctx) => {
+        requireCreateSecret(req, url, ctx, ctx.createSecret)
+        const options = readQuery(url, importQuery)
+        const file = await readRawBody(req, ctx.maxImportBytes)
+        if (!file.length) throw new HttpError(400, 'send the .xlsx file as the request body')
+        const doc = new Y.Doc()
+        try {
+          const model = await readXlsx(file, ctx.importLimits)
+          const fallbackTitle = options.lang === 'en' ? 'Imported workbook' : '导入的工作簿'
+          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells })
+          sendCreated(res, await storeNew(ctx, doc, 'import', ownerName(options.name, options.lang)), { report })
+        } catch (e) {
+          if (e instanceof BadFile) throw new HttpError(e.status, e.message)
+          throw e
+        } finally {
+          doc.destroy()
+        }
+      },
+    },
+  },
+  {
+    pattern: /^\/api\/workbooks\/([^/]+)$/,
+    methods: {
+      GET: async (req, res, url, ctx, id) => {
+        const link = await authorize(req, url, ctx, id, ALL)
+        const record = await ctx.store.getWorkbook(id)
+        if (!record) throw new HttpError(404, 'workbook not found')
+        sendJson(res, 200, { ...workbookJson(record), you: youJson(link) })
+      },
+      PATCH: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, WRITERS)
+        if (!(await ctx.store.getWorkbook(id))) throw new HttpError(404, 'workbook not found')
+        const { title: newTitle } = await readBody(req, ctx.maxBodyBytes, patchBody)
+        // through the live doc, so connected clients see the new title at once
+        await orGone(() => ctx.rooms.withDoc(id, doc => setTitle(doc, newTitle, SERVER_ORIGIN)))
+        await ctx.store.updateWorkbookMeta(id, { title: newTitle, updatedAt: Date.now() })
+        const record = await ctx.store.getWorkbook(id)
+        if (!record) throw new HttpError(404, 'workbook not found')
+        sendJson(res, 200, workbookJson(record))
+      },
+      DELETE: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, OWNERS)
+        const existed = await ctx.rooms.drop(id, () => ctx.store.deleteWorkbook(id))
+        if (!existed) throw new HttpError(404, 'workbook not found')
+        sendNoContent(res)
+      },
+    },
+  },
+]
