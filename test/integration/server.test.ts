@@ -675,7 +675,8 @@ describe('keep-alive and startup', () => {
     await expect(startServer(opts)).rejects.toThrow(/broken-plan\.json.*not valid JSON/)
     writeFileSync(join(templates, 'broken-plan.json'), JSON.stringify({ schemaVersion: 1, id: 'blank', title: 'x', sheets: [{ name: 'a' }] }))
     await expect(startServer(opts)).rejects.toThrow(/broken-plan\.json: id.*already used/)
-    // a valid second template is listed
+    // a valid second template is listed; the JSON Schema beside them is not a template
+    copyFileSync(join(repoTemplates, 'template.schema.json'), join(templates, 'template.schema.json'))
     writeFileSync(join(templates, 'broken-plan.json'), JSON.stringify({ schemaVersion: 1, id: 'okr', title: { 'zh-CN': '目标', en: 'Goals' }, sheets: [{ name: { 'zh-CN': '目标', en: 'Goals' } }] }))
     const s = await server({ dataDir: join(dir, 'db'), templatesDir: templates })
     const list = await s.api('GET', '/api/templates?lang=en')
