@@ -19,7 +19,7 @@ import { WebSocketServer } from 'ws'
 import { SqliteStore } from './store/sqlite'
 import { PostgresStore } from './store/postgres'
 import type { Store } from './store/types'
-import { CLOSE, RoomManager, type RoomOptions } from './collab/rooms'
+import { CLOSE, RoomManager, type RoomContext, type RoomHook, type RoomOptions } from './collab/rooms'
 import { RedisBus } from './collab/bus'
 import { handleApi, WORKBOOK_ID } from './http/api'
 import { createStaticHandler } from './http/static'
@@ -75,6 +75,8 @@ export interface ServerOptions extends Partial<RoomOptions> {
    * and GPL ones
    */
   licenseKeys?: Partial<LicenseKeys>
+  /** hooks each room runs after the built-in ones (server/collab/hooks/types.ts) */
+  roomHooks?: ((ctx: RoomContext) => RoomHook)[]
 }
 
 export interface RunningServer {
@@ -151,7 +153,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     }
   }
   // the compressed copies the HTTP layer keeps of a room's state and views go when the room lets go of them
-  const rooms = new RoomManager(store, log, { ...roomOptions, forgetCompressed }, bus)
+  const rooms = new RoomManager(store, log, { ...roomOptions, forgetCompressed, hooks: opts.roomHooks ?? [] }, bus)
   const exports = new ExportRunner({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exportOptions }, log)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
