@@ -12,12 +12,14 @@ import {
   cellRefusal, checkChange, defineRoots, lockSheet, quickCellCheck, readAccess, readProtections, setProtections, unlockSheet,
   type Principal, type Protection, type Refusal,
 } from '../../src/core/access/access'
-import { editCells, insertRows, deleteRows, setColumnMeta, renameSheet, addSheet, deleteSheet } from '../../src/core/workbook/mutations'
+import { editCells, insertCols, insertRows, deleteRows, setColumnMeta, renameSheet, addSheet, deleteSheet } from '../../src/core/workbook/mutations'
 import { sheetIds, sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { personalUndo } from '../../src/sync/undo'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { inputFromText } from '../../src/core/workbook/input'
-import { rng } from '../helpers/workbook'
+import { makeDoc, rng, type as typeIn } from '../helpers/workbook'
+import { FormulaEngine } from '../../src/core/formulas/engine'
+import { parseA1 } from '../../src/core/formulas/references'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 
@@ -49,6 +51,11 @@ function said(doc: Y.Doc, r: Refusal | null): string | null {
 
 /** Tries `change` on a copy of `doc` made by `who` and checks it as the server does; the refusal (code and label) or null. */
 function attempt(doc: Y.Doc, who: Principal, change: (copy: Y.Doc) => void): string | null {
+  return said(doc, refusalOf(doc, who, change))
+}
+
+/** The same, the refusal itself. */
+function refusalOf(doc: Y.Doc, who: Principal, change: (copy: Y.Doc) => void): Refusal | null {
   const client = new Y.Doc()
   Y.applyUpdate(client, Y.encodeStateAsUpdate(doc))
   const sv = Y.encodeStateVector(client)
@@ -59,11 +66,10 @@ function attempt(doc: Y.Doc, who: Principal, change: (copy: Y.Doc) => void): str
   Y.applyUpdate(mirror, Y.encodeStateAsUpdate(doc))
   let r: Refusal | null = null
   mirror.transact(tr => { Y.applyUpdate(mirror, update); r = checkChange(doc, mirror, tr, who) })
-  const full = said(doc, r)
   // the server's quick check of cell edits, where it decides, decides the same
   const quick = quickCellCheck(doc, update, Y.decodeUpdate(update), who)
-  if (quick !== undefined) { quickVerdicts++; expect(said(doc, quick)).toBe(full) }
-  return full
+  if (quick !== undefined) { quickVerdicts++; expect(quick).toEqual(r) }
+  return r
 }
 let quickVerdicts = 0
 const quickCheckOf = (doc: Y.Doc, update: Uint8Array, who: Principal) => quickCellCheck(doc, update, Y.decodeUpdate(update), who)
@@ -433,6 +439,95 @@ describe('an entry of several values', () => {
     Y.applyUpdate(copy, hostile)
     expect(sheetParts(sheetsOf(copy).get(sheet)!).cells.get(key)).toBeUndefined()
     expect(attempt(doc, editor('小李'), d => Y.applyUpdate(d, hostile))).toBe('protected 经理评分')
+  })
+})
+
+/**
+ * A budget sheet whose total B7 = SUM(B2:B6) = 151 is the manager's; the amounts above it are anyone's.
+ * Rows are s0r0…s0r11 (B2 is s0r1), columns s0c0…s0c3 (B is s0c1); B9 holds 99, outside the range.
+ */
+function budget(protections?: Protection[]) {
+  const doc = makeDoc([{ name: '预算', id: 's0', rows: 12, cols: 4 }, { name: '汇总', id: 's1', rows: 4, cols: 3 }])
+  defineRoots(doc)
+  typeIn(doc, 's0', 'A1', '项目'); typeIn(doc, 's0', 'B1', '金额')
+  ;[30, 30, 40, 31, 20].forEach((v, i) => typeIn(doc, 's0', `B${i + 2}`, String(v)))
+  typeIn(doc, 's0', 'B7', '=SUM(B2:B6)')
+  typeIn(doc, 's0', 'B9', '99')
+  setProtections(doc, protections ?? [{ id: 'total', sheet: 's0', rows: ['s0r6'], cols: ['s0c1'], names: ['王经理'], label: '合计' }])
+  return doc
+}
+/** Takes a row (or column) id out of the order and puts it back before `beforeId` (at the end when null). */
+const moveId = (sid: string, axis: 'rows' | 'cols', id: string, beforeId: string | null) => (d: Y.Doc) => d.transact(() => {
+  const order = sheetParts(sheetsOf(d).get(sid)!)[axis]
+  order.delete(order.toArray().indexOf(id), 1)
+  order.insert(beforeId === null ? order.length : order.toArray().indexOf(beforeId), [id])
+})
+/** The value of the cell at a visible position, from an engine built from the doc alone. */
+const valueAt = (doc: Y.Doc, sid: string, addr: string) => {
+  const e = new FormulaEngine(doc)
+  const { row, col } = parseA1(addr)!
+  try { return e.getValue(sid, row, col) } finally { e.destroy() }
+}
+
+describe('the rows a protected formula reads', () => {
+  it('an editor cannot move a row out of a protected total\'s range (151 → 121); the manager and the owner can', () => {
+    const doc = budget()
+    expect(valueAt(doc, 's0', 'B7')).toBe(151)
+    const out = moveId('s0', 'rows', 's0r2', 's0r7') // B3 (30) below the total
+    expect(refusalOf(doc, editor('小李'), out)).toEqual({ code: 'protected-range-moved', sheet: 's0', cell: 's0r6:s0c1', protection: 'total' })
+    expect(attempt(doc, editor('小李'), out)).toBe('protected-range-moved 合计')
+    // positive control: those the protection allows may, and the move does change the total
+    expect(attempt(doc, editor('王经理'), out)).toBeNull()
+    expect(attempt(doc, OWNER, out)).toBeNull()
+    out(doc)
+    expect(valueAt(doc, 's0', 'B6')).toBe(121)
+  })
+
+  it('refuses moving a row into the range from outside, and changing where a deleted end resolves', () => {
+    const doc = budget()
+    expect(attempt(doc, editor('小李'), moveId('s0', 'rows', 's0r8', 's0r3'))).toBe('protected-range-moved 合计')
+    // the range's end row deleted (by the owner): its tombstone says where the end now is; moving it moves the range
+    deleteRows(doc, 's0', 5, 1)
+    expect(valueAt(doc, 's0', 'B6')).toBe(131)
+    const rowsGone = (d: Y.Doc) => sheetParts(sheetsOf(d).get('s0')!).rowsGone
+    expect(rowsGone(doc).get('s0r5')).toEqual({ prev: 's0r4', next: 's0r6' })
+    expect(attempt(doc, editor('小李'), d => rowsGone(d).set('s0r5', { prev: 's0r2', next: 's0r6' }))).toBe('protected-range-moved 合计')
+    expect(attempt(doc, OWNER, d => rowsGone(d).set('s0r5', { prev: 's0r2', next: 's0r6' }))).toBeNull()
+  })
+
+  it('allows what keeps the rows it reads: reordering inside the range, inserting rows inside it, deleting rows whose cells one may delete', () => {
+    const doc = budget()
+    const li = editor('小李')
+    expect(attempt(doc, li, moveId('s0', 'rows', 's0r3', 's0r2'))).toBeNull()
+    // (moving a row above the range's first row takes it out: the range starts at that row)
+    expect(attempt(doc, li, moveId('s0', 'rows', 's0r3', 's0r1'))).toBe('protected-range-moved 合计')
+    expect(attempt(doc, li, moveId('s0', 'rows', 's0r9', 's0r11'))).toBeNull() // below the table
+    expect(attempt(doc, li, d => insertRows(d, 's0', 3, 2))).toBeNull()
+    expect(attempt(doc, li, d => insertRows(d, 's0', 6, 1))).toBeNull() // right above the total: its range grows
+    expect(attempt(doc, li, d => deleteRows(d, 's0', 2, 1))).toBeNull()
+    expect(attempt(doc, li, d => deleteRows(d, 's0', 1, 5))).toBeNull() // every row it sums
+    // but not the total's own row
+    expect(attempt(doc, li, d => deleteRows(d, 's0', 6, 1))).toBe('protected 合计')
+  })
+
+  it('follows protected formulas on other sheets, in locked sheets, and across columns', () => {
+    // a summary sheet, the manager's, sums the budget's amounts
+    const doc = budget([{ id: 'sum', sheet: 's1', names: ['王经理'], label: '汇总表' }])
+    typeIn(doc, 's1', 'A1', "=SUM('预算'!B2:B6)")
+    expect(attempt(doc, editor('小李'), moveId('s0', 'rows', 's0r2', null))).toBe('protected-range-moved 汇总表')
+    expect(refusalOf(doc, editor('小李'), moveId('s0', 'rows', 's0r2', null))).toMatchObject({ sheet: 's1', cell: 's1r0:s1c0', protection: 'sum' })
+    expect(attempt(doc, editor('王经理'), moveId('s0', 'rows', 's0r2', null))).toBeNull()
+    // a signed-off sheet's formulas read what they read when it was signed: nobody moves their rows
+    lockSheet(doc, 's1', '王经理')
+    expect(attempt(doc, OWNER, moveId('s0', 'rows', 's0r2', null))).toBe('protected-range-moved')
+    unlockSheet(doc, 's1')
+    // a row total across columns A:C, the manager's: moving column C out of it is refused, D's own move too
+    setProtections(doc, [{ id: 'row', sheet: 's0', rows: ['s0r9'], cols: ['s0c3'], names: ['王经理'], label: '行合计' }])
+    typeIn(doc, 's0', 'A10', '1'); typeIn(doc, 's0', 'C10', '2'); typeIn(doc, 's0', 'D10', '=SUM(A10:C10)')
+    expect(attempt(doc, editor('小李'), moveId('s0', 'cols', 's0c2', null))).toBe('protected-range-moved 行合计')
+    expect(attempt(doc, editor('小李'), moveId('s0', 'cols', 's0c3', 's0c0'))).toBeNull() // the total's own column, to the front
+    expect(attempt(doc, editor('小李'), d => insertCols(d, 's0', 1, 1))).toBeNull()
+    expect(attempt(doc, OWNER, moveId('s0', 'cols', 's0c2', null))).toBeNull()
   })
 })
 
