@@ -79,7 +79,7 @@ describe('guard hook: client ids', () => {
     await sendAndFlush(ws, awarenessFrame([{ client: doc.clientID, state: { user: { name: 'Eve', color: '#123456' }, cursor: null } }]))
     // the owner connects: refused, and told why
     const c = connectClient(s, id, doc)
-    const info = await new Promise<CloseEvent>(r => c.provider.once('connection-close', (e: CloseEvent) => r(e)))
+    const info = await new Promise<CloseEvent>((resolve, reject) => c.provider.once('connection-close', (e: CloseEvent | null) => (e ? resolve(e) : reject(new Error('closed without an event')))))
     c.provider.destroy()
     expect(info.code).toBe(4409)
     expect(parseRefusalReason(info.reason).code).toBe('foreign-client')
