@@ -1,7 +1,8 @@
 // @vitest-environment node
 /**
  * Attacks found in a review of the access rules, against the real server: writing under another
- * person's Yjs client id, flooding presence, and breaking a sheet's shape so that every replica fails.
+ * person's Yjs client id, flooding presence, breaking a sheet's shape so that every replica fails, and
+ * moving rows out of the range a protected total sums.
  */
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -10,6 +11,9 @@ import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import { cellKey, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds } from '../../src/core/workbook/schema'
 import { setCell } from '../../src/core/workbook/mutations'
+import { setProtections, readProtections } from '../../src/core/access/access'
+import { FormulaEngine } from '../../src/core/formulas/engine'
+import { type as typeIn } from '../helpers/workbook'
 import { MAX_AWARENESS_CLIENTS } from '../../server/collab/rooms'
 import { closed, createLink, createWorkbook, docUntil, rawSocket, socketUrl, syncedClient, testScope, until } from '../helpers/server'
 
@@ -30,6 +34,18 @@ async function sendAndFlush(ws: WebSocket, frame: Uint8Array): Promise<void> {
   await answered
 }
 const cellAt = (d: Y.Doc, sid: string, r: string, c: string) => sheetParts(sheetsOf(d).get(sid)!).cells.get(cellKey(r, c))
+/** An update, made on a copy of `doc` under a client id of its own, that takes row `id` out of the order and puts it back before `beforeId`. */
+function rowMove(doc: Y.Doc, sid: string, id: string, beforeId: string): Uint8Array {
+  const copy = new Y.Doc()
+  Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+  const sv = Y.encodeStateVector(copy)
+  copy.transact(() => {
+    const rows = sheetParts(sheetsOf(copy).get(sid)!).rows
+    rows.delete(rows.toArray().indexOf(id), 1)
+    rows.insert(rows.toArray().indexOf(beforeId), [id])
+  })
+  return Y.encodeStateAsUpdate(copy, sv)
+}
 
 describe('hardening', () => {
   it('an editor cannot continue the owner\'s client id: refused (4409), and the owner\'s offline edit still reaches everyone', async () => {
@@ -98,5 +114,40 @@ describe('hardening', () => {
     setCell(h.doc, sid, visibleRowIds(hs)[0]!, visibleColIds(hs)[0]!, 'fine')
     await docUntil(s.rooms.rooms.get(id)!.doc, 'the honest edit', d => cellAt(d, sid, visibleRowIds(hs)[0]!, visibleColIds(hs)[0]!) === 'fine')
     expect(h.provider.wsconnected).toBe(true)
+  })
+
+  it('moving a row out of the range a protected total sums is refused (4409 protected-range-moved); the manager\'s same move is accepted', async () => {
+    const s = await server()
+    const id = await createWorkbook(s)
+    const owner = track(await syncedClient(s, id))
+    const sid = sheetIds(owner.doc)[0]!
+    const sheet = sheetsOf(owner.doc).get(sid)!
+    const rows = visibleRowIds(sheet), cols = visibleColIds(sheet)
+    // B2:B6 anyone's, B7 = SUM(B2:B6) the manager's
+    ;[30, 30, 40, 31, 20].forEach((v, i) => typeIn(owner.doc, sid, `B${i + 2}`, String(v)))
+    typeIn(owner.doc, sid, 'B7', '=SUM(B2:B6)')
+    setProtections(owner.doc, [{ id: 'total', sheet: sid, rows: [rows[6]!], cols: [cols[1]!], names: ['王经理'], label: '合计' }])
+    const room = s.rooms.rooms.get(id)!
+    await docUntil(room.doc, 'the budget on the server', d => readProtections(d).length === 1 && cellAt(d, sid, rows[6]!, cols[1]!) !== undefined)
+    const total = (d: Y.Doc, addr: 'B6' | 'B7') => { const e = new FormulaEngine(d); try { return e.getValue(sid, addr === 'B6' ? 5 : 6, 1) } finally { e.destroy() } }
+    expect(total(room.doc, 'B7')).toBe(151)
+    const order = () => sheetParts(sheetsOf(room.doc).get(sid)!).rows.toArray()
+    const before = order()
+
+    // 小李 takes B3 (30) out of the order and puts it back below the total: no protected cell written
+    const li = socket(await rawSocket(socketUrl(s, id, await createLink(s, id, 'editor', '小李'))))
+    const shut = closed(li)
+    li.send(updateFrame(rowMove(room.doc, sid, rows[2]!, rows[7]!)))
+    expect(await shut).toEqual({ code: 4409, reason: 'protected-range-moved total' })
+    expect(order()).toEqual(before)
+    expect(total(room.doc, 'B7')).toBe(151)
+
+    // positive control: the manager's same move is the manager's to make, and does change the total
+    const wang = socket(await rawSocket(socketUrl(s, id, await createLink(s, id, 'editor', '王经理'))))
+    await sendAndFlush(wang, updateFrame(rowMove(room.doc, sid, rows[2]!, rows[7]!)))
+    await docUntil(room.doc, 'the manager\'s move on the server', () => order().indexOf(rows[2]!) > order().indexOf(rows[6]!))
+    expect(wang.readyState).toBe(WebSocket.OPEN)
+    expect(total(room.doc, 'B6')).toBe(121)
+    await docUntil(owner.doc, 'the move at the owner', d => visibleRowIds(sheetsOf(d).get(sid)!).indexOf(rows[2]!) === 6)
   })
 })
