@@ -21,6 +21,8 @@ import type { Identity } from '../sync/identity'
 import { personalUndo, type UndoPlace } from '../sync/undo'
 import { takeComputed, takeEarlyState } from '../sync/prefetch'
 import { viewMatches } from '../core/workbook/view'
+import { parseRefusalReason } from '../core/access/refusal'
+import { reissueState, trackOwnClients } from '../sync/reissue'
 
 export type ConnectionStatus = 'connecting' | 'syncing' | 'connected' | 'offline'
 
@@ -83,6 +85,8 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
   // yet: taking that doc spares reading it again and the socket then sends only what changed since
   const early = takeEarlyState(id, token)
   const doc = early?.kind === 'doc' ? early.doc : new Y.Doc()
+  // the client ids this replica writes with (Yjs may change its id by itself): see sync/reissue
+  const ownClients = trackOwnClients(doc)
   /** the doc holds the server's state (over HTTP) before the socket synced */
   let fromServer = early?.kind === 'doc'
   const origin = { who: 'local' }
@@ -176,8 +180,10 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
       // 4413: too large to take (one message, or the workbook grown past its limit)
       // my replica holds a change the server will never take: this copy must go (the page reopens)
       const reason = ev.reason || 'refused'
-      // 4409: my other edits are carried into the fresh replica; 4413 (too large): sending them again would fail again
-      refusedState.value = ev.code === 4409 ? Y.encodeStateAsUpdate(doc) : null
+      // 4409: my other edits are carried into the fresh replica; 4413 (too large): sending them again would fail again.
+      // My client id taken by someone else: everything I wrote goes again under new ids (sync/reissue), nothing lost
+      const takenId = ev.code === 4409 && parseRefusalReason(reason).code === 'foreign-client'
+      refusedState.value = ev.code !== 4409 ? null : takenId ? reissueState(doc, ownClients.ids) : Y.encodeStateAsUpdate(doc)
       localGone = true
       void (local ? local.clearData() : Promise.resolve()).catch(() => {}).then(() => { refused.value = reason })
     } else if (ev && ev.code >= 4400 && ev.code < 4500) {
