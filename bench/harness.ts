@@ -30,6 +30,8 @@ export interface BenchDetail {
 export interface BenchOutput {
   results: BenchResult[]
   details?: BenchDetail[]
+  /** set when the run was not the benchmark as defined (shortened by an environment variable, say): why; bench/results.json is then left as it was */
+  unrecorded?: string
 }
 
 export interface Benchmark {

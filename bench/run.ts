@@ -1,5 +1,6 @@
 /**
- * Runs every benchmark in one process, prints a table and writes bench/results.json.
+ * Runs every benchmark in one process, prints a table and writes bench/results.json (a BENCH_ONLY run
+ * replaces the rows of the benchmarks it ran there and keeps the others; `measured` says when each was).
  *
  *   node --expose-gc --import tsx bench/run.ts [--strict]
  *
@@ -7,7 +8,7 @@
  * 1 ours and the baseline disagree (or a benchmark crashed), 2 a target was missed under --strict.
  * Add a benchmark: export a `Benchmark` (see harness.ts) and list it in BENCHMARKS.
  */
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { CorrectnessError, gcExposed, type BenchDetail, type BenchResult, type Benchmark } from './harness'
@@ -45,14 +46,16 @@ async function main(): Promise<number> {
   const cpuList = cpus()
   console.log(`node ${process.version}, ${cpuList.length} cpu(s) ${cpuList[0]?.model ?? ''}`.trim())
 
-  const results: BenchResult[] = []
+  const results: (BenchResult & { benchmark: string })[] = []
   const details: (BenchDetail & { benchmark: string })[] = []
+  const unrecorded: string[] = []
   for (const b of BENCHMARKS) {
     console.log(`running: ${b.name} …`)
     const t0 = performance.now()
     const out = await b.run()
     console.log(`  done in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
-    results.push(...out.results)
+    if (out.unrecorded) unrecorded.push(`${b.name}: ${out.unrecorded}`)
+    for (const r of out.results) results.push({ benchmark: b.name, ...r })
     for (const d of out.details ?? []) details.push({ benchmark: b.name, ...d })
   }
 
@@ -68,19 +71,24 @@ async function main(): Promise<number> {
     ))
   }
 
-  const report = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpus: cpuList.length,
-    cpuModel: cpuList[0]?.model ?? null,
-    gcExposed,
-    results,
-    details,
-  }
-  // a partial run (BENCH_ONLY) prints only: bench/results.json holds whole runs
-  if (only.length) console.log('\n(BENCH_ONLY: bench/results.json left as it was)')
-  else {
+  const machine = { date: new Date().toISOString(), node: process.version, cpus: cpuList.length, cpuModel: cpuList[0]?.model ?? null, gcExposed }
+  // `measured`: when and where each benchmark's rows were last measured
+  const measured = Object.fromEntries(BENCHMARKS.map(b => [b.name, machine]))
+  if (unrecorded.length) console.log(`\nnot the benchmarks as defined (${unrecorded.join('; ')}): bench/results.json left as it was`)
+  else if (only.length) {
+    // a partial run (BENCH_ONLY) replaces the rows of the benchmarks it ran and keeps the others; the
+    // top-level date and machine stay those of the last whole run
+    type Report = typeof machine & { measured?: Record<string, typeof machine>; results: { benchmark?: string }[]; details: { benchmark?: string }[] }
+    const ran = new Set(BENCHMARKS.map(b => b.name))
+    const prev: Report | null = existsSync(RESULTS_FILE) ? JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as Report : null
+    const kept = <T extends { benchmark?: string }>(rows: T[] | undefined) => (rows ?? []).filter(r => r.benchmark === undefined || !ran.has(r.benchmark))
+    const report = prev
+      ? { ...prev, measured: { ...prev.measured, ...measured }, results: [...kept(prev.results), ...results], details: [...kept(prev.details), ...details] }
+      : { ...machine, measured, results, details }
     writeFileSync(RESULTS_FILE, JSON.stringify(report, null, 2) + '\n')
+    console.log(`\nBENCH_ONLY: the rows of ${[...ran].join(', ')} replaced in ${RESULTS_FILE}`)
+  } else {
+    writeFileSync(RESULTS_FILE, JSON.stringify({ ...machine, measured, results, details }, null, 2) + '\n')
     console.log(`\nwrote ${RESULTS_FILE}`)
   }
 
