@@ -8,12 +8,14 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import pg from 'pg'
 import { Redis } from 'ioredis'
-import { DATABASE_URL, REDIS_URL, uniqueName } from '../helpers/services'
-import { connectClient, docUntil, ownerTokens, startTestServer, until, type Client, type TestServer } from '../helpers/server'
-import { killAllServers, serverDirs, spawnServer, type ServerDirs } from '../helpers/process'
-import { PostgresStore } from '../../server/store/postgres'
-import { sheetIds, sheetsOf, visibleColIds, visibleRowIds, cellKey, sheetParts } from '../../src/core/workbook/schema'
-import { setCell } from '../../src/core/workbook/mutations'
+import { DATABASE_URL, REDIS_URL, uniqueName } from '../../helpers/services'
+import { closed, connectClient, docUntil, ownerTokens, rawSocket, socketUrl, startTestServer, until, type Client, type TestServer } from '../../helpers/server'
+import { parseRefusalReason } from '../../../src/core/access/access'
+import { updateFrame } from './frames'
+import { killAllServers, serverDirs, spawnServer, type ServerDirs } from '../../helpers/process'
+import { PostgresStore } from '../../../server/store/postgres'
+import { sheetIds, sheetsOf, visibleColIds, visibleRowIds, cellKey, sheetParts } from '../../../src/core/workbook/schema'
+import { setCell } from '../../../src/core/workbook/mutations'
 
 const cleanups: (() => unknown)[] = []
 afterEach(async () => {
@@ -70,6 +72,34 @@ async function onBoth(s1: TestServer, s2: TestServer): Promise<{ id: string; a: 
 }
 
 describe('several instances', () => {
+  it('a client id bound on one instance is bound on the others: an editor on another instance cannot write under it', async () => {
+    const c = await cluster()
+    const s1 = await instance(c), s2 = await instance(c)
+    const { id, a, b } = await onBoth(s1, s2)
+    const { sid, rows, cols } = cells(a.doc)
+    a.provider.awareness.setLocalStateField('user', { name: 'Owner', color: '#1a73e8' })
+    await until('b sees a', () => b.provider.awareness.getStates().has(a.doc.clientID) || undefined,
+      r => { b.provider.awareness.on('change', r); return () => b.provider.awareness.off('change', r) }, 10_000)
+    // Eve, on the other instance, continues the owner's client id
+    const token = (await s1.api('POST', `/api/workbooks/${id}/links`, { role: 'editor', name: 'Eve' })).json.token as string
+    const forged = new Y.Doc()
+    Y.applyUpdate(forged, Y.encodeStateAsUpdate(b.doc))
+    forged.clientID = a.doc.clientID
+    const sv = Y.encodeStateVector(forged)
+    setCell(forged, sid, rows[0]!, cols[0]!, 'forged')
+    const ws = await rawSocket(socketUrl(s2, id, token))
+    cleanups.push(() => ws.terminate())
+    const shut = closed(ws, 10_000)
+    ws.send(updateFrame(Y.encodeStateAsUpdate(forged, sv)))
+    const info = await shut
+    expect(info.code).toBe(4409)
+    expect(parseRefusalReason(info.reason).code).toBe('foreign-client')
+    // positive control: the owner's own edit under that id goes through both instances
+    setCell(a.doc, sid, rows[1]!, cols[0]!, 'owner')
+    await docUntil(b.doc, 'the owner\'s edit at b', d => cells(d).get(rows[1]!, cols[0]!) === 'owner', 10_000)
+    expect(cells(b.doc).get(rows[0]!, cols[0]!)).toBeUndefined()
+  })
+
   it('clients on two instances converge, edits and presence alike; compaction runs on one of them', async () => {
     const c = await cluster()
     const s1 = await instance(c), s2 = await instance(c)

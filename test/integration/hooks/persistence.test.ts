@@ -13,15 +13,15 @@ import { rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import * as Y from 'yjs'
 import type WebSocket from 'ws'
-import { metaOf, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds, cellKey, type CellInput, type SheetMap } from '../../src/core/workbook/schema'
-import { insertRows, setCell } from '../../src/core/workbook/mutations'
-import type { Connection } from '../../server/collab/rooms'
-import { GatedStore, closed, createWorkbook, docUntil, nextEvent, startTestServer, tempDir, until, type TestServer } from '../helpers/server'
+import { metaOf, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds, cellKey, type CellInput, type SheetMap } from '../../../src/core/workbook/schema'
+import { insertRows, setCell } from '../../../src/core/workbook/mutations'
+import type { Connection } from '../../../server/collab/rooms'
+import { GatedStore, closed, createWorkbook, docUntil, nextEvent, startTestServer, tempDir, until, type TestServer } from '../../helpers/server'
 import {
   awarenessClientsOf, contains, destroyAllClients, docsUntil, killAllServers, liveClient, sameContent, serverDirs,
   spawnServer, storedDoc, type LiveClient, type ServerDirs, type ServerProcess,
-} from '../helpers/process'
-import type { ServerOptions } from '../../server/index'
+} from '../../helpers/process'
+import type { ServerOptions } from '../../../server/index'
 
 // ── bookkeeping: clients first, then server processes (SIGKILL), then in-process servers and dirs ──
 

@@ -11,13 +11,13 @@ import WebSocket from 'ws'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import * as syncProtocol from 'y-protocols/sync'
-import { sheetIds } from '../../src/core/workbook/schema'
-import { defineRoots, readProtections, setProtections } from '../../src/core/access/access'
-import type { Room } from '../../server/collab/rooms'
+import { sheetIds } from '../../../src/core/workbook/schema'
+import { defineRoots, readProtections, setProtections } from '../../../src/core/access/access'
+import type { Room } from '../../../server/collab/rooms'
 import {
   connectClient, createLink, storedDoc, createWorkbook, docUntil, nextEvent, socketUrl, testScope, until, type TestServer,
-} from '../helpers/server'
-import { layoutOf, textAt, type } from '../helpers/workbook'
+} from '../../helpers/server'
+import { layoutOf, textAt, type } from '../../helpers/workbook'
 
 const { server, track, socket } = testScope()
 
