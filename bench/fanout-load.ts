@@ -8,7 +8,8 @@
  * step 1 on open, step 2 answered, updates as sync messages), with as little work per message as can
  * be: an edit is a real cell edit (`setCell` on the client's own Y.Doc, which holds the workbook from
  * its sync), stamped when its update goes to the socket (after the client's own Yjs work); a message
- * received after the sync is only stamped and copied into one preallocated arena (time, bytes). Which edits a message carries (client id and clock of each item) is read after the run,
+ * received after the sync is only stamped and copied into one preallocated arena (time, bytes).
+ * Which edits a message carries (client id and clock of each item) is read after the run,
  * when this process's CPU no longer matters; so is everything else. The generator's own code is run
  * (offline) before it connects, and collected, so that its first edits are not its code being compiled.
  *
@@ -50,6 +51,8 @@ export interface LoadResult {
   firstEdits: number[]
   /** median of the measured receipts other than those of each room's first edit */
   laterMedian: number
+  /** p99 of the measured receipts by the second of the measured stretch their edit was sent in (where a stall is) */
+  p99BySecond: number[]
   expected: number
   received: number
   /** of the measured stretch (first to last measured send) */
@@ -297,6 +300,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
   // what arrived: the items of every update a client received, matched to the edits that made them
   const latencies: number[] = []
   const later: number[] = []
+  const bySecond: number[][] = []
   const firsts = new Map<string, number[]>()
   let expected = 0, received = 0
   for (const c of clients) for (const e of new Set(c.edits.values())) if (e.measured) expected += plan.perRoom - 1
@@ -318,6 +322,8 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
         if (!e.measured) continue
         latencies.push(ms)
         received++
+        const sec = Math.max(0, Math.floor((e.t - windowStart) / 1000))
+        ;(bySecond[sec] ??= []).push(ms)
         if (!e.first) later.push(ms)
       }
     })
@@ -327,6 +333,7 @@ async function run(plan: LoadPlan): Promise<LoadResult> {
     latencies,
     firstEdits: plan.rooms.map(room => medianOf(firsts.get(room) ?? [])),
     laterMedian: medianOf(later),
+    p99BySecond: Array.from(bySecond, xs => quantile(Float64Array.from(xs ?? []).sort(), 0.99)),
     expected,
     received,
     windowMs,

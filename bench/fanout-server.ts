@@ -54,7 +54,9 @@ async function ours(setup: ServerSetup): Promise<{ ready: ServerReady; close(): 
   const { silentLogger } = await import('../server/log')
   const { hashToken, newLinkId, newToken } = await import('../server/auth')
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-fanout-'))
-  const s = await startServer({ port: 0, dataDir: dir, staticDir: dir, logger: silentLogger, messagesPerSecond: 1000, messageBurst: 2000 })
+  // BENCH_FANOUT_OURS='{"compactThreshold":1e9}': options of this server for a what-if run (not recorded)
+  const extra = JSON.parse(process.env.BENCH_FANOUT_OURS ?? '{}') as Record<string, unknown>
+  const s = await startServer({ port: 0, dataDir: dir, staticDir: dir, logger: silentLogger, messagesPerSecond: 1000, messageBurst: 2000, ...extra })
   const tokens: Record<string, string> = {}
   const state = new Uint8Array(Buffer.from(setup.state, 'base64'))
   for (const id of setup.rooms) {

@@ -18,7 +18,9 @@
  * and, from the cold runs, the first edit into each freshly loaded room against the median of the
  * edits after it. Targets: p50 and p99 ≤ 1.0× the reference; first edit ≤ 2× later edits.
  *
- *   BENCH_FANOUT_SECONDS (8), BENCH_FANOUT_WARMUP (3), BENCH_FANOUT_SHAPES (A,B), BENCH_FANOUT_MODES (warm,cold)
+ *   BENCH_FANOUT_SECONDS (8), BENCH_FANOUT_WARMUP (3), BENCH_FANOUT_SHAPES (A,B), BENCH_FANOUT_MODES (warm,cold),
+ *   BENCH_FANOUT_OURS (JSON: options of this server), BENCH_FANOUT_QUIET_WAIT (20): a run with any but
+ *   the last set is not the benchmark as defined, and is printed but not recorded
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -41,7 +43,7 @@ const QUIET_PCT = 20
 /** a run during which other processes took more than this share of either CPU is marked as disturbed */
 const DISTURBED_PCT = 15
 /** why a run is not the benchmark as defined (and is not recorded) */
-const SHORTENED = ['BENCH_FANOUT_SECONDS', 'BENCH_FANOUT_WARMUP', 'BENCH_FANOUT_SHAPES', 'BENCH_FANOUT_MODES'].filter(k => process.env[k] !== undefined)
+const SHORTENED = ['BENCH_FANOUT_SECONDS', 'BENCH_FANOUT_WARMUP', 'BENCH_FANOUT_SHAPES', 'BENCH_FANOUT_MODES', 'BENCH_FANOUT_OURS'].filter(k => process.env[k] !== undefined)
 
 type Side = 'ref' | 'ours'
 const ORDER: Side[] = ['ref', 'ours', 'ours', 'ref']
@@ -199,7 +201,7 @@ const disturbed = (r: Run) => r.others.load > DISTURBED_PCT || r.others.server >
 function describe(r: Run, shape: Shape, mode: Mode, i: number): string {
   const l = r.load
   const first = mode.key === 'cold' ? `; first edit ${f2(median(l.firstEdits))} ms (max ${f2(Math.max(...l.firstEdits))}), later ${f2(l.laterMedian)} ms` : ''
-  return `  ${shape.key} ${mode.key} ${r.side.padEnd(4)} #${i}: p50 ${f2(pct(l.latencies, 0.5))} ms, p99 ${f2(pct(l.latencies, 0.99))} ms, lost ${lost(r)} of ${l.expected}${first}` +
+  return `  ${shape.key} ${mode.key} ${r.side.padEnd(4)} #${i}: p50 ${f2(pct(l.latencies, 0.5))} ms, p99 ${f2(pct(l.latencies, 0.99))} ms, lost ${lost(r)} of ${l.expected}${first}; p99 by second ${l.p99BySecond.map(f2).join(' ')}` +
     ` | generator CPU ${f0(l.cpuPct)}% (loop busy ${f0(l.loopBusyPct)}%, delay p99 ${f2(l.loopDelayP99Ms)} ms, sends late p99 ${f2(l.sendLateP99Ms)} ms, ${l.gc.count} GCs, longest ${f2(l.gc.maxMs)} ms)` +
     ` | server CPU ${f0(serverCpuPct(r))}% | other processes on the generator's CPU ${f0(r.others.load)}%, on the server's ${f0(r.others.server)}%` +
     (disturbed(r) ? ' | DISTURBED' : '')
