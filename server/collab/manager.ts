@@ -14,6 +14,7 @@ import { CLOSE } from './close'
 import { Connection, LOCAL_OWNER, type ConnectionIdentity } from './connection'
 import { DEFAULT_ROOM_OPTIONS, WorkbookGoneError, type RoomEvents, type RoomOptions } from './options'
 import { Room } from './room'
+import { Compactor } from './compactor'
 import type { ViewEntry } from './hooks/resting'
 import type { RoomContext, RoomHook } from './hooks/types'
 
@@ -23,6 +24,9 @@ export interface ManagerOptions extends RoomOptions {
   /** hooks beyond the built-in ones (history, audit …), made for each room, run after them in order */
   hooks: ((ctx: RoomContext) => RoomHook)[]
 }
+
+/** the pause between two rooms' background jobs */
+const BACKGROUND_GAP_MS = 5
 
 export class RoomManager extends EventEmitter<RoomEvents> {
   /** for tests and diagnostics: the API asks through the methods below */
@@ -59,6 +63,19 @@ export class RoomManager extends EventEmitter<RoomEvents> {
     })
   }
 
+  private readonly compactor = new Compactor()
+  private backgroundChain: Promise<void> = Promise.resolve()
+
+  /**
+   * Heavy work of many rooms (fifty reaching their compaction threshold in the same second) goes one
+   * job at a time, with a few milliseconds between jobs in which the sockets are served.
+   */
+  private background(job: () => Promise<void>): Promise<void> {
+    const run = this.backgroundChain.then(job)
+    this.backgroundChain = run.catch(() => {}).then(() => new Promise<void>(r => setTimeout(r, BACKGROUND_GAP_MS)))
+    return run
+  }
+
   private getOrCreate(id: string): Room {
     let room = this.rooms.get(id)
     if (!room) {
@@ -69,6 +86,8 @@ export class RoomManager extends EventEmitter<RoomEvents> {
         forget: r => this.forget(r),
         droppedElsewhere: r => this.droppedElsewhere(r),
         closing: () => this.closing,
+        background: job => this.background(job),
+        fold: (rows, full) => this.compactor.fold(rows, full),
         forgetCompressed: this.forgetCompressed,
         extraHooks: this.extraHooks,
       })
@@ -249,5 +268,6 @@ export class RoomManager extends EventEmitter<RoomEvents> {
       if (room.state !== 'closed') room.destroyDoc()
     }
     await Promise.all(closed)
+    await this.compactor.close()
   }
 }

@@ -44,6 +44,10 @@ export interface RoomDeps {
   forget(room: Room): void
   /** another instance deleted the workbook */
   droppedElsewhere(room: Room): void
+  /** runs heavy work (compaction) after every other room's queued before it, one at a time */
+  background(job: () => Promise<void>): Promise<void>
+  /** merges stored rows into one update (`full`: through a doc), off this thread */
+  fold(rows: Uint8Array[], full: boolean): Promise<Uint8Array>
   /** the server is shutting down: no new unload timers */
   closing(): boolean
   forgetCompressed(buf: Uint8Array): void
@@ -79,7 +83,7 @@ export class Room {
     this.ctx = this.context()
     const ctx = this.ctx
     this.resting = new RestingHook(ctx, () => this.rest())
-    this.persistence = new PersistenceHook(ctx, () => deps.flushSoon(this), batch => this.each('onStored', h => h.onStored?.(batch)))
+    this.persistence = new PersistenceHook(ctx, () => deps.flushSoon(this), batch => this.each('onStored', h => h.onStored?.(batch)), job => deps.background(job), (rows, full) => deps.fold(rows, full))
     this.guard = new GuardHook(ctx, () => this.resting.encodedState())
     this.presence = new PresenceHook(ctx, (conn, client) => this.guard.claimAnnounced(conn, client))
     this.fanout = new FanoutHook(ctx, {

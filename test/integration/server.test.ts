@@ -332,7 +332,8 @@ describe('persistence', () => {
     }
     await s.rooms.flushAll()
     expect(compactions.length).toBeGreaterThan(0)
-    expect(compactions.every(n => n > 10)).toBe(true)
+    // each folds every row past the threshold (a fold of the rows after the last full compaction keeps that row)
+    expect(compactions.every(n => n >= 10)).toBe(true)
     const count = await s.store.countUpdates(id)
     expect(count).toBeLessThanOrEqual(11)
 

@@ -55,7 +55,15 @@ export class PersistenceHook implements RoomHook {
    * room due then (their writes reach the store in one run of callbacks, which SQLite commits as one).
    * `stored`: tells the hooks that follow a stored batch.
    */
-  constructor(private readonly ctx: RoomContext, private readonly flushSoon: () => void, private readonly stored: (b: StoredBatch) => void) {}
+  /**
+   * `background`: runs heavy work of this room after that of every other room queued before it;
+   * `fold`: merges stored rows into one (in a worker thread, see compactor.ts)
+   */
+  constructor(
+    private readonly ctx: RoomContext, private readonly flushSoon: () => void, private readonly stored: (b: StoredBatch) => void,
+    private readonly background: (job: () => Promise<void>) => Promise<void>,
+    private readonly fold: (rows: Uint8Array[], full: boolean) => Promise<Uint8Array>,
+  ) {}
 
   async onLoad(): Promise<void> {
     const { ctx } = this
@@ -80,7 +88,7 @@ export class PersistenceHook implements RoomHook {
 
   onReady(): void {
     this.observe(this.ctx.liveDoc())
-    if (this.storedUpdates > this.ctx.opts.compactThreshold) void this.ctx.enqueue(() => this.maybeCompact())
+    this.compactSoon()
   }
 
   onWake(doc: Y.Doc): void { this.observe(doc) }
@@ -168,9 +176,10 @@ export class PersistenceHook implements RoomHook {
       this.writeQueued = true
       // the batch is taken when the task starts: whatever arrives while the previous write is in flight joins it
       void ctx.enqueue(() => this.writeBatch())
-      void ctx.enqueue(() => this.maybeCompact())
     }
-    return ctx.enqueue(() => this.writeMeta(final))
+    const chain = ctx.enqueue(() => this.writeMeta(final))
+    // a final flush (unload, shutdown) also waits for a compaction under way
+    return final ? chain.then(() => this.compacted()) : chain
   }
 
   private async writeBatch(): Promise<void> {
@@ -212,6 +221,7 @@ export class PersistenceHook implements RoomHook {
       }
     }
     if (stored) {
+      this.compactSoon()
       ctx.emit('flushed', ctx.id, { seq: this.lastSeq, storedUpdates: this.storedUpdates, updates: batch.length, waitedMs: performance.now() - since })
       this.stored({ updates: batch, from: from.map(f => (f === RELAYED ? null : f)), merged, seq: this.lastSeq })
     }
@@ -287,6 +297,31 @@ export class PersistenceHook implements RoomHook {
     await ctx.store.updateWorkbookMeta(ctx.id, patch)
   }
 
+  /** a compaction under way (beside the write chain: the rows it replaces are fixed, appends go on meanwhile) */
+  private compaction: Promise<void> | null = null
+
+  /** resolves when no compaction is under way (one may follow another) */
+  private async compacted(): Promise<void> {
+    while (this.compaction) await this.compaction
+  }
+
+  private compactSoon(): void {
+    const { ctx } = this
+    if (this.compaction || ctx.deleted() || this.storedUpdates <= ctx.opts.compactThreshold || this.lastSeq === 0) return
+    // rooms due together must not hold up every socket at once: compactions of all rooms go one at a
+    // time, with the sockets served between (the merging itself is in a worker thread)
+    let failed = false
+    this.compaction = this.background(() => this.maybeCompact()).catch(e => {
+      failed = true
+      ctx.emit('store-error', ctx.id, e)
+      ctx.log.error(`[collab] ${ctx.id}: compaction failed:`, e)
+    }).finally(() => {
+      this.compaction = null
+      // what was stored meanwhile may be past the threshold again (after a failure: with the next write)
+      if (!failed && ctx.state() !== 'closed') this.compactSoon()
+    })
+  }
+
   private async maybeCompact(): Promise<void> {
     const { ctx } = this
     if (ctx.deleted() || this.compacting || this.storedUpdates <= ctx.opts.compactThreshold || this.lastSeq === 0) return
@@ -298,18 +333,16 @@ export class PersistenceHook implements RoomHook {
       // The stored rows themselves are merged (never this doc's state): with several instances on one
       // store, rows up to lastSeq may hold another instance's edits this doc has not received yet.
       const upto = this.lastSeq
-      const rows = (await ctx.store.loadUpdateRecords(ctx.id)).filter(r => r.seq <= upto)
-      const scratch = new Y.Doc()
-      try {
-        for (const r of rows) Y.applyUpdate(scratch, r.data)
-      } catch (e) {
-        scratch.destroy()
-        throw e
+      const all = await ctx.store.loadUpdateRecords(ctx.id)
+      const rows = all.filter(r => r.seq <= upto)
+      const { replaced, full } = foldPlan(rows)
+      const merged = await this.fold(replaced.map(r => r.data), full)
+      if (ctx.deleted()) return
+      const removed = await ctx.store.compact(ctx.id, merged, replaced.map(r => r.seq))
+      if (removed > 0) {
+        const stored = all.reduce((n, u) => n + u.data.length, 0) - replaced.reduce((n, u) => n + u.data.length, 0) + merged.length
+        this.docBytes = Math.min(this.docBytes, stored + this.pending.reduce((n, u) => n + u.length, 0))
       }
-      const merged = Y.encodeStateAsUpdate(scratch)
-      scratch.destroy()
-      const removed = await ctx.store.compact(ctx.id, merged, rows.map(r => r.seq))
-      if (removed > 0) this.docBytes = Math.min(this.docBytes, (await ctx.store.loadUpdateRecords(ctx.id)).reduce((n, u) => n + u.data.length, 0) + this.pending.reduce((n, u) => n + u.length, 0))
       this.storedUpdates = await ctx.store.countUpdates(ctx.id)
       ctx.emit('compacted', ctx.id, { removed, storedUpdates: this.storedUpdates })
     } finally {
@@ -338,4 +371,16 @@ export class PersistenceHook implements RoomHook {
     this.retryTimer = this.metaTimer = null
     this.observe(null)
   }
+}
+
+/**
+ * Which rows a compaction replaces, and how. The small updates after the first row (the last full
+ * compaction, usually most of the workbook) are only merged, which costs what they weigh, not what the
+ * workbook weighs; once they weigh half as much as that row, every row is folded through a doc (deleted
+ * content goes, the row is as small as it gets).
+ */
+export function foldPlan<R extends { data: Uint8Array }>(rows: R[]): { replaced: R[]; full: boolean } {
+  const tail = rows.slice(1)
+  const tailBytes = tail.reduce((n, r) => n + r.data.length, 0)
+  return rows.length > 2 && tailBytes * 2 < rows[0]!.data.length ? { replaced: tail, full: false } : { replaced: rows, full: true }
 }
