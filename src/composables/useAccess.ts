@@ -1,22 +1,13 @@
 /**
  * What I may do in the open workbook: my role and name (from my link, as the server says) and the
  * protections and locks in the doc, kept current as they change. The grid asks it cell by cell; the
- * server enforces the same rules (src/core/access/access.ts), so this only spares people refused edits.
+ * server enforces the same rules (src/core/access/rules.ts), so this only spares people refused edits.
  */
 import { computed, onScopeDispose, shallowRef, type Ref } from 'vue'
 import {
-  accessOf, canLock, cellRefusal, columnRefusal, readAccess, sheetRefusal, type AccessView, type Principal, type Refusal,
+  accessOf, canLock, cellRefusal, columnRefusal, inProtection, readAccess, sheetRefusal, type AccessView, type Principal, type Protection,
 } from '../core/access/access'
 import type { OpenWorkbook } from './useWorkbook'
-
-/** (until the grid takes refusals) the English text the grid passes on to refusalText */
-function legacyText(view: AccessView, r: Refusal | null): string | null {
-  if (!r) return null
-  if (r.code === 'read-only') return 'read-only link'
-  if (r.code === 'locked') return 'sheet is locked'
-  const label = view.protections.find(p => p.id === r.protection)?.label
-  return `protected${label ? `: ${label}` : ''}`
-}
 
 export function useAccess(wb: OpenWorkbook, who: Ref<Principal>) {
   const view = shallowRef<AccessView>(readAccess(wb.doc))
@@ -33,16 +24,17 @@ export function useAccess(wb: OpenWorkbook, who: Ref<Principal>) {
     isViewer: computed(() => who.value.role === 'viewer'),
     isOwner: computed(() => who.value.role === 'owner'),
     /** why I may not edit this cell, or null */
-    cellRefusal: (sheetId: string, rowId: string, colId: string) => legacyText(view.value, cellRefusal(view.value, wb.doc, who.value, sheetId, rowId, colId)),
+    cellRefusal: (sheetId: string, rowId: string, colId: string) => cellRefusal(view.value, wb.doc, who.value, sheetId, rowId, colId),
     /** why I may not insert/delete rows or columns or change the sheet's settings, or null */
-    sheetRefusal: (sheetId: string) => legacyText(view.value, sheetRefusal(view.value, who.value, sheetId)),
+    sheetRefusal: (sheetId: string) => sheetRefusal(view.value, who.value, sheetId),
     /** why I may not change or delete this column, or null */
-    columnRefusal: (sheetId: string, colId: string) => legacyText(view.value, columnRefusal(view.value, who.value, sheetId, colId)),
+    columnRefusal: (sheetId: string, colId: string) => columnRefusal(view.value, who.value, sheetId, colId),
     /** whether the cell lies in a protection at all (shown shaded, editable or not) */
-    isProtected: (sheetId: string, rowId: string, colId: string) => view.value.protections.some(p =>
-      p.sheet === sheetId && (!p.cols || p.cols.includes(colId) || p.personCol === colId) && (!p.rows || p.rows.includes(rowId))),
+    isProtected: (sheetId: string, rowId: string, colId: string) => view.value.protections.some(p => inProtection(p, sheetId, rowId, colId)),
     canLock: (sheetId: string) => canLock(view.value, who.value, sheetId),
     lockOf: (sheetId: string) => view.value.locks.get(sheetId) ?? null,
+    /** a protection by its id (a refusal names it), as the doc has it now */
+    protection: (id: string | undefined): Protection | null => (id && view.value.protections.find(p => p.id === id)) || null,
   }
 }
 

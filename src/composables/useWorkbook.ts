@@ -179,7 +179,8 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     if (ev && (ev.code === 4409 || ev.code === 4413)) {
       // 4413: too large to take (one message, or the workbook grown past its limit)
       // my replica holds a change the server will never take: this copy must go (the page reopens)
-      const reason = ev.reason || 'refused'
+      // the reason is a refusal code (core/access/refusal); a message too large to read is closed with English text
+      const reason = ev.code === 4413 && parseRefusalReason(ev.reason).code === 'refused' ? 'message-too-large' : ev.reason || 'refused'
       // 4409: my other edits are carried into the fresh replica; 4413 (too large): sending them again would fail again.
       // My client id taken by someone else: everything I wrote goes again under new ids (sync/reissue), nothing lost
       const takenId = ev.code === 4409 && parseRefusalReason(reason).code === 'foreign-client'

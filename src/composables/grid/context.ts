@@ -11,6 +11,7 @@ import type { Peer } from '../../sync/presence'
 import type { OpenWorkbook } from '../useWorkbook'
 import type { WorkbookAccess } from '../useAccess'
 import type { RowTexts } from './rowTexts'
+import type { Refusal } from '../../core/access/refusal'
 
 export interface GridLabels {
   rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
@@ -41,8 +42,8 @@ export interface GridActions {
   redo?(): void
   /** what I may edit: protected cells are read-only, structure changes of a locked sheet are refused */
   access?: WorkbookAccess
-  /** told when an edit is not made because of access rules (with the reason) */
-  refused?(reason: string): void
+  /** told when an edit is not made because of access rules (with why) */
+  refused?(refusal: Refusal): void
   /** a read-only grid already drawn in the container (from the workbook view), to take over */
   takeDrawnGrid?(): Handsontable | null
 }

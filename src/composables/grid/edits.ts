@@ -10,6 +10,7 @@ import { cellKey, sheetParts } from '../../core/workbook/schema'
 import * as m from '../../core/workbook/mutations'
 import { inputFromText } from '../../core/workbook/input'
 import { SYNC, type GridContext } from './context'
+import type { Refusal } from '../../core/access/refusal'
 
 export type GridEdits = ReturnType<typeof createEdits>
 
@@ -17,7 +18,7 @@ export function createEdits(ctx: GridContext) {
   const { wb, rows, sheetId, actions } = ctx
 
   /** Why I may not edit the cell at this visible position (access rules), or null. */
-  function refusalAt(r: number, c: number): string | null {
+  function refusalAt(r: number, c: number): Refusal | null {
     const a = actions?.access
     const rowId = rows.rowIds[r], colId = rows.colIds[c]
     if (!a || !rowId || !colId) return null
@@ -26,7 +27,7 @@ export function createEdits(ctx: GridContext) {
 
   function commitTexts(changes: { r: number; c: number; text: string }[]): void {
     const writes: m.CellWrite[] = []
-    let refusal: string | null = null
+    let refusal: Refusal | null = null
     for (const { r, c, text } of changes) {
       const rowId = rows.rowIds[r], colId = rows.colIds[c]
       if (!rowId || !colId) continue
