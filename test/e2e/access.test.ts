@@ -235,4 +235,31 @@ describe('roles in the grid', () => {
     expect(errors).toEqual([])
     await ctx.close()
   })
+
+  // a refusal travels as a code (and the protection's id); the page says it in the person's language
+  for (const [locale, expected] of [['zh-CN', '你最近的修改被拒绝（受保护：评分）'], ['en-US', 'Your last change was refused (protected: Score)']] as const) {
+    it(`a refusal code from the server is shown translated (${locale})`, async () => {
+      const id = await createWorkbook(server, { template: 'blank', title: 'codes', lang: 'en', name: 'Boss' })
+      const c = await ownerClient(id)
+      const sheet = sheetIds(c.doc)[0]!
+      type(c.doc, sheet, 'C1', '90')
+      const ctx = await browser.newContext({ locale })
+      const page = await ctx.newPage()
+      const errors = watchErrors(page)
+      await page.goto(`${server.url}/w/${id}?token=${await createLink(server, id, 'editor', '小李')}`)
+      await waitForCell(page, 0, 2, '90')
+      await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+      await ctx.setOffline(true)
+      const colC = layoutOf(c.doc).sheet(sheet)!.cols.ids[2]!
+      setProtections(c.doc, [{ id: 'pscore', sheet, cols: [colC], names: ['王经理'], label: locale === 'en-US' ? 'Score' : '评分' }])
+      await clickCell(page, 0, 2)
+      await page.keyboard.type('100')
+      await page.keyboard.press('Enter')
+      await waitForCell(page, 0, 2, '100')
+      await ctx.setOffline(false)
+      await expect.poll(() => page.getByTestId('refused').innerText(), { timeout: 15_000 }).toContain(expected)
+      expect(errors).toEqual([])
+      await ctx.close()
+    })
+  }
 })
