@@ -99,5 +99,8 @@ process.on('message', async (m: unknown) => {
   await server.close()
   const [a, b] = marks
   const done: ServerDone = { cpuMs, measuredCpuMs: a && b ? b.cpu - a.cpu : NaN, measuredWallMs: a && b ? b.wall - a.wall : NaN }
-  process.send!(done, () => process.exit(0))
+  // Exit only when the parent hangs up: exiting on our own could let the parent see 'exit' before this
+  // message, and it would take a clean finish for a crash.
+  process.once('disconnect', () => process.exit(0))
+  process.send!(done)
 })

@@ -178,6 +178,7 @@ async function runOnce(side: Side, shape: Shape, mode: Mode, state: string, pin:
     const closed = nextMessage<ServerDone>(server)
     server.send('close')
     const done = await Promise.race([closed, serverGone])
+    server.disconnect()
     const [a, b] = marks
     const coreBusy = { load: a && b ? busyPct(a, b, pin.load) : NaN, server: a && b ? busyPct(a, b, pin.server) : NaN }
     const others = { load: Math.max(0, coreBusy.load - load.cpuPct), server: Math.max(0, coreBusy.server - (done.measuredCpuMs / done.measuredWallMs) * 100) }
