@@ -2,6 +2,9 @@
 // Plain JavaScript (only Yjs is needed), so the thread starts in milliseconds.
 import { parentPort } from 'node:worker_threads'
 import * as Y from 'yjs'
+import { lowerThisThread } from '../store/low-priority.mjs'
+
+lowerThisThread()
 
 parentPort.on('message', ({ id, rows, full }) => {
   try {

@@ -30,6 +30,13 @@ export class Compactor {
     })
   }
 
+  /** Starts the thread ahead of the first fold (its start-up then costs no socket a wait). */
+  warm(): void {
+    if (this.broken || this.worker) return
+    this.start()
+    if (this.jobs.size === 0) this.idleSoon()
+  }
+
   private start(): Worker {
     if (this.worker) return this.worker
     const worker = new Worker(new URL('./compact-worker.mjs', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 512 } })

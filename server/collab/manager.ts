@@ -88,6 +88,7 @@ export class RoomManager extends EventEmitter<RoomEvents> {
         closing: () => this.closing,
         background: job => this.background(job),
         fold: (rows, full) => this.compactor.fold(rows, full),
+        warmFold: () => this.compactor.warm(),
         forgetCompressed: this.forgetCompressed,
         extraHooks: this.extraHooks,
       })

@@ -48,6 +48,8 @@ export interface RoomDeps {
   background(job: () => Promise<void>): Promise<void>
   /** merges stored rows into one update (`full`: through a doc), off this thread */
   fold(rows: Uint8Array[], full: boolean): Promise<Uint8Array>
+  /** a fold is coming: get ready for it */
+  warmFold(): void
   /** the server is shutting down: no new unload timers */
   closing(): boolean
   forgetCompressed(buf: Uint8Array): void
@@ -83,7 +85,7 @@ export class Room {
     this.ctx = this.context()
     const ctx = this.ctx
     this.resting = new RestingHook(ctx, () => this.rest())
-    this.persistence = new PersistenceHook(ctx, () => deps.flushSoon(this), batch => this.each('onStored', h => h.onStored?.(batch)), job => deps.background(job), (rows, full) => deps.fold(rows, full))
+    this.persistence = new PersistenceHook(ctx, () => deps.flushSoon(this), batch => this.each('onStored', h => h.onStored?.(batch)), job => deps.background(job), { fold: (rows, full) => deps.fold(rows, full), warm: () => deps.warmFold() })
     this.guard = new GuardHook(ctx, () => this.resting.encodedState())
     this.presence = new PresenceHook(ctx, (conn, client) => this.guard.claimAnnounced(conn, client))
     this.fanout = new FanoutHook(ctx, {

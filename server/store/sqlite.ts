@@ -1,10 +1,13 @@
 /** Store on an embedded SQLite database (better-sqlite3, WAL mode) under the data directory. */
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
 
 const SCHEMA_VERSION = 4
+/** log pages (4 KB) past which a commit on the serving thread checkpoints itself */
+const CHECKPOINT_BACKSTOP_PAGES = 10_000
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: number; updated_at: number }
 
@@ -23,13 +26,17 @@ const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, 
 
 export class SqliteStore implements Store {
   readonly db: Database.Database
+  private readonly file: string
   private closed = false
+  /** the thread that checkpoints the write-ahead log (started with the first append) */
+  private checkpointer: Worker | null = null
   private readonly stmts
 
   /** `dataDir` is created if missing; the database file is `<dataDir>/workbooks.sqlite`. */
   constructor(dataDir: string, fileName = 'workbooks.sqlite') {
     mkdirSync(dataDir, { recursive: true })
-    this.db = new Database(join(dataDir, fileName))
+    this.file = join(dataDir, fileName)
+    this.db = new Database(this.file)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')
     this.db.pragma('foreign_keys = ON')
@@ -242,6 +249,7 @@ export class SqliteStore implements Store {
     const batch = this.appends
     this.appends = []
     if (this.closed) { for (const a of batch) a.reject(new Error('store is closed')); return }
+    this.checkpointer ??= this.startCheckpointer()
     let seqs: number[]
     try {
       seqs = this.appendAll(batch)
@@ -296,9 +304,33 @@ export class SqliteStore implements Store {
     this.db.prepare('SELECT 1').get()
   }
 
+  /**
+   * The write-ahead log is checkpointed by a thread of its own (checkpoint-worker.mjs) every half
+   * second; a commit on this thread checkpoints only if the log passes 40 MB (that thread stalled), and
+   * at the default 4 MB again if the thread cannot run.
+   */
+  private startCheckpointer(): Worker {
+    this.db.pragma(`wal_autocheckpoint = ${CHECKPOINT_BACKSTOP_PAGES}`)
+    const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file: this.file, intervalMs: 500 } })
+    worker.unref()
+    const fallBack = () => { if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000') }
+    worker.on('error', fallBack)
+    worker.on('exit', fallBack)
+    return worker
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    const w = this.checkpointer
+    this.checkpointer = null
+    if (w) {
+      const exited = new Promise<void>(resolve => w.once('exit', () => resolve()))
+      w.postMessage('stop')
+      const t = setTimeout(() => { void w.terminate() }, 2_000)
+      await exited
+      clearTimeout(t)
+    }
     this.db.close()
   }
 }

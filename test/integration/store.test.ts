@@ -4,6 +4,7 @@
  * updates (append, load, compact), links, client ids, templates, and a real workbook through the
  * server on each.
  */
+import { statSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SqliteStore } from '../../server/store/sqlite'
 import type { LinkRecord, Store } from '../../server/store/types'
@@ -187,5 +188,32 @@ describe.each(kinds)('%s store', (_name, make) => {
     await d.synced()
     expect(Array.from({ length: 20 }, (_, i) => textAt(d.doc, sheet, `A${i + 1}`))).toEqual(Array.from({ length: 20 }, (_, i) => String((i + 1) * 10)))
     expect(await s2.store.countUpdates(id)).toBeLessThan(20)
+  })
+})
+
+describe('sqlite store: the write-ahead log', () => {
+  it('is copied into the database file by its own thread, not by a commit of the serving thread', async () => {
+    const t = tempDir('pw-wal-')
+    cleanups.push(t.remove)
+    const store = new SqliteStore(t.dir)
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('w'))
+    const file = `${t.dir}/workbooks.sqlite`
+    const before = statSync(file).size
+    // 2 MB of updates: under the 4 MB at which a commit would checkpoint by itself
+    const chunk = new Uint8Array(64 * 1024).fill(7)
+    for (let i = 0; i < 32; i++) await store.appendUpdate('w', chunk)
+    expect(store.db.pragma('wal_autocheckpoint', { simple: true })).toBeGreaterThan(1000)
+    const deadline = Date.now() + 10_000
+    while (statSync(file).size < before + 2 * 1024 * 1024) {
+      if (Date.now() > deadline) throw new Error(`database file still ${statSync(file).size} bytes: the log was not checkpointed`)
+      await new Promise(r => setTimeout(r, 50))
+    }
+    expect((await store.loadUpdates('w')).length).toBe(32)
+    // closing stops the thread and loses nothing
+    await store.close()
+    const again = new SqliteStore(t.dir)
+    cleanups.push(() => again.close())
+    expect((await again.loadUpdates('w')).length).toBe(32)
   })
 })

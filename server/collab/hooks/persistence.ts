@@ -57,12 +57,13 @@ export class PersistenceHook implements RoomHook {
    */
   /**
    * `background`: runs heavy work of this room after that of every other room queued before it;
-   * `fold`: merges stored rows into one (in a worker thread, see compactor.ts)
+   * `folder.fold`: merges stored rows into one (in a worker thread, see compactor.ts); `folder.warm`
+   * gets that thread ready (called once the room is half-way to its next compaction)
    */
   constructor(
     private readonly ctx: RoomContext, private readonly flushSoon: () => void, private readonly stored: (b: StoredBatch) => void,
     private readonly background: (job: () => Promise<void>) => Promise<void>,
-    private readonly fold: (rows: Uint8Array[], full: boolean) => Promise<Uint8Array>,
+    private readonly folder: { fold(rows: Uint8Array[], full: boolean): Promise<Uint8Array>; warm(): void },
   ) {}
 
   async onLoad(): Promise<void> {
@@ -305,9 +306,28 @@ export class PersistenceHook implements RoomHook {
     while (this.compaction) await this.compaction
   }
 
+  private compactedOnce = false
+
+  /**
+   * Stored rows past which the room compacts. Rooms loaded together and edited at one pace (a team
+   * opening the week's workbooks, the benchmark's fifty rooms) would all reach the threshold in the
+   * same second; the first compaction of each is put off by up to half the threshold, by its id, and
+   * the later ones keep that spread.
+   */
+  private compactAt(): number {
+    const t = this.ctx.opts.compactThreshold
+    if (this.compactedOnce || !Number.isFinite(t) || t < 4) return t
+    let h = 0
+    for (let i = 0; i < this.ctx.id.length; i++) h = (h * 31 + this.ctx.id.charCodeAt(i)) >>> 0
+    return t + (h % Math.floor(t / 2))
+  }
+
   private compactSoon(): void {
     const { ctx } = this
-    if (this.compaction || ctx.deleted() || this.storedUpdates <= ctx.opts.compactThreshold || this.lastSeq === 0) return
+    if (this.compaction || ctx.deleted() || this.lastSeq === 0) return
+    const at = this.compactAt()
+    if (this.storedUpdates * 2 > at) this.folder.warm()
+    if (this.storedUpdates <= at) return
     // rooms due together must not hold up every socket at once: compactions of all rooms go one at a
     // time, with the sockets served between (the merging itself is in a worker thread)
     let failed = false
@@ -324,7 +344,7 @@ export class PersistenceHook implements RoomHook {
 
   private async maybeCompact(): Promise<void> {
     const { ctx } = this
-    if (ctx.deleted() || this.compacting || this.storedUpdates <= ctx.opts.compactThreshold || this.lastSeq === 0) return
+    if (ctx.deleted() || this.compacting || this.storedUpdates <= this.compactAt() || this.lastSeq === 0) return
     const bus = ctx.bus
     // one instance compacts a workbook at a time (the lock expires if that instance dies midway)
     if (bus && !(await bus.lock(`compact:${ctx.id}`, 30_000))) return
@@ -336,7 +356,7 @@ export class PersistenceHook implements RoomHook {
       const all = await ctx.store.loadUpdateRecords(ctx.id)
       const rows = all.filter(r => r.seq <= upto)
       const { replaced, full } = foldPlan(rows)
-      const merged = await this.fold(replaced.map(r => r.data), full)
+      const merged = await this.folder.fold(replaced.map(r => r.data), full)
       if (ctx.deleted()) return
       const removed = await ctx.store.compact(ctx.id, merged, replaced.map(r => r.seq))
       if (removed > 0) {
@@ -344,6 +364,7 @@ export class PersistenceHook implements RoomHook {
         this.docBytes = Math.min(this.docBytes, stored + this.pending.reduce((n, u) => n + u.length, 0))
       }
       this.storedUpdates = await ctx.store.countUpdates(ctx.id)
+      this.compactedOnce = true
       ctx.emit('compacted', ctx.id, { removed, storedUpdates: this.storedUpdates })
     } finally {
       this.compacting = false
