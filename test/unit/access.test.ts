@@ -15,6 +15,7 @@ import {
 import { editCells, insertCols, insertRows, deleteRows, setColumnMeta, renameSheet, addSheet, deleteSheet } from '../../src/core/workbook/mutations'
 import { sheetIds, sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { personalUndo } from '../../src/sync/undo'
+import { setCellStyle, styleKey, stylesOf } from '../../src/core/workbook/styles'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { inputFromText } from '../../src/core/workbook/input'
 import { makeDoc, rng, type as typeIn } from '../helpers/workbook'
@@ -225,6 +226,27 @@ describe('hostile changes', () => {
     expect(attempt(doc, editor('小李'), d => cellsOf(d, rules).set(`${layout.rows.ids[0]}:x`, new Y.Map() as never))).toBe('not-a-cell-value')
     expect(attempt(doc, editor('小李'), d => cellsOf(d, rules).set('a:b', { t: 'f', v: 'no equals sign' } as never))).toBe('not-a-cell-value')
     expect(attempt(doc, editor('小李'), d => sheetOrderOf(d).push([42 as unknown as string]))).toBe('not-a-sheet-id')
+  })
+})
+
+describe('cell formats', () => {
+  it('follow the cell rules: a protected cell keeps its look, a free one takes any; a signed-off sheet none; only formats the grid knows', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const row = layout.rows.ids[0]!
+    const bold = (colId: string) => (d: Y.Doc) => setCellStyle(d, sheet, [{ rowId: row, colId }], { b: true, bg: '#ffeeaa' })
+    expect(attempt(doc, editor('小李'), bold(col('实际值')))).toBe('protected 经理评分')
+    expect(attempt(doc, editor('王经理'), bold(col('实际值')))).toBeNull()
+    expect(attempt(doc, editor('小李'), bold(col('目标值')))).toBeNull()
+    expect(attempt(doc, { role: 'viewer', name: 'v' }, bold(col('目标值')))).toBe('read-only')
+    // taken off counts as a change too
+    setCellStyle(doc, sheet, [{ rowId: row, colId: col('实际值') }], { b: true })
+    expect(attempt(doc, editor('小李'), d => setCellStyle(d, sheet, [{ rowId: row, colId: col('实际值') }], { b: null }))).toBe('protected 经理评分')
+    // written by hand, past the mutation's own check
+    expect(attempt(doc, editor('小李'), d => stylesOf(d).set(styleKey(sheet, row, col('目标值'), 'bg'), 'red'))).toBe('not-a-style')
+    expect(attempt(doc, editor('小李'), d => stylesOf(d).set(`${sheet}/${row}:${col('目标值')}#font`, 'x'))).toBe('not-a-style')
+    expect(attempt(doc, editor('小李'), d => stylesOf(d).set('nonsense', true))).toBe('not-a-style')
+    lockSheet(doc, sheet, 'Boss')
+    expect(attempt(doc, OWNER, bold(col('目标值')))).toBe('locked')
   })
 })
 

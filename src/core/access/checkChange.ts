@@ -7,12 +7,13 @@
 import * as Y from 'yjs'
 import { chartProblem, chartsOf, type ChartSpec } from '../charts/charts'
 import { sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../workbook/schema'
+import { isStyleValue, parseStyleKey, stylesOf } from '../workbook/styles'
 import { cellWriteRefusal } from './cells'
 import { ChangeContext, visibleOf, type Axis } from './context'
 import { readAccess, sheetLock, type Principal } from './model'
 import { rangeMoveRefusal } from './ranges'
 import type { Refusal } from './refusal'
-import { canLock, columnRefusal, sheetDeleteRefusal, sheetRefusal } from './rules'
+import { canLock, cellRefusal, columnRefusal, sheetDeleteRefusal, sheetRefusal } from './rules'
 import { defineRoots, ID_TEXT, isSheetShape, KNOWN_ROOTS, SHEET_PARTS } from './shape'
 
 type Keys = ReadonlySet<string | null>
@@ -99,8 +100,26 @@ const sheets: Checker = (ctx, keys) => {
   return null
 }
 
+/**
+ * Formats are the cell's: whoever may not edit a cell (protected, or its sheet signed off) may not
+ * restyle it either; what is written must be a format the grid knows.
+ */
+const styles: Checker = (ctx, keys) => {
+  const after = stylesOf(ctx.after)
+  for (const k of present(keys)) {
+    const at = parseStyleKey(k)
+    const v = after.get(k)
+    if (!at || (v !== undefined && !isStyleValue(at.prop, v))) return { code: 'not-a-style' }
+    const sid = at.sheetId
+    if (ctx.view.locks.has(sid)) return { code: 'locked', sheet: sid }
+    const r = cellRefusal(ctx.view, ctx.before, ctx.who, sid, at.rowId, at.colId)
+    if (r) return { ...r, sheet: sid, cell: `${at.rowId}:${at.colId}` }
+  }
+  return null
+}
+
 // (maps, not objects: a type named like an Object property must not find a checker)
-const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets]])
+const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles]])
 
 // ── a sheet ───────────────────────────────────────────────────────────────────────────────────────
 

@@ -43,6 +43,8 @@ export const REFUSAL_CODES = [
   'not-a-cell',
   /** a cell value the workbook does not store */
   'not-a-cell-value',
+  /** a cell format the workbook does not know */
+  'not-a-style',
   /** a change the server cannot read */
   'malformed',
   /** the change builds on edits the server does not have */
