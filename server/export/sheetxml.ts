@@ -137,6 +137,8 @@ export type FileCell =
   | { kind: 's'; v: string }
   | { kind: 'b'; v: boolean }
   | { kind: 'f'; f: string; result: number | string | boolean | { error: string } | undefined }
+  /** no value, only a format */
+  | { kind: 'empty' }
 
 /** One `<c>` element of style number `style`; strings go to the shared string table. `ref` is the cell's A1 address. */
 export function cellXml(ref: string, cell: FileCell, style: number, strings: SharedStrings): string {
@@ -148,6 +150,7 @@ export function cellXml(ref: string, cell: FileCell, style: number, strings: Sha
     }
     case 's': return `<c r="${ref}"${s} t="s"><v>${strings.ref(cell.v)}</v></c>`
     case 'b': return `<c r="${ref}"${s} t="b"><v>${cell.v ? 1 : 0}</v></c>`
+    case 'empty': return `<c r="${ref}"${s}/>`
     case 'f': {
       const f = `<f>${escapeXml(cell.f)}</f>`
       const r = cell.result

@@ -24,6 +24,7 @@ import {
 import { columnFormulaFor, totalsRowOf } from '../../src/core/workbook/table'
 import { dateToSerial } from '../../src/core/workbook/input'
 import { deflateParts, findPart, readStored, replacePart } from './zip'
+import { STYLE_PROPS, sheetStyles, type CellStyle } from '../../src/core/workbook/styles'
 import { SharedStrings, StyleSamples, cellXml, joinSheet, splitSheet, type FileCell } from './sheetxml'
 
 /** Fill and font colours of the app's rule styles (as the grid shows them). */
@@ -116,20 +117,38 @@ const TOTALS_BORDER: Partial<ExcelJS.Borders> = { top: { style: 'thin', color: {
  */
 class SharedStyles {
   private readonly byKey = new Map<string, Partial<ExcelJS.Style>>()
-  /** `numeric`: ExcelJS gives numbers without a format the General format, other values none */
-  get(numFmt: string | undefined, numeric: boolean, totals: boolean): Partial<ExcelJS.Style> {
-    const key = `${numFmt ?? ''}\u0000${numeric ? 1 : 0}${totals ? 1 : 0}`
+  /**
+   * `numeric`: ExcelJS gives numbers without a format the General format, other values none;
+   * `look`: the cell's own format (bold, colours, alignment…), with its key (lookKey)
+   */
+  get(numFmt: string | undefined, numeric: boolean, totals: boolean, look?: CellStyle, lk = ''): Partial<ExcelJS.Style> {
+    const key = `${numFmt ?? ''}\u0000${numeric ? 1 : 0}${totals ? 1 : 0}\u0000${lk}`
     let style = this.byKey.get(key)
     if (!style) {
+      const font: Partial<ExcelJS.Font> = {
+        ...(totals || look?.b ? { bold: true } : {}), ...(look?.i ? { italic: true } : {}), ...(look?.u ? { underline: true } : {}),
+        ...(look?.s ? { strike: true } : {}), ...(look?.fc ? { color: { argb: argb(look.fc) } } : {}),
+      }
+      const alignment: Partial<ExcelJS.Alignment> = {
+        ...(look?.ha ? { horizontal: look.ha } : {}), ...(look?.va ? { vertical: look.va } : {}), ...(look?.wrap ? { wrapText: true } : {}),
+      }
       style = Object.freeze({
         ...(numFmt ? { numFmt } : {}),
-        ...(totals ? { font: { bold: true } as Partial<ExcelJS.Font>, border: TOTALS_BORDER } : {}),
+        ...(Object.keys(font).length ? { font } : {}),
+        ...(totals ? { border: TOTALS_BORDER } : {}),
+        ...(look?.bg ? { fill: { type: 'pattern', pattern: 'solid', fgColor: { argb: argb(look.bg) } } as ExcelJS.Fill } : {}),
+        ...(Object.keys(alignment).length ? { alignment } : {}),
       }) as Partial<ExcelJS.Style>
       this.byKey.set(key, style)
     }
     return style
   }
 }
+
+/** #rrggbb → Excel's AARRGGBB */
+const argb = (hex: string): string => `FF${hex.slice(1).toUpperCase()}`
+/** one text per distinct format (the same format, the same key) */
+const lookKey = (look: CellStyle | undefined): string => (look ? STYLE_PROPS.map(p => look[p] ?? '').join('|') : '')
 
 /** Excel's error values; HyperFormula's others (#CYCLE!, #ERROR!, #LIC!) are written as #VALUE! */
 const EXCEL_ERRORS = new Set(['#NULL!', '#DIV/0!', '#VALUE!', '#REF!', '#NAME?', '#NUM!', '#N/A', '#SPILL!', '#CALC!'])
@@ -229,6 +248,16 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
         if (r > lastRow) lastRow = r
         if (c > lastCol) lastCol = c
       })
+      // the cells' own formats by position (a formatted empty cell is written too)
+      const looks: { look: CellStyle; key: string }[][] = []
+      for (const [key, look] of sheetStyles(doc, sheetId)) {
+        const i = key.indexOf(':')
+        const r = rowPos.get(key.slice(0, i)), c = colPos.get(key.slice(i + 1))
+        if (r === undefined || c === undefined) continue
+        ;(looks[r] ??= [])[c] = { look, key: lookKey(look) }
+        if (r > lastRow) lastRow = r
+        if (c > lastCol) lastCol = c
+      }
       const formats = metas.map(numberFormat)
       const ctx = { layout, sheetId }
       /** an input as the file holds it, with its number format and whether ExcelJS would see a number */
@@ -249,16 +278,20 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       // the totals row through ExcelJS, with its row style; the data rows are written after ExcelJS
       // (./sheetxml.ts), in the styles of the samples it is given here
       const totalsAt = totalsId ? sl.rows.indexOf(totalsId) : -1
-      if (totalsAt >= 0 && grid[totalsAt]) {
+      if (totalsAt >= 0 && (grid[totalsAt] || looks[totalsAt])) {
         const xrow = ws.getRow(totalsAt + 1 + header)
-        grid[totalsAt]!.forEach((input, c) => {
+        grid[totalsAt]?.forEach((input, c) => {
           const v = input === undefined ? undefined : inFile(input, totalsAt, c)
           if (!v) return
           const cell = xrow.getCell(c + 1)
-          cell.value = v.cell.kind === 'f' ? { formula: v.cell.f, result: v.cell.result } as ExcelJS.CellFormulaValue : v.cell.v
-          cell.style = styles.get(v.fmt, v.numeric, true)
+          cell.value = v.cell.kind === 'f' ? { formula: v.cell.f, result: v.cell.result } as ExcelJS.CellFormulaValue : (v.cell as { v: number | string | boolean }).v
+          const l = looks[totalsAt]?.[c]
+          cell.style = styles.get(v.fmt, v.numeric, true, l?.look, l?.key)
           report.cells++
           if (v.cell.kind === 'f') report.formulas++
+        })
+        looks[totalsAt]?.forEach((l, c) => {
+          if (l && grid[totalsAt]?.[c] === undefined) xrow.getCell(c + 1).style = styles.get(formats[c], false, true, l.look, l.key)
         })
         // the row's own style too, for what is typed into its empty cells later
         // (through the model: `xrow.font = …` would set it on every cell's shared style object too)
@@ -266,6 +299,17 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       }
       const samples = new StyleSamples<Partial<ExcelJS.Style>>()
       for (const fmt of new Set([...formats, 'yyyy-mm-dd'])) for (const numeric of [true, false]) samples.add(styles.get(fmt, numeric, false), numeric)
+      // and one of each format the formatted cells use, with their value's kind
+      looks.forEach((row, r) => {
+        if (r === totalsAt) return
+        row.forEach((l, c) => {
+          if (!l) return
+          const input = grid[r]?.[c]
+          const v = input === undefined ? undefined : inFile(input, r, c)
+          if (v) samples.add(styles.get(v.fmt, v.numeric, false, l.look, l.key), v.numeric)
+          else samples.add(styles.get(formats[c], false, false, l.look, l.key), false)
+        })
+      })
       const sampleRow = header + Math.max(lastRow + 1, sl.rows.length) + 2
       const srow = ws.getRow(sampleRow)
       for (const [c, value, style] of samples.cells()) {
@@ -283,16 +327,19 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
           const letters = Array.from({ length: lastCol + 1 }, (_v, c) => colToLetters(c))
           const out: [number, string][] = []
           for (let r = 0; r <= lastRow; r++) {
-            const inputs = grid[r]
-            if (!inputs || r === totalsAt) continue
+            const inputs = grid[r], formatted = looks[r]
+            if ((!inputs && !formatted) || r === totalsAt) continue
             const n = r + 1 + header
             let xml = ''
             for (let c = 0; c <= lastCol; c++) {
-              const input = inputs[c]
-              if (input === undefined) continue
+              const input = inputs?.[c], l = formatted?.[c]
+              if (input === undefined) {
+                if (l) xml += cellXml(letters[c]! + n, { kind: 'empty' }, style.get(styles.get(formats[c], false, false, l.look, l.key))!, strings)
+                continue
+              }
               const v = inFile(input, r, c)
               if (!v) continue
-              xml += cellXml(letters[c]! + n, v.cell, style.get(styles.get(v.fmt, v.numeric, false))!, strings)
+              xml += cellXml(letters[c]! + n, v.cell, style.get(styles.get(v.fmt, v.numeric, false, l?.look, l?.key))!, strings)
               report.cells++
               if (v.cell.kind === 'f') report.formulas++
             }

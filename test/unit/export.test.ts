@@ -16,6 +16,7 @@ import { addSheet, setCell, setColumnMeta, setTotalsRow } from '../../src/core/w
 import { inflateRawSync } from 'node:zlib'
 import { checkZip } from '../../server/import/zip'
 import { makeDoc, type } from '../helpers/workbook'
+import { setCellStyle } from '../../src/core/workbook/styles'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
 
@@ -176,6 +177,40 @@ describe('what Excel needs', () => {
     expect(ws.getCell('C3').numFmt).toBe('0.0%')
     expect(ws.getCell('A2').numFmt ?? 'General').toBe('General')
     expect(ws.getCell('C2').value).toMatchObject({ formula: 'B2/B5', result: 0.75 })
+  })
+
+  it('writes cell formats: fonts, fills, alignment and wrap, on values, formulas, the totals row and empty cells, beside number formats', async () => {
+    const doc = makeDoc([{ name: 'Plan', id: 's0', rows: 6, cols: 3 }])
+    setColumnMeta(doc, 's0', 's0c0', { title: 'Item' })
+    setColumnMeta(doc, 's0', 's0c1', { title: 'Budget', type: 'currency', decimals: 0 })
+    type(doc, 's0', 'A1', 'SKU-1'); type(doc, 's0', 'B1', '300'); type(doc, 's0', 'C1', '=B1*2')
+    type(doc, 's0', 'A2', 'SKU-2'); type(doc, 's0', 'B2', '100')
+    type(doc, 's0', 'A6', '合计'); type(doc, 's0', 'B6', '=SUM(B1:B5)')
+    setTotalsRow(doc, 's0', 's0r5')
+    setCellStyle(doc, 's0', [{ rowId: 's0r0', colId: 's0c0' }], { b: true, i: true, fc: '#c00000', bg: '#fff2cc', ha: 'center', wrap: true })
+    setCellStyle(doc, 's0', [{ rowId: 's0r0', colId: 's0c1' }, { rowId: 's0r0', colId: 's0c2' }], { u: true, s: true, va: 'top' })
+    setCellStyle(doc, 's0', [{ rowId: 's0r3', colId: 's0c2' }], { bg: '#ddebf7' })
+    setCellStyle(doc, 's0', [{ rowId: 's0r5', colId: 's0c1' }], { fc: '#0070c0' })
+    const ws = (await readBack((await exportXlsx(doc)).buffer)).worksheets[0]!
+    const a2 = ws.getCell('A2')
+    expect(a2.value).toBe('SKU-1')
+    expect(a2.font).toMatchObject({ bold: true, italic: true, color: { argb: 'FFC00000' } })
+    expect(a2.fill).toMatchObject({ type: 'pattern', pattern: 'solid', fgColor: { argb: 'FFFFF2CC' } })
+    expect(a2.alignment).toMatchObject({ horizontal: 'center', wrapText: true })
+    // a number keeps its column's number format beside its own format
+    expect(ws.getCell('B2').font).toMatchObject({ underline: true, strike: true })
+    expect(ws.getCell('B2').alignment?.vertical).toBe('top')
+    expect(ws.getCell('B2').numFmt).toBe(numberFormat({ type: 'currency', decimals: 0 }))
+    expect(ws.getCell('C2').value).toMatchObject({ formula: 'B2*2', result: 600 })
+    expect(ws.getCell('C2').font?.underline).toBe(true)
+    // an empty cell with a fill is written, without a value
+    expect(ws.getCell('C5').value).toBeNull()
+    expect(ws.getCell('C5').fill).toMatchObject({ fgColor: { argb: 'FFDDEBF7' } })
+    // the totals row stays bold, with the cell's colour
+    expect(ws.getCell('B7').font).toMatchObject({ bold: true, color: { argb: 'FF0070C0' } })
+    // cells without a format have none
+    expect(ws.getCell('A3').font?.bold).not.toBe(true)
+    expect(ws.getCell('A3').fill).toBeUndefined()
   })
 
   it('writes a deflated archive that the importer and ExcelJS both read', async () => {

@@ -3,13 +3,14 @@
  * engine change events update only the cells they touch; a structural change moves the grid's rows and
  * columns (tagged SYNC, so they never come back as mutations) and reopens an open editor at its own
  * (rowId, colId), with its text and caret (handsontable #4305, #5270). Column types, widths, frozen
- * panes and the totals row are read from the doc's own transactions.
+ * panes, the totals row and cell formats are read from the doc's own transactions.
  */
 import type { Transaction } from 'yjs'
 import { sheetParts, splitCellKey } from '../../core/workbook/schema'
 import { decodeFormula, encodeFormula } from '../../core/formulas/references'
 import { diffOrder, type EngineChange } from '../../core/formulas/engine'
 import { totalsRowOf } from '../../core/workbook/table'
+import { stylesOf } from '../../core/workbook/styles'
 import { SYNC, type GridContext, type GridEditor } from './context'
 
 /** Follows the engine and the doc into the grid; returns the function that stops following. */
@@ -102,6 +103,8 @@ export function followDoc(ctx: GridContext): () => void {
     const s = rows.sheet()
     const hot = ctx.hot
     if (!hot || !s) return
+    // formats are drawn by the renderer: a redraw shows them (whoever made them)
+    if (txn.changed.has(stylesOf(wb.doc) as never)) ctx.scheduleRender()
     const colMetaMap = sheetParts(s).colMeta
     const metaChanged = txn.changed.has(colMetaMap as never)
     const sheetKeys = txn.changed.get(s as never)

@@ -11,6 +11,7 @@ import { colToLetters } from '../../core/formulas/references'
 import { isErrorValue } from '../../core/formulas/engine'
 import { formatValue } from '../../core/format'
 import { ruleStyle, validationProblem } from '../../core/workbook/table'
+import { readStyle, stylesOf, type CellStyle } from '../../core/workbook/styles'
 import { peerBox, type PeerBox } from '../../sync/presence'
 import { DateTextEditor } from '../gridEditors'
 import type { GridContext, GridLabels } from './context'
@@ -65,6 +66,8 @@ export function createRender(ctx: GridContext) {
     }
   }
 
+  const colIdOf = (c: number): string | undefined => rows.colIds[c]
+
   function cellRenderer(this: unknown, instance: Handsontable, td: HTMLTableCellElement, row: number, col: number, prop: string | number, value: unknown, cp: Handsontable.CellProperties) {
     baseRenderer.call(this as never, instance as never, td, row, col, prop, value, cp as never)
     const engine = rows.engine()
@@ -75,7 +78,8 @@ export function createRender(ctx: GridContext) {
     const numeric = typeof v === 'number'
     const rowId = rows.rowIds[row]
     const isTotals = rowId !== undefined && rowId === rows.totalsId
-    td.classList.toggle('htRight', numeric)
+    const look: CellStyle = rowId && colIdOf(col) ? readStyle(stylesOf(ctx.wb.doc), sheetId.value, rowId, colIdOf(col)!) : {}
+    paintFormat(td, look, numeric)
     td.classList.toggle('cell-error', isErrorValue(v))
     td.classList.toggle('cell-select', meta?.type === 'select')
     td.classList.toggle('cell-totals', isTotals)
@@ -91,6 +95,24 @@ export function createRender(ctx: GridContext) {
     else if (problem) td.title = (cachedLabels ??= labels()).invalid(problem)
     else td.removeAttribute('title')
     paintPresence(td, row, col)
+  }
+
+  /** The cell's own format; numbers go right unless the cell says otherwise (as in Excel). */
+  function paintFormat(td: HTMLTableCellElement, look: CellStyle, numeric: boolean): void {
+    const ha = look.ha ?? (numeric ? 'right' : undefined)
+    td.classList.toggle('htLeft', ha === 'left')
+    td.classList.toggle('htCenter', ha === 'center')
+    td.classList.toggle('htRight', ha === 'right')
+    td.classList.toggle('htTop', look.va === 'top')
+    td.classList.toggle('htMiddle', look.va === 'middle')
+    td.classList.toggle('htBottom', look.va === 'bottom')
+    td.classList.toggle('fmt-b', !!look.b)
+    td.classList.toggle('fmt-i', !!look.i)
+    td.classList.toggle('fmt-u', !!look.u)
+    td.classList.toggle('fmt-s', !!look.s)
+    // (colours are checked #rrggbb: nothing else reaches the style)
+    td.style.color = look.fc ?? ''
+    td.style.backgroundColor = look.bg ?? ''
   }
 
   /** The editor and renderer of a column, by its type. */

@@ -17,6 +17,7 @@ import type { GridActions, GridContext, GridEditor, GridLabels, Selected } from 
 import { createRowTexts } from './rowTexts'
 import { createRender, GRID_CLASS } from './render'
 import { createEdits } from './edits'
+import { createFormat } from './format'
 import { contextMenu } from './contextMenu'
 import { clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
@@ -29,6 +30,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   const ctx: GridContext = { wb, sheetId, labels, onError, actions, rows, hot: null, scheduleRender, refreshSelected }
   const render = createRender(ctx)
   const edits = createEdits(ctx)
+  const format = createFormat(ctx, edits)
   let renderQueued = false
   let unsubscribe: (() => void) | null = null
 
@@ -44,6 +46,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   }
 
   function refreshSelected(): void {
+    format.refresh()
     const sel = ctx.hot?.getSelectedLast()
     if (!sel) { selected.value = null; return }
     const { rowIds, colIds } = rows
@@ -78,6 +81,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     // pane away from the selection (Excel's Space never scrolls)
     if (e.key === ' ' && !mod && !hot?.getActiveEditor()?.isOpened() && (e.target as HTMLElement | null)?.tagName === 'TD') { e.preventDefault(); return }
     if (!mod || hot?.getActiveEditor()?.isOpened()) return
+    if (format.onKey(e)) return
     const k = e.key.toLowerCase()
     if ((k === 'z' && !e.shiftKey) || k === 'y' || (k === 'z' && e.shiftKey)) {
       e.preventDefault()
@@ -117,6 +121,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         const st = render.columnSettings(c) as Handsontable.CellMeta
         // always set: Handsontable merges this into a cached meta, so a true would outlive the lock
         st.readOnly = !!edits.refusalAt(r, c)
+        // text stays on one line unless the cell is formatted to wrap (as in Excel)
+        st.wordWrap = format.wraps(r, c)
         return st
       },
       ...edits.settings,
@@ -178,6 +184,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   return {
     selected,
     commitSelected,
+    /** cell formats of the selection (toolbar, shortcuts) */
+    format: { active: format.active, apply: format.apply, toggle: format.toggle, clear: format.clear },
     relabel: () => { render.relabel(); ctx.hot?.updateSettings({ contextMenu: contextMenu(ctx, edits) }); ctx.hot?.render() },
     focusGrid: () => { const s = selected.value; if (ctx.hot && s) ctx.hot.selectCell(s.row, s.col) },
     /** selects a cell by ids (on the sheet shown) and scrolls it into view; false when it is gone */
