@@ -18,6 +18,7 @@ import {
   cellKey, getTitle, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds, type CellInput, type ColumnMeta,
 } from '../../src/core/workbook/schema'
 import { addSheet, editCells, insertCols, insertRows, moveSheet, setTitle } from '../../src/core/workbook/mutations'
+import { cellStyle, setCellStyle } from '../../src/core/workbook/styles'
 import { lockSheet, readProtections, setProtections, sheetLock, unlockSheet, type Protection } from '../../src/core/access/access'
 import { parseA1 } from '../../src/core/formulas/references'
 import type { Connection } from '../../server/collab/rooms'
@@ -480,6 +481,38 @@ describe('protected cells', () => {
     setProtections(owner.doc, [], 'owner')
     await docUntil(serverDoc(s, id), 'protections cleared', d => readProtections(d).length === 0)
     expect(m.provider.wsconnected && owner.provider.wsconnected).toBe(true)
+  })
+
+  it('cell formats over the socket: an editor restyling a protected cell is refused (4409) and nothing of it is kept; free cells and the named manager are accepted', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'performance-appraisal', name: '张总' })
+    const owner = await client(s, id)
+    const { sid, score, actual } = appraisal(owner.doc)
+    const row = visibleRowIds(sheetsOf(owner.doc).get(sid)!)[0]!
+    const protection: Protection = { id: 'score', sheet: sid, cols: [score], names: ['王经理'], label: '得分' }
+    setProtections(owner.doc, [protection], 'owner')
+    await docUntil(serverDoc(s, id), 'the server has the protection', d => readProtections(d).length === 1)
+    const li = await link(s, id, 'editor', '小李')
+    const wang = await link(s, id, 'editor', '王经理')
+
+    const a = await client(s, id, li.token)
+    const refused = serverClose(a)
+    setCellStyle(a.doc, sid, [{ rowId: row, colId: actual }, { rowId: row, colId: score }], { bg: '#ff0000' }, 'li')
+    expect(await refused).toEqual({ code: 4409, reason: `protected ${protection.id}` })
+    // the whole change is refused, the free cell's part too
+    expect(cellStyle(serverDoc(s, id), sid, row, actual)).toEqual({})
+    expect(cellStyle(await storedDoc(s, id), sid, row, score)).toEqual({})
+    a.destroy()
+
+    const a2 = await client(s, id, li.token)
+    setCellStyle(a2.doc, sid, [{ rowId: row, colId: actual }], { b: true, fc: '#0070c0' }, 'li')
+    await docUntil(owner.doc, 'the owner sees 小李\'s format', d => cellStyle(d, sid, row, actual).b === true)
+    const m = await client(s, id, wang.token)
+    setCellStyle(m.doc, sid, [{ rowId: row, colId: score }], { bg: '#e2efda' }, 'wang')
+    await docUntil(owner.doc, 'the owner sees the manager\'s format', d => cellStyle(d, sid, row, score).bg === '#e2efda')
+    expect(a2.provider.wsconnected && m.provider.wsconnected).toBe(true)
+    await s.rooms.flushAll()
+    expect(cellStyle(await storedDoc(s, id), sid, row, actual)).toEqual({ b: true, fc: '#0070c0' })
   })
 
   it('per-row ownership: the person named in a row may edit that row\'s covered cells, not another row\'s, nor the person column', async () => {

@@ -35,6 +35,7 @@ import {
 import { cellKey, isFormula, metaOf, sheetIds, sheetOrderOf, sheetParts, sheetsOf } from '../../src/core/workbook/schema'
 import { connectClient, createWorkbook, startTestServer, until, type Client, type TestServer } from '../helpers/server'
 import { rng, type } from '../helpers/workbook'
+import { setCellStyle, stylesOf, type StylePatch } from '../../src/core/workbook/styles'
 
 // ── knobs ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -84,7 +85,7 @@ afterEach(async () => {
 
 /** Everything the app reads from a doc, as plain JSON (root types read through their schema accessors). */
 function dump(doc: Y.Doc) {
-  return { meta: metaOf(doc).toJSON(), sheetOrder: sheetOrderOf(doc).toJSON(), sheets: sheetsOf(doc).toJSON() }
+  return { meta: metaOf(doc).toJSON(), sheetOrder: sheetOrderOf(doc).toJSON(), sheets: sheetsOf(doc).toJSON(), styles: stylesOf(doc).toJSON() }
 }
 
 /** The first place where two JSON values differ, or undefined. */
@@ -228,6 +229,17 @@ function randomEdit(r: Rng, rep: Replica, newIds: Ids): string {
   const op = r.int(0, 99)
   const tag = `${who} ${sheetId}(${JSON.stringify(sl.name)} ${sl.rows.length}x${sl.cols.length})`
   try {
+    if (op < 5) {
+      // a format on a range: concurrent formats of one cell keep each property's last writer
+      if (sl.rows.length === 0 || sl.cols.length === 0) return `${tag} (empty sheet, no format)`
+      const r1 = r.int(0, sl.rows.length - 1), c1 = r.int(0, sl.cols.length - 1)
+      const r2 = Math.min(sl.rows.length - 1, r1 + r.int(0, 2)), c2 = Math.min(sl.cols.length - 1, c1 + r.int(0, 1))
+      const patch: StylePatch = r.pick<StylePatch>([{ b: true }, { b: null }, { bg: '#fff2cc' }, { bg: '#ddebf7', fc: '#c00000' }, { ha: 'center' }, { wrap: true, i: true }, { bg: null, ha: null }])
+      const cells = []
+      for (let i = r1; i <= r2; i++) for (let j = c1; j <= c2; j++) cells.push({ rowId: sl.rows.ids[i]!, colId: sl.cols.ids[j]! })
+      setCellStyle(doc, sheetId, cells, patch, 'test')
+      return `${tag} format ${r1},${c1}:${r2},${c2} ${JSON.stringify(patch)}`
+    }
     if (op < 55) {
       if (sl.rows.length === 0 || sl.cols.length === 0) return `${tag} (empty sheet, no edit)`
       const addr = randomA1(r, sl).replace(/\$/g, '')

@@ -1,0 +1,93 @@
+/**
+ * Cell formats between two people in two browser contexts, through the real server: bold and a fill
+ * made by A are seen by B, a format is undone by A's Ctrl+Z alone, and the format toolbar stays one
+ * line at 1280 px in both languages.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator } from '../helpers/browser'
+import type { TestServer } from '../helpers/server'
+
+let server: TestServer
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startAppServer()
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+async function open(url: string, locale: string): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+  const ctx = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } })
+  const page = await ctx.newPage()
+  const errors = watchErrors(page)
+  await page.goto(url)
+  await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+  return { ctx, page, errors }
+}
+
+const look = (page: Page, r: number, c: number) => cellLocator(page, r, c).evaluate(td => {
+  const s = getComputedStyle(td as HTMLElement)
+  return { weight: s.fontWeight, bg: s.backgroundColor, line: s.textDecorationLine, align: s.textAlign }
+})
+
+describe('cell formats', () => {
+  it('bold and a fill by A are seen by B; A undoes the fill alone; the toolbar is one line at 1280 px in zh-CN and en', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: '格式 Format' })
+    const invite = await server.api('POST', `/api/workbooks/${res.json.id}/links`, { role: 'editor', name: '韩梅梅' }, { headers: { authorization: `Bearer ${res.json.token}` } })
+    expect(invite.status).toBe(201)
+    const A = await open(server.url + res.json.url, 'en-US')
+    const B = await open(server.url + invite.json.url, 'zh-CN')
+
+    for (const p of [A.page, B.page]) {
+      const h = await p.getByTestId('format-bar').evaluate(el => (el as HTMLElement).getBoundingClientRect().height)
+      expect(h).toBeLessThan(40)
+    }
+    expect(await A.page.getByTestId('format-b').getAttribute('title')).toBe('Bold (Ctrl+B)')
+    expect(await B.page.getByTestId('format-b').getAttribute('title')).toBe('加粗 (Ctrl+B)')
+
+    await clickCell(A.page, 0, 0)
+    await typeCell(A.page, 'Total')
+    await waitForCell(B.page, 0, 0, 'Total')
+    // A1:B2 selected, then Ctrl+B
+    await clickCell(A.page, 0, 0)
+    await A.page.keyboard.down('Shift')
+    await cellLocator(A.page, 1, 1).click()
+    await A.page.keyboard.up('Shift')
+    await A.page.keyboard.press('Control+b')
+    await expect.poll(() => A.page.getByTestId('format-b').getAttribute('aria-pressed')).toBe('true')
+    await expect.poll(async () => (await look(B.page, 0, 0)).weight, { timeout: 10_000 }).toBe('700')
+    expect((await look(B.page, 1, 1)).weight).toBe('700')
+    expect((await look(B.page, 2, 2)).weight).toBe('400')
+    // a fill colour from the toolbar, and centring
+    await A.page.getByTestId('format-bg').evaluate(el => {
+      const input = el as HTMLInputElement
+      input.value = '#fff2cc'
+      input.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    await A.page.getByTestId('format-ha-center').click()
+    await expect.poll(async () => (await look(B.page, 1, 0)).bg, { timeout: 10_000 }).toBe('rgb(255, 242, 204)')
+    await expect.poll(async () => (await look(B.page, 0, 1)).align).toBe('center')
+
+    // B underlines A1 meanwhile; A's undo takes back A's centring, then A's fill, never B's underline
+    await clickCell(B.page, 0, 0)
+    await B.page.keyboard.press('Control+u')
+    await expect.poll(async () => (await look(A.page, 0, 0)).line, { timeout: 10_000 }).toBe('underline')
+    await clickCell(A.page, 3, 3)
+    await A.page.keyboard.press('Control+z')
+    await expect.poll(async () => (await look(B.page, 0, 1)).align, { timeout: 10_000 }).not.toBe('center')
+    await A.page.keyboard.press('Control+z')
+    const plain = (await look(B.page, 5, 5)).bg
+    await expect.poll(async () => (await look(B.page, 1, 0)).bg, { timeout: 10_000 }).toBe(plain)
+    expect((await look(B.page, 0, 0)).weight).toBe('700')
+    expect((await look(B.page, 0, 0)).line).toBe('underline')
+
+    expect(A.errors).toEqual([])
+    expect(B.errors).toEqual([])
+    await A.ctx.close()
+    await B.ctx.close()
+  })
+})
