@@ -83,6 +83,19 @@ export function diffOrder(oldIds: readonly string[], newIds: readonly string[]):
   return { removes, inserts }
 }
 
+/** Whether the ids both orders hold are in another order in `newIds` (rows moved, as a sort moves them). */
+export function permuted(oldIds: readonly string[], newIds: readonly string[]): boolean {
+  const newSet = new Set(newIds), oldSet = new Set(oldIds)
+  let j = 0
+  for (const id of oldIds) {
+    if (!newSet.has(id)) continue
+    while (j < newIds.length && !oldSet.has(newIds[j]!)) j++
+    if (newIds[j] !== id) return true
+    j++
+  }
+  return false
+}
+
 export class FormulaEngine {
   readonly hf: HyperFormula
   private _layout: WorkbookLayout
@@ -217,6 +230,12 @@ export class FormulaEngine {
         if (!n || hs === undefined) continue
         if (!o) {
           this.hf.setSheetContent(hs, sheetContent(sheetsMap.get(id)!, n, next))
+          continue
+        }
+        if (permuted(o.rows.ids, n.rows.ids) || permuted(o.cols.ids, n.cols.ids)) {
+          // rows that changed places (a sort): the sheet's content again, in its new order
+          this.hf.setSheetContent(hs, sheetContent(sheetsMap.get(id)!, n, next))
+          reconcile = true
           continue
         }
         const rows = diffOrder(o.rows.ids, n.rows.ids)
