@@ -4,8 +4,10 @@
  * server enforces the same rules (src/core/access/rules.ts), so this only spares people refused edits.
  */
 import { computed, onScopeDispose, shallowRef, type Ref } from 'vue'
+import * as Y from 'yjs'
 import {
-  accessOf, canLock, cellRefusal, columnRefusal, inProtection, readAccess, sheetRefusal, type AccessView, type Principal, type Protection,
+  accessOf, canLock, cellRefusal, checkChange, columnRefusal, defineRoots, inProtection, readAccess, sheetRefusal,
+  type AccessView, type Principal, type Protection, type Refusal,
 } from '../core/access/access'
 import type { OpenWorkbook } from './useWorkbook'
 
@@ -33,6 +35,21 @@ export function useAccess(wb: OpenWorkbook, who: Ref<Principal>) {
     isProtected: (sheetId: string, rowId: string, colId: string) => view.value.protections.some(p => inProtection(p, sheetId, rowId, colId)),
     canLock: (sheetId: string) => canLock(view.value, who.value, sheetId),
     lockOf: (sheetId: string) => view.value.locks.get(sheetId) ?? null,
+    /**
+     * Why the server would refuse the change `run` makes (tried on a copy of the doc, checked as the
+     * server checks it), or null: for changes too wide to judge cell by cell (a sort).
+     */
+    changeRefusal: (run: (copy: Y.Doc) => void): Refusal | null => {
+      const copy = new Y.Doc({ gc: false })
+      defineRoots(copy)
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(wb.doc))
+      let refusal: Refusal | null = null
+      try {
+        // (the open doc is the doc without the change)
+        copy.transact(tr => { run(copy); refusal = checkChange(wb.doc, copy, tr, who.value) })
+      } finally { copy.destroy() }
+      return refusal
+    },
     /** a protection by its id (a refusal names it), as the doc has it now */
     protection: (id: string | undefined): Protection | null => (id && view.value.protections.find(p => p.id === id)) || null,
   }

@@ -1,11 +1,11 @@
 /**
- * Cell formats between two people in two browser contexts, through the real server: bold and a fill
- * made by A are seen by B, a format is undone by A's Ctrl+Z alone, and the format toolbar stays one
- * line at 1280 px in both languages.
+ * Formats and sorting between two people in two browser contexts, through the real server: bold and a
+ * fill made by A are seen by B, a format is undone by A's Ctrl+Z alone, the toolbar stays one line at
+ * 1280 px in both languages; A sorts while B is typing into a row, and B's text lands in B's row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator } from '../helpers/browser'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator, cellText } from '../helpers/browser'
 import type { TestServer } from '../helpers/server'
 
 let server: TestServer
@@ -85,6 +85,37 @@ describe('cell formats', () => {
     expect((await look(B.page, 0, 0)).weight).toBe('700')
     expect((await look(B.page, 0, 0)).line).toBe('underline')
 
+    expect(A.errors).toEqual([])
+    expect(B.errors).toEqual([])
+    await A.ctx.close()
+    await B.ctx.close()
+  })
+
+  it('A sorts while B types into a row: the rows are sorted for both and B\'s text is in B\'s row', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: '排序 Sort' })
+    const invite = await server.api('POST', `/api/workbooks/${res.json.id}/links`, { role: 'editor', name: '李雷' }, { headers: { authorization: `Bearer ${res.json.token}` } })
+    const A = await open(server.url + res.json.url, 'en-US')
+    const B = await open(server.url + invite.json.url, 'zh-CN')
+    await clickCell(A.page, 0, 0)
+    for (const x of ['c', 'a', 'd', 'b']) await typeCell(A.page, x)
+    await clickCell(A.page, 0, 1)
+    for (const x of ['3', '1', '4', '2']) await typeCell(A.page, x)
+    await waitForCell(B.page, 3, 1, '2')
+    // B opens an editor on row "a" (the second row) and types, not yet committed
+    await clickCell(B.page, 1, 2)
+    await B.page.keyboard.type('mine')
+    // A sorts by column A, ascending
+    await clickCell(A.page, 0, 0)
+    await A.page.getByTestId('sort-asc').click()
+    for (const p of [A.page, B.page]) {
+      await waitForCell(p, 0, 0, 'a')
+      await waitForCell(p, 3, 0, 'd')
+      await waitForCell(p, 0, 1, '1')
+    }
+    // B's editor followed its row to the top; Enter commits there
+    await B.page.keyboard.press('Enter')
+    for (const p of [A.page, B.page]) await waitForCell(p, 0, 2, 'mine')
+    expect(await cellText(A.page, 1, 2)).toBe('')
     expect(A.errors).toEqual([])
     expect(B.errors).toEqual([])
     await A.ctx.close()

@@ -22,6 +22,8 @@ export interface GridLabels {
   calculated: string
   applyColumnFormula: string; stopColumnFormula: string
   columnSettings: string
+  /** sort by the active column, ascending / descending */
+  sortAsc: string; sortDesc: string
   /** a format change over more cells than one change takes */
   formatTooMany: (max: number) => string
   /** a colleague deleted the cell being typed in; the text is shown so it can be copied */

@@ -8,8 +8,9 @@ import * as m from '../../core/workbook/mutations'
 import { colToLetters } from '../../core/formulas/references'
 import type { GridContext } from './context'
 import type { GridEdits } from './edits'
+import type { GridSort } from './sort'
 
-export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural'>): Handsontable.GridSettings['contextMenu'] {
+export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural'>, sorting: GridSort): Handsontable.GridSettings['contextMenu'] {
   const { rows, sheetId, actions } = ctx
   const { structural } = edits
   const L = ctx.labels()
@@ -30,6 +31,9 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
       remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rows.rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o), { rows: [s.r1, s.r2] }) } },
       remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && rows.colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o), { cols: [s.c1, s.c2] }) } },
       sep3: { name: '---------' },
+      sort_asc: { name: L.sortAsc, callback: () => { sorting.sort(false) } },
+      sort_desc: { name: L.sortDesc, callback: () => { sorting.sort(true) } },
+      sep_sort: { name: '---------' },
       column_settings: {
         name: L.columnSettings,
         hidden: () => !actions,

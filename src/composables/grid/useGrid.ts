@@ -18,6 +18,7 @@ import { createRowTexts } from './rowTexts'
 import { createRender, GRID_CLASS } from './render'
 import { createEdits } from './edits'
 import { createFormat } from './format'
+import { createSort } from './sort'
 import { contextMenu } from './contextMenu'
 import { clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
@@ -31,6 +32,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   const render = createRender(ctx)
   const edits = createEdits(ctx)
   const format = createFormat(ctx, edits)
+  const sorting = createSort(ctx)
   let renderQueued = false
   let unsubscribe: (() => void) | null = null
 
@@ -115,7 +117,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       // typing through an IME (Chinese input) straight into a selected cell
       imeFastEdit: true,
       ...rows.frozenPanes(),
-      contextMenu: contextMenu(ctx, edits),
+      contextMenu: contextMenu(ctx, edits, sorting),
       copyPaste: true,
       cells: (r: number, c: number) => {
         const st = render.columnSettings(c) as Handsontable.CellMeta
@@ -162,7 +164,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     if (!hot) return
     rows.build()
     render.computeBoxes()
-    hot.updateSettings({ data: rows.data, ...rows.frozenPanes(), contextMenu: contextMenu(ctx, edits) })
+    hot.updateSettings({ data: rows.data, ...rows.frozenPanes(), contextMenu: contextMenu(ctx, edits, sorting) })
     // select A1 of the new sheet without taking the focus (a tab may be going into rename)
     if (rows.rowIds.length && rows.colIds.length) hot.selectCell(0, 0, 0, 0, true, false)
     hot.unlisten()
@@ -186,7 +188,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     commitSelected,
     /** cell formats of the selection (toolbar, shortcuts) */
     format: { active: format.active, apply: format.apply, toggle: format.toggle, clear: format.clear },
-    relabel: () => { render.relabel(); ctx.hot?.updateSettings({ contextMenu: contextMenu(ctx, edits) }); ctx.hot?.render() },
+    /** sorts by the active column (the selected rows, or the sheet's data rows) */
+    sort: (desc: boolean) => sorting.sort(desc),
+    relabel: () => { render.relabel(); ctx.hot?.updateSettings({ contextMenu: contextMenu(ctx, edits, sorting) }); ctx.hot?.render() },
     focusGrid: () => { const s = selected.value; if (ctx.hot && s) ctx.hot.selectCell(s.row, s.col) },
     /** selects a cell by ids (on the sheet shown) and scrolls it into view; false when it is gone */
     selectById: (rowId: string, colId: string, endRowId = rowId, endColId = colId): boolean => {
