@@ -9,10 +9,14 @@ import type { Doc } from 'yjs'
 import { cellKey, sheetParts } from '../../core/workbook/schema'
 import * as m from '../../core/workbook/mutations'
 import { inputFromText } from '../../core/workbook/input'
+import { fillTexts, type FillDirection } from '../../core/workbook/fill'
 import { SYNC, type GridContext } from './context'
 import type { Refusal } from '../../core/access/refusal'
 
 export type GridEdits = ReturnType<typeof createEdits>
+
+type FillCorner = { row: number | null; col: number | null }
+type FillRange = { getTopStartCorner(): FillCorner; getBottomEndCorner(): FillCorner }
 
 export function createEdits(ctx: GridContext) {
   const { wb, rows, sheetId, actions } = ctx
@@ -82,6 +86,28 @@ export function createEdits(ctx: GridContext) {
       }
       commitTexts(list)
     },
+    // the fill handle: formulas shifted and series continued (core/workbook/fill.ts), written as one
+    // guarded edit; Handsontable's own copy of the texts is cancelled
+    // (typed as returning data or nothing; Handsontable also takes false: cancel)
+    beforeAutofill: ((_data: unknown, source: FillRange, target: FillRange, direction: FillDirection) => {
+      const s1 = source.getTopStartCorner(), s2 = source.getBottomEndCorner()
+      const t1 = target.getTopStartCorner(), t2 = target.getBottomEndCorner()
+      const [sr1, sc1, sr2, sc2] = [s1.row ?? 0, s1.col ?? 0, s2.row ?? 0, s2.col ?? 0]
+      const [tr1, tc1, tr2, tc2] = [t1.row ?? 0, t1.col ?? 0, t2.row ?? 0, t2.col ?? 0]
+      const src: string[][] = []
+      for (let r = sr1; r <= sr2; r++) src.push(Array.from({ length: sc2 - sc1 + 1 }, (_v, i) => rows.data[r]?.[sc1 + i] ?? ''))
+      const vertical = direction === 'up' || direction === 'down'
+      const texts = fillTexts(src, direction, vertical ? tr2 - tr1 + 1 : tc2 - tc1 + 1)
+      const list: { r: number; c: number; text: string }[] = []
+      texts.forEach((line, i) => line.forEach((text, j) => {
+        const r = tr1 + i, c = tc1 + j
+        if (r < rows.rowIds.length && c < rows.colIds.length && (rows.data[r]?.[c] ?? '') !== text) list.push({ r, c, text })
+      }))
+      try { commitTexts(list) } catch (e) { ctx.onError(e) }
+      const hot = ctx.hot
+      if (hot) queueMicrotask(() => hot.selectCell(Math.min(sr1, tr1), Math.min(sc1, tc1), Math.max(sr2, tr2), Math.max(sc2, tc2), false))
+      return false
+    }) as never,
     beforeCreateRow: (_i, _n, source) => source === SYNC,
     beforeCreateCol: (_i, _n, source) => source === SYNC,
     beforeRemoveRow: (_i, _n, _p, source) => source === SYNC,
