@@ -157,4 +157,19 @@ describe('cell formats', () => {
     expect(A.errors).toEqual([])
     await A.ctx.close()
   })
+
+  it('the header stays one line at 1280 px for an owner of a workbook with every panel, in zh-CN and in en', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'performance-appraisal', title: '2025年第三季度运营团队绩效考核表（经理评分）', lang: 'zh-CN' })
+    for (const locale of ['zh-CN', 'en-US']) {
+      const A = await open(server.url + res.json.url, locale)
+      await A.page.getByTestId('share').waitFor()
+      const bar = A.page.locator('header.bar')
+      const heights = await bar.evaluate(el => [el.getBoundingClientRect().height, ...Array.from(el.querySelectorAll('button')).map(b => b.getBoundingClientRect().height)])
+      // one line: the bar as tall as a button and its padding, no button taller than one text line
+      expect(heights[0], locale).toBeLessThan(56)
+      for (const h of heights.slice(1)) expect(h, locale).toBeLessThan(40)
+      expect(await bar.evaluate(el => el.scrollWidth <= el.clientWidth + 1), locale).toBe(true)
+      await A.ctx.close()
+    }
+  })
 })
