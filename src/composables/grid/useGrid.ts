@@ -192,13 +192,13 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     sort: (desc: boolean) => sorting.sort(desc),
     relabel: () => { render.relabel(); ctx.hot?.updateSettings({ contextMenu: contextMenu(ctx, edits, sorting) }); ctx.hot?.render() },
     focusGrid: () => { const s = selected.value; if (ctx.hot && s) ctx.hot.selectCell(s.row, s.col) },
-    /** selects a cell by ids (on the sheet shown) and scrolls it into view; false when it is gone */
-    selectById: (rowId: string, colId: string, endRowId = rowId, endColId = colId): boolean => {
+    /** selects a cell by ids (on the sheet shown) and scrolls it into view (`focus`: the grid takes the keyboard); false when it is gone */
+    selectById: (rowId: string, colId: string, endRowId = rowId, endColId = colId, focus = true): boolean => {
       const hot = ctx.hot
       const r = rows.rowIds.indexOf(rowId), c = rows.colIds.indexOf(colId)
       if (!hot || r < 0 || c < 0) return false
       const r2 = rows.rowIds.indexOf(endRowId), c2 = rows.colIds.indexOf(endColId)
-      hot.selectCell(r, c, r2 < 0 ? r : r2, c2 < 0 ? c : c2)
+      hot.selectCell(r, c, r2 < 0 ? r : r2, c2 < 0 ? c : c2, true, focus)
       refreshSelected()
       return true
     },
