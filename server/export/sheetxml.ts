@@ -193,15 +193,15 @@ export function splitSheet(sheet: string): SheetXml {
 /**
  * The worksheet with our data rows put in: ExcelJS's own rows are kept (header, totals) except row
  * `drop` (the style samples), ours go in between by row number, and the dimension is set to what the
- * sheet holds. `ours` are [1-based row number, the cells' XML], ascending.
+ * sheet holds. `ours` are [1-based row number, the cells' XML, the row's attributes (` hidden="1"`)], ascending.
  */
-export function joinSheet(sheet: SheetXml, ours: readonly [number, string][], drop: number, dimension: string): string {
+export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, string, string?])[], drop: number, dimension: string): string {
   const theirs = sheet.rows.filter(([r]) => r !== drop)
   const out: string[] = [sheet.before.replace(/<dimension ref="[^"]*"\/>/, `<dimension ref="${dimension}"/>`), '<sheetData>']
   let i = 0, j = 0
   while (i < theirs.length || j < ours.length) {
     const a = theirs[i], b = ours[j]
-    if (b && (!a || b[0] < a[0])) { out.push(`<row r="${b[0]}">`, b[1], '</row>'); j++ }
+    if (b && (!a || b[0] < a[0])) { out.push(`<row r="${b[0]}"${b[2] ?? ''}>`, b[1], '</row>'); j++ }
     else if (a && b && a[0] === b[0]) throw new Error(`export: row ${a[0]} written twice`)
     else { out.push(a![1]); i++ }
   }

@@ -25,6 +25,7 @@ import { columnFormulaFor, totalsRowOf } from '../../src/core/workbook/table'
 import { dateToSerial } from '../../src/core/workbook/input'
 import { deflateParts, findPart, readStored, replacePart } from './zip'
 import { STYLE_PROPS, sheetStyles, type CellStyle } from '../../src/core/workbook/styles'
+import { hiddenIds } from '../../src/core/workbook/hidden'
 import { SharedStrings, StyleSamples, cellXml, joinSheet, splitSheet, type FileCell } from './sheetxml'
 
 /** Fill and font colours of the app's rule styles (as the grid shows them). */
@@ -203,7 +204,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
     const report: ExportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
     const styles = new SharedStyles()
     /** per sheet: what is left to write once ExcelJS has written the file */
-    const pending: { ws: ExcelJS.Worksheet; samples: StyleSamples<Partial<ExcelJS.Style>>; sampleRow: number; dimension: string; rows: (strings: SharedStrings) => [number, string][] }[] = []
+    const pending: { ws: ExcelJS.Worksheet; samples: StyleSamples<Partial<ExcelJS.Style>>; sampleRow: number; dimension: string; rows: (strings: SharedStrings) => [number, string, string?][] }[] = []
 
     for (const sheetId of layout.order) {
       const sheet = docSheets.get(sheetId)!
@@ -221,10 +222,11 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const metas = sl.cols.ids.map(c => parts.colMeta.get(c) as ColumnMeta | undefined)
       const totalsId = totalsRowOf(sheet)
 
-      ws.columns = sl.cols.ids.map((_c, i) => {
+      const hiddenCols = hiddenIds(doc, sheetId, 'cols'), hiddenRows = hiddenIds(doc, sheetId, 'rows')
+      ws.columns = sl.cols.ids.map((c, i) => {
         const m = metas[i]
         const fmt = numberFormat(m)
-        return { width: Math.max(4, Math.round(((m?.width ?? (m?.title ? 120 : 90)) / 7) * 10) / 10), style: fmt ? { numFmt: fmt } : {} }
+        return { width: Math.max(4, Math.round(((m?.width ?? (m?.title ? 120 : 90)) / 7) * 10) / 10), style: fmt ? { numFmt: fmt } : {}, hidden: hiddenCols.has(c) }
       })
       if (header) {
         const row = ws.getRow(1)
@@ -296,6 +298,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
         // the row's own style too, for what is typed into its empty cells later
         // (through the model: `xrow.font = …` would set it on every cell's shared style object too)
         ;(xrow as unknown as { style: Partial<ExcelJS.Style> }).style = { font: { bold: true }, border: TOTALS_BORDER }
+        if (hiddenRows.has(totalsId!)) xrow.hidden = true
       }
       const samples = new StyleSamples<Partial<ExcelJS.Style>>()
       for (const fmt of new Set([...formats, 'yyyy-mm-dd'])) for (const numeric of [true, false]) samples.add(styles.get(fmt, numeric, false), numeric)
@@ -325,10 +328,13 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
         rows: strings => {
           const style = samples.numbers()
           const letters = Array.from({ length: lastCol + 1 }, (_v, c) => colToLetters(c))
-          const out: [number, string][] = []
-          for (let r = 0; r <= lastRow; r++) {
+          const out: [number, string, string?][] = []
+          // hidden rows are written even when empty (the row element carries it)
+          const lastHidden = hiddenRows.size ? Math.max(-1, ...[...hiddenRows].map(id => sl.rows.indexOf(id))) : -1
+          for (let r = 0; r <= Math.max(lastRow, lastHidden); r++) {
             const inputs = grid[r], formatted = looks[r]
-            if ((!inputs && !formatted) || r === totalsAt) continue
+            const hid = hiddenRows.has(sl.rows.ids[r] ?? '')
+            if ((!inputs && !formatted && !hid) || r === totalsAt) continue
             const n = r + 1 + header
             let xml = ''
             for (let c = 0; c <= lastCol; c++) {
@@ -343,7 +349,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
               report.cells++
               if (v.cell.kind === 'f') report.formulas++
             }
-            if (xml) out.push([n, xml])
+            if (xml || hid) out.push([n, xml, hid ? ' hidden="1"' : ''])
           }
           return out
         },

@@ -6,7 +6,7 @@ import Handsontable from 'handsontable/base'
 import { registerEditor, TextEditor, DropdownEditor, AutocompleteEditor, DateEditor } from 'handsontable/editors'
 import { registerRenderer, textRenderer, autocompleteRenderer } from 'handsontable/renderers'
 import {
-  registerPlugin, Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize,
+  registerPlugin, Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize, HiddenRows, HiddenColumns,
 } from 'handsontable/plugins'
 
 registerEditor(TextEditor)
@@ -15,7 +15,7 @@ registerEditor(DropdownEditor)
 registerEditor(DateEditor)
 registerRenderer(textRenderer)
 registerRenderer(autocompleteRenderer)
-for (const plugin of [Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize]) registerPlugin(plugin)
+for (const plugin of [Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize, HiddenRows, HiddenColumns]) registerPlugin(plugin)
 
 export default Handsontable
 export { DateEditor, TextEditor }

@@ -6,6 +6,7 @@
 import * as Y from 'yjs'
 import { chartsOf } from '../core/charts/charts'
 import { stylesOf } from '../core/workbook/styles'
+import { hiddenOf } from '../core/workbook/hidden'
 import { metaOf, sheetOrderOf, sheetsOf } from '../core/workbook/schema'
 
 export interface UndoPlace { sheet: string; rowId?: string; colId?: string }
@@ -20,7 +21,7 @@ export interface PersonalUndo {
 }
 
 export function personalUndo(doc: Y.Doc, origin: object, where: () => UndoPlace | null = () => null): PersonalUndo {
-  const manager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc), chartsOf(doc), stylesOf(doc)], {
+  const manager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc), chartsOf(doc), stylesOf(doc), hiddenOf(doc)], {
     trackedOrigins: new Set([origin]),
     // changes set off by the same edit within this time join its step
     captureTimeout: 400,

@@ -36,6 +36,7 @@ import { cellKey, isFormula, metaOf, sheetIds, sheetOrderOf, sheetParts, sheetsO
 import { connectClient, createWorkbook, startTestServer, until, type Client, type TestServer } from '../helpers/server'
 import { rng, type } from '../helpers/workbook'
 import { setCellStyle, stylesOf, type StylePatch } from '../../src/core/workbook/styles'
+import { hiddenOf, setHidden } from '../../src/core/workbook/hidden'
 
 // ── knobs ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -85,7 +86,7 @@ afterEach(async () => {
 
 /** Everything the app reads from a doc, as plain JSON (root types read through their schema accessors). */
 function dump(doc: Y.Doc) {
-  return { meta: metaOf(doc).toJSON(), sheetOrder: sheetOrderOf(doc).toJSON(), sheets: sheetsOf(doc).toJSON(), styles: stylesOf(doc).toJSON() }
+  return { meta: metaOf(doc).toJSON(), sheetOrder: sheetOrderOf(doc).toJSON(), sheets: sheetsOf(doc).toJSON(), styles: stylesOf(doc).toJSON(), hidden: hiddenOf(doc).toJSON() }
 }
 
 /** The first place where two JSON values differ, or undefined. */
@@ -232,6 +233,15 @@ function randomEdit(r: Rng, rep: Replica, newIds: Ids): string {
     if (op < 5) {
       // a format on a range: concurrent formats of one cell keep each property's last writer
       if (sl.rows.length === 0 || sl.cols.length === 0) return `${tag} (empty sheet, no format)`
+      if (r.next() < 0.3) {
+        // a row or column hidden or shown again
+        const axis = r.next() < 0.5 ? 'rows' : 'cols'
+        const ids = axis === 'rows' ? sl.rows.ids : sl.cols.ids
+        const id = ids[r.int(0, ids.length - 1)]!
+        const on = r.next() < 0.6
+        setHidden(doc, sheetId, axis, [id], on, 'test')
+        return `${tag} ${on ? 'hide' : 'show'} ${axis} ${id}`
+      }
       const r1 = r.int(0, sl.rows.length - 1), c1 = r.int(0, sl.cols.length - 1)
       const r2 = Math.min(sl.rows.length - 1, r1 + r.int(0, 2)), c2 = Math.min(sl.cols.length - 1, c1 + r.int(0, 1))
       const patch: StylePatch = r.pick<StylePatch>([{ b: true }, { b: null }, { bg: '#fff2cc' }, { bg: '#ddebf7', fc: '#c00000' }, { ha: 'center' }, { wrap: true, i: true }, { bg: null, ha: null }])

@@ -16,6 +16,7 @@ import { editCells, insertCols, insertRows, deleteRows, setColumnMeta, renameShe
 import { sheetIds, sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { personalUndo } from '../../src/sync/undo'
 import { setCellStyle, styleKey, stylesOf } from '../../src/core/workbook/styles'
+import { hiddenOf, setHidden } from '../../src/core/workbook/hidden'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { inputFromText } from '../../src/core/workbook/input'
 import { makeDoc, rng, type as typeIn } from '../helpers/workbook'
@@ -247,6 +248,24 @@ describe('cell formats', () => {
     expect(attempt(doc, editor('小李'), d => stylesOf(d).set('nonsense', true))).toBe('not-a-style')
     lockSheet(doc, sheet, 'Boss')
     expect(attempt(doc, OWNER, bold(col('目标值')))).toBe('locked')
+  })
+})
+
+describe('hidden rows and columns', () => {
+  it('a protected column or a row holding protected values stays in sight for those the protection leaves out; others hide freely', () => {
+    const { doc, sheet, layout, col } = appraisal()
+    const row = layout.rows.ids[0]!
+    expect(attempt(doc, editor('小李'), d => setHidden(d, sheet, 'cols', [col('得分')], true))).toBe('protected 经理评分')
+    expect(attempt(doc, editor('王经理'), d => setHidden(d, sheet, 'cols', [col('得分')], true))).toBeNull()
+    expect(attempt(doc, editor('小李'), d => setHidden(d, sheet, 'cols', [col('目标值')], true))).toBeNull()
+    // the row has a protected score in it
+    expect(attempt(doc, editor('小李'), d => setHidden(d, sheet, 'rows', [row], true))).toBe('protected 经理评分')
+    expect(attempt(doc, OWNER, d => setHidden(d, sheet, 'rows', [row], true))).toBeNull()
+    expect(attempt(doc, { role: 'viewer', name: 'v' }, d => setHidden(d, sheet, 'cols', [col('目标值')], true))).toBe('read-only')
+    expect(attempt(doc, OWNER, d => hiddenOf(d).set(`${sheet}/x/${row}`, true))).toBe('not-hidden-entry')
+    expect(attempt(doc, OWNER, d => hiddenOf(d).set(`${sheet}/r/${row}`, 'yes'))).toBe('not-hidden-entry')
+    lockSheet(doc, sheet, 'Boss')
+    expect(attempt(doc, OWNER, d => setHidden(d, sheet, 'cols', [col('目标值')], true))).toBe('locked')
   })
 })
 

@@ -17,6 +17,7 @@ import { inflateRawSync } from 'node:zlib'
 import { checkZip } from '../../server/import/zip'
 import { makeDoc, type } from '../helpers/workbook'
 import { setCellStyle } from '../../src/core/workbook/styles'
+import { setHidden } from '../../src/core/workbook/hidden'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
 
@@ -211,6 +212,23 @@ describe('what Excel needs', () => {
     // cells without a format have none
     expect(ws.getCell('A3').font?.bold).not.toBe(true)
     expect(ws.getCell('A3').fill).toBeUndefined()
+  })
+
+  it('writes hidden columns and rows, empty hidden rows too; the others stay shown', async () => {
+    const doc = makeDoc([{ name: 'Plan', id: 's0', rows: 6, cols: 3 }])
+    setColumnMeta(doc, 's0', 's0c0', { title: 'Item' })
+    type(doc, 's0', 'A1', 'keep'); type(doc, 's0', 'A2', 'hide me'); type(doc, 's0', 'C2', '=A2')
+    setHidden(doc, 's0', 'cols', ['s0c1'], true)
+    setHidden(doc, 's0', 'rows', ['s0r1', 's0r4'], true)
+    const ws = (await readBack((await exportXlsx(doc)).buffer)).worksheets[0]!
+    expect(ws.getColumn(2).hidden).toBe(true)
+    expect(ws.getColumn(1).hidden).toBe(false)
+    // header row 1, data from row 2: s0r1 is row 3, s0r4 (empty) row 6
+    expect(ws.getRow(3).hidden).toBe(true)
+    expect(ws.getRow(6).hidden).toBe(true)
+    expect(ws.getRow(2).hidden).toBe(false)
+    expect(ws.getCell('A3').value).toBe('hide me')
+    expect(ws.getCell('C3').value).toMatchObject({ formula: 'A3' })
   })
 
   it('writes a deflated archive that the importer and ExcelJS both read', async () => {

@@ -22,6 +22,8 @@ export interface GridLabels {
   calculated: string
   applyColumnFormula: string; stopColumnFormula: string
   columnSettings: string
+  /** hide / show again the selected rows or columns */
+  hideRows: string; unhideRows: string; hideCols: string; unhideCols: string
   /** sort by the active column, ascending / descending */
   sortAsc: string; sortDesc: string
   /** a format change over more cells than one change takes */

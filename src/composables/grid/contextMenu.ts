@@ -5,6 +5,7 @@
 import type Handsontable from '../handsontable'
 import { COLUMN_TYPES } from '../../core/workbook/schema'
 import * as m from '../../core/workbook/mutations'
+import { hiddenIds, setHidden, type HiddenAxis } from '../../core/workbook/hidden'
 import { colToLetters } from '../../core/formulas/references'
 import type { GridContext } from './context'
 import type { GridEdits } from './edits'
@@ -20,6 +21,26 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
     const from = s.getTopStartCorner(), to = s.getBottomEndCorner()
     return { r1: Math.max(0, from.row ?? 0), r2: Math.max(0, to.row ?? 0), c1: Math.max(0, from.col ?? 0), c2: Math.max(0, to.col ?? 0) }
   }
+  /** the ids of the selected rows or columns (unhiding: the hidden ones among them, with one on each side) */
+  const span = (axis: HiddenAxis, around: boolean): string[] => {
+    const s = sel()
+    if (!s) return []
+    const ids = axis === 'rows' ? rows.rowIds : rows.colIds
+    const [a, b] = axis === 'rows' ? [s.r1, s.r2] : [s.c1, s.c2]
+    return ids.slice(Math.max(0, around ? a - 1 : a), b + 1 + (around ? 1 : 0))
+  }
+  const hiddenAround = (axis: HiddenAxis) => {
+    const hidden = hiddenIds(ctx.wb.doc, sheetId.value, axis)
+    return hidden.size > 0 && span(axis, true).some(id => hidden.has(id))
+  }
+  const hide = (axis: HiddenAxis, on: boolean) => {
+    const ids = on ? span(axis, false) : span(axis, true).filter(id => hiddenIds(ctx.wb.doc, sheetId.value, axis).has(id))
+    if (!ids.length) return
+    // keep one row and one column in sight
+    if (on && ids.length + hiddenIds(ctx.wb.doc, sheetId.value, axis).size >= (axis === 'rows' ? rows.rowIds.length : rows.colIds.length)) return
+    const s = sel()!
+    structural((d, o) => setHidden(d, sheetId.value, axis, ids, on, o), axis === 'cols' ? { cols: [s.c1, s.c2] } : { rows: [s.r1, s.r2] })
+  }
   return {
     items: {
       row_above: { name: L.rowAbove, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
@@ -31,6 +52,11 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
       remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rows.rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o), { rows: [s.r1, s.r2] }) } },
       remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && rows.colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o), { cols: [s.c1, s.c2] }) } },
       sep3: { name: '---------' },
+      hide_rows: { name: L.hideRows, callback: () => hide('rows', true) },
+      unhide_rows: { name: L.unhideRows, hidden: () => !hiddenAround('rows'), callback: () => hide('rows', false) },
+      hide_cols: { name: L.hideCols, callback: () => hide('cols', true) },
+      unhide_cols: { name: L.unhideCols, hidden: () => !hiddenAround('cols'), callback: () => hide('cols', false) },
+      sep_hide: { name: '---------' },
       sort_asc: { name: L.sortAsc, callback: () => { sorting.sort(false) } },
       sort_desc: { name: L.sortDesc, callback: () => { sorting.sort(true) } },
       sep_sort: { name: '---------' },

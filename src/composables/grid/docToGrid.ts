@@ -11,6 +11,7 @@ import { decodeFormula, encodeFormula } from '../../core/formulas/references'
 import { diffOrder, type EngineChange } from '../../core/formulas/engine'
 import { totalsRowOf } from '../../core/workbook/table'
 import { stylesOf } from '../../core/workbook/styles'
+import { hiddenOf } from '../../core/workbook/hidden'
 import { SYNC, type GridContext, type GridEditor } from './context'
 
 /** Follows the engine and the doc into the grid; returns the function that stops following. */
@@ -49,7 +50,7 @@ export function followDoc(ctx: GridContext): () => void {
     // formulas elsewhere now read differently (B5 → B6); the ids afresh, and every text again from the doc
     // (Handsontable keeps the same array, refilled in place)
     rows.build()
-    hot.updateSettings(rows.frozenPanes())
+    hot.updateSettings(rows.layoutSettings())
     if (keep?.rowId && keep.colId) {
       const r = rows.rowIds.indexOf(keep.rowId), c = rows.colIds.indexOf(keep.colId)
       if (r >= 0 && c >= 0) {
@@ -105,6 +106,8 @@ export function followDoc(ctx: GridContext): () => void {
     if (!hot || !s) return
     // formats are drawn by the renderer: a redraw shows them (whoever made them)
     if (txn.changed.has(stylesOf(wb.doc) as never)) ctx.scheduleRender()
+    // rows or columns hidden or shown (by anyone)
+    if (txn.changed.has(hiddenOf(wb.doc) as never)) { hot.updateSettings(rows.layoutSettings()); ctx.scheduleRender() }
     const colMetaMap = sheetParts(s).colMeta
     const metaChanged = txn.changed.has(colMetaMap as never)
     const sheetKeys = txn.changed.get(s as never)
@@ -115,7 +118,7 @@ export function followDoc(ctx: GridContext): () => void {
       // text of inputs depends on the type (0.15 edits as 15% in a percent column)
       rows.reread()
     }
-    hot.updateSettings(rows.frozenPanes())
+    hot.updateSettings(rows.layoutSettings())
     ctx.scheduleRender()
   }
 

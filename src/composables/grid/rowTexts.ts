@@ -10,6 +10,7 @@ import { cellKey, sheetParts, sheetsOf } from '../../core/workbook/schema'
 import { textForInput } from '../../core/workbook/input'
 import type { WorkbookLayout } from '../../core/workbook/layout'
 import { totalsRowOf } from '../../core/workbook/table'
+import { hiddenIds } from '../../core/workbook/hidden'
 import type { OpenWorkbook } from '../useWorkbook'
 
 export type RowTexts = ReturnType<typeof createRowTexts>
@@ -77,8 +78,15 @@ export function createRowTexts(wb: OpenWorkbook, sheetId: Ref<string>) {
       self.reread()
     },
     /** the frozen panes of the sheet, as grid settings */
-    frozenPanes(): { fixedRowsTop: number; fixedColumnsStart: number } {
-      return { fixedRowsTop: self.frozen('frozenRows'), fixedColumnsStart: self.frozen('frozenCols') }
+    /** frozen panes and hidden rows and columns, as grid settings (visible positions) */
+    layoutSettings() {
+      const hiddenRows = hiddenIds(wb.doc, sheetId.value, 'rows'), hiddenCols = hiddenIds(wb.doc, sheetId.value, 'cols')
+      const at = (ids: string[], hidden: Set<string>) => (hidden.size ? ids.flatMap((id, i) => (hidden.has(id) ? [i] : [])) : [])
+      return {
+        fixedRowsTop: self.frozen('frozenRows'), fixedColumnsStart: self.frozen('frozenCols'),
+        hiddenRows: { rows: at(self.rowIds, hiddenRows), indicators: true },
+        hiddenColumns: { columns: at(self.colIds, hiddenCols), indicators: true },
+      }
     },
     frozen(key: 'frozenRows' | 'frozenCols'): number {
       const v = sheet()?.get(key)

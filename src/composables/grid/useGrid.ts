@@ -116,7 +116,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       fillHandle: true,
       // typing through an IME (Chinese input) straight into a selected cell
       imeFastEdit: true,
-      ...rows.frozenPanes(),
+      ...rows.layoutSettings(),
       contextMenu: contextMenu(ctx, edits, sorting),
       copyPaste: true,
       cells: (r: number, c: number) => {
@@ -164,7 +164,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     if (!hot) return
     rows.build()
     render.computeBoxes()
-    hot.updateSettings({ data: rows.data, ...rows.frozenPanes(), contextMenu: contextMenu(ctx, edits, sorting) })
+    hot.updateSettings({ data: rows.data, ...rows.layoutSettings(), contextMenu: contextMenu(ctx, edits, sorting) })
     // select A1 of the new sheet without taking the focus (a tab may be going into rename)
     if (rows.rowIds.length && rows.colIds.length) hot.selectCell(0, 0, 0, 0, true, false)
     hot.unlisten()

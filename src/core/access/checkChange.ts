@@ -8,6 +8,7 @@ import * as Y from 'yjs'
 import { chartProblem, chartsOf, type ChartSpec } from '../charts/charts'
 import { sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../workbook/schema'
 import { isStyleValue, parseStyleKey, stylesOf } from '../workbook/styles'
+import { hiddenOf, parseHiddenKey } from '../workbook/hidden'
 import { cellWriteRefusal } from './cells'
 import { ChangeContext, visibleOf, type Axis } from './context'
 import { readAccess, sheetLock, type Principal } from './model'
@@ -118,8 +119,28 @@ const styles: Checker = (ctx, keys) => {
   return null
 }
 
+/**
+ * Hiding or showing a row or column changes the sheet's structure for everyone: the right to change
+ * the sheet, and for a column the right to change it, for a row the right to take it out of sight
+ * (as deleting it: a protected value in it may not be hidden by someone the protection leaves out).
+ */
+const hidden: Checker = (ctx, keys) => {
+  const after = hiddenOf(ctx.after)
+  for (const k of present(keys)) {
+    const at = parseHiddenKey(k)
+    const v = after.get(k)
+    if (!at || (v !== undefined && v !== true)) return { code: 'not-hidden-entry' }
+    const sid = at.sheetId
+    const r = sheetRefusal(ctx.view, ctx.who, sid)
+    if (r) return { ...r, sheet: sid }
+    const g = at.axis === 'cols' ? columnRefusal(ctx.view, ctx.who, sid, at.id) : ctx.rowGone(sid, ctx.sheetBefore(sid), at.id)
+    if (g) return { ...g, sheet: sid }
+  }
+  return null
+}
+
 // (maps, not objects: a type named like an Object property must not find a checker)
-const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles]])
+const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden]])
 
 // ── a sheet ───────────────────────────────────────────────────────────────────────────────────────
 

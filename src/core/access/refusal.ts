@@ -45,6 +45,8 @@ export const REFUSAL_CODES = [
   'not-a-cell-value',
   /** a cell format the workbook does not know */
   'not-a-style',
+  /** an entry of the hidden rows and columns that is not one */
+  'not-hidden-entry',
   /** a change the server cannot read */
   'malformed',
   /** the change builds on edits the server does not have */
