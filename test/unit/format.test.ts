@@ -39,6 +39,24 @@ describe('typed text → inputs', () => {
     expect(inputFromText("'123", ctx)).toBe('123')
     expect(inputFromText('', ctx)).toBeNull()
   })
+  it('reads dates as people in China type them, and in a date column what Excel takes there', () => {
+    expect(parseDate('2025年6月18日')).toBe('2025-06-18')
+    expect(parseDate('2025年6月18')).toBe('2025-06-18')
+    expect(parseDate('6月18日', 2026)).toBe('2026-06-18')
+    expect(parseDate('2月30日', 2026)).toBeUndefined()
+    expect(parseDate('2025.6.18')).toBe('2025-06-18')
+    const year = new Date().getFullYear()
+    expect(inputFromText('2025年6月18日', ctx)).toEqual({ t: 'd', v: '2025-06-18' })
+    expect(inputFromText('6月18日', ctx)).toEqual({ t: 'd', v: `${year}-06-18` })
+    const date = { type: 'date' as const }
+    expect(inputFromText('45826', ctx, date)).toEqual({ t: 'd', v: '2025-06-18' })
+    expect(inputFromText('6/18', ctx, date)).toEqual({ t: 'd', v: `${year}-06-18` })
+    expect(inputFromText('2025/6/18', ctx, date)).toEqual({ t: 'd', v: '2025-06-18' })
+    // outside a date column a number stays a number, and 6/18 text
+    expect(inputFromText('45826', ctx)).toBe(45826)
+    expect(inputFromText('6/18', ctx)).toBe('6/18')
+    expect(inputFromText('待定', ctx, date)).toBe('待定')
+  })
   it('gives back editable text that reads as the same input', () => {
     for (const [text, col] of [['0.15', undefined], ['15%', { type: 'percent' as const }], ["'123", undefined], ['天猫', undefined], ['2026-06-18', undefined], ['=SUM(A1:A3)', undefined]] as const) {
       const input = inputFromText(text, ctx, col)

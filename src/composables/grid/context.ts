@@ -17,7 +17,7 @@ export interface GridLabels {
   rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
   copy: string; cut: string
   columnType: string; types: Record<ColumnType, string>
-  freezeRows: string; unfreeze: string
+  freezeRows: string; freezeCols: string; unfreeze: string
   invalid: (p: ValidationProblem) => string
   calculated: string
   applyColumnFormula: string; stopColumnFormula: string

@@ -91,6 +91,10 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
         name: L.freezeRows,
         callback: () => { const s = sel(); if (s) structural((d, o) => m.setFrozen(d, sheetId.value, { rows: s.r2 + 1 }, o)) },
       },
+      freeze_cols: {
+        name: L.freezeCols,
+        callback: () => { const s = sel(); if (s) structural((d, o) => m.setFrozen(d, sheetId.value, { cols: s.c2 + 1 }, o)) },
+      },
       unfreeze: {
         name: L.unfreeze,
         hidden: () => rows.frozen('frozenRows') === 0 && rows.frozen('frozenCols') === 0,

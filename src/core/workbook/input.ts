@@ -8,14 +8,38 @@ import { isDate, isFormula } from './schema'
 import { decodeFormula, encodeFormula, type FormulaContext } from '../formulas/references'
 
 const ISO_DATE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$/
+/** 2025年6月18日 (the 日 may be left out) */
+const CN_DATE = /^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?$/
+/** 6月18日: this year */
+const CN_MONTH_DAY = /^(\d{1,2})\s*月\s*(\d{1,2})\s*日?$/
 
-export function parseDate(text: string): string | undefined {
-  const m = ISO_DATE.exec(text.trim())
-  if (!m) return undefined
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3])
+/**
+ * A typed date → ISO yyyy-mm-dd: 2025-06-18, 2025/6/18, 2025.6.18, 2025年6月18日, and 6月18日 (in
+ * `year`, this year by default). Impossible dates (2月30日) are not dates.
+ */
+export function parseDate(text: string, year = new Date().getFullYear()): string | undefined {
+  const t = text.trim()
+  const m = ISO_DATE.exec(t) ?? CN_DATE.exec(t)
+  const md = m ? null : CN_MONTH_DAY.exec(t)
+  if (!m && !md) return undefined
+  return isoDate(m ? Number(m[1]) : year, Number((m ?? md)![m ? 2 : 1]), Number((m ?? md)![m ? 3 : 2]))
+}
+
+function isoDate(y: number, mo: number, d: number): string | undefined {
   const dt = new Date(Date.UTC(y, mo - 1, d))
   if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return undefined
-  return `${m[1]}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`
+  return `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`
+}
+
+/** In a date column, also what Excel takes there: a date serial (45826) and month/day (6/18, this year). */
+function dateInColumn(text: string): string | undefined {
+  const t = text.trim()
+  if (/^\d{1,7}$/.test(t)) {
+    const n = Number(t)
+    return n >= 1 && n <= 2_958_465 ? serialToDate(n) : undefined
+  }
+  const md = /^(\d{1,2})[/-](\d{1,2})$/.exec(t)
+  return md ? isoDate(new Date().getFullYear(), Number(md[1]), Number(md[2])) : parseDate(t)
 }
 
 /** Parses a typed number: "1,234.5", "-3", "12%", "¥1,200", "$5", "1e3". */
@@ -42,6 +66,10 @@ export function inputFromText(text: string, ctx: FormulaContext, column?: Column
   if (text.startsWith('=') && text.length > 1) return { t: 'f', v: encodeFormula(text, ctx) }
   const type = column?.type
   if (type === 'text' || type === 'select' || type === 'person') return text
+  if (type === 'date') {
+    const d = dateInColumn(text)
+    if (d) return { t: 'd', v: d }
+  }
   const n = parseNumber(text)
   if (n !== undefined) {
     if (type === 'percent' && !text.trim().endsWith('%')) return Number((n / 100).toPrecision(15))
