@@ -126,6 +126,8 @@ class SharedStyles {
     const key = `${numFmt ?? ''}\u0000${numeric ? 1 : 0}${totals ? 1 : 0}\u0000${lk}`
     let style = this.byKey.get(key)
     if (!style) {
+      // a cell's own number format goes over its column's
+      if (look?.nf) numFmt = look.nf
       const font: Partial<ExcelJS.Font> = {
         ...(totals || look?.b ? { bold: true } : {}), ...(look?.i ? { italic: true } : {}), ...(look?.u ? { underline: true } : {}),
         ...(look?.s ? { strike: true } : {}), ...(look?.fc ? { color: { argb: argb(look.fc) } } : {}),

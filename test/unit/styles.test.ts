@@ -31,6 +31,11 @@ describe('cell formats', () => {
     expect(() => setCellStyle(doc, sheet, [a1], { ha: 'justify' as never })).toThrow(/not a format/)
     expect(parseStyleKey(styleKey(sheet, a1.rowId, a1.colId, 'wrap'))).toEqual({ sheetId: sheet, rowId: a1.rowId, colId: a1.colId, prop: 'wrap' })
     expect(parseStyleKey('s/r:c#nope')).toBeNull()
+    // number formats: Excel codes, checked before they reach the doc
+    setCellStyle(doc, sheet, [a1], { nf: '0\\.0,"万"' })
+    expect(cellStyle(doc, sheet, a1.rowId, a1.colId).nf).toBe('0\\.0,"万"')
+    expect(() => setCellStyle(doc, sheet, [a1], { nf: '0.0.0"' })).toThrow(/not a format/)
+    expect(() => setCellStyle(doc, sheet, [a1], { nf: '0'.repeat(101) })).toThrow(/not a format/)
   })
 
   it('toggle as Excel does: on for all unless the first cell has it', () => {

@@ -12,6 +12,7 @@ import { isErrorValue } from '../../core/formulas/engine'
 import { formatValue } from '../../core/format'
 import { ruleStyle, validationProblem } from '../../core/workbook/table'
 import { readStyle, stylesOf, type CellStyle } from '../../core/workbook/styles'
+import { format as formatCode } from 'numfmt'
 import { peerBox, type PeerBox } from '../../sync/presence'
 import { DateTextEditor } from '../gridEditors'
 import type { GridContext, GridLabels } from './context'
@@ -73,12 +74,12 @@ export function createRender(ctx: GridContext) {
     const engine = rows.engine()
     const v = engine.getValue(sheetId.value, row, col)
     const meta = rows.colMeta(col)
-    // text only: user content never becomes HTML
-    td.textContent = formatValue(v, meta)
     const numeric = typeof v === 'number'
     const rowId = rows.rowIds[row]
-    const isTotals = rowId !== undefined && rowId === rows.totalsId
     const look: CellStyle = rowId && colIdOf(col) ? readStyle(stylesOf(ctx.wb.doc), sheetId.value, rowId, colIdOf(col)!) : {}
+    // text only: user content never becomes HTML; a cell's own number format goes over its column's
+    td.textContent = look.nf && numeric ? formatCode(look.nf, v, { locale: 'zh-CN' }) : formatValue(v, meta)
+    const isTotals = rowId !== undefined && rowId === rows.totalsId
     paintFormat(td, look, numeric)
     td.classList.toggle('cell-error', isErrorValue(v))
     td.classList.toggle('cell-select', meta?.type === 'select')

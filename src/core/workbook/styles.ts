@@ -3,7 +3,8 @@
  * the doc's root map `styles`, one entry per cell and property:
  *
  *   styles   Y.Map   "sheetId/rowId:colId#prop" → value   (b i u s wrap: true; fc bg: "#rrggbb";
- *                                                          ha: left|center|right; va: top|middle|bottom)
+ *                                                          ha: left|center|right; va: top|middle|bottom;
+ *                                                          nf: a number format code in Excel's syntax)
  *
  * One entry per property, not one object per cell: A making a cell bold while B colours it keeps
  * both. Keys use row and column ids, so a format goes with its cell through inserts, deletes and
@@ -12,6 +13,7 @@
  * them would lose their formats.
  */
 import type * as Y from 'yjs'
+import { isValidFormat } from 'numfmt'
 import { ID_TEXT } from '../access/shape'
 
 export interface CellStyle {
@@ -22,9 +24,13 @@ export interface CellStyle {
   ha?: 'left' | 'center' | 'right'
   va?: 'top' | 'middle' | 'bottom'
   wrap?: true
+  /** number format, Excel's format code ("#,##0.00", "0.0%", 0\.0,"万", yyyy"年"m"月"d"日"): over the column's */
+  nf?: string
 }
 export type StyleProp = keyof CellStyle
-export const STYLE_PROPS: readonly StyleProp[] = ['b', 'i', 'u', 's', 'fc', 'bg', 'ha', 'va', 'wrap']
+export const STYLE_PROPS: readonly StyleProp[] = ['b', 'i', 'u', 's', 'fc', 'bg', 'ha', 'va', 'wrap', 'nf']
+/** the longest number format code a cell takes */
+export const MAX_FORMAT_CODE = 100
 const PROPS: ReadonlySet<string> = new Set(STYLE_PROPS)
 const COLOR = /^#[0-9a-f]{6}$/
 
@@ -35,6 +41,7 @@ export function isStyleValue(p: string, v: unknown): boolean {
     case 'fc': case 'bg': return typeof v === 'string' && COLOR.test(v)
     case 'ha': return v === 'left' || v === 'center' || v === 'right'
     case 'va': return v === 'top' || v === 'middle' || v === 'bottom'
+    case 'nf': return typeof v === 'string' && v.length > 0 && v.length <= MAX_FORMAT_CODE && isValidFormat(v)
     default: return false
   }
 }
