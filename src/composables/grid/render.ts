@@ -144,6 +144,7 @@ export function createRender(ctx: GridContext) {
     const tip = [meta?.title, meta?.help, meta?.formula ? labels().calculated : ''].filter(Boolean).join('\n')
     th.classList.toggle('col-help', !!meta?.help)
     th.classList.toggle('col-calculated', !!meta?.formula)
+    th.classList.toggle('col-filtered', rows.filteredCols.has(rows.colIds[c] ?? ''))
     if (tip) th.title = tip
     else th.removeAttribute('title')
   }

@@ -38,6 +38,10 @@ export function createRowTexts(wb: OpenWorkbook, sheetId: Ref<string>) {
     data,
     rowIds: [] as string[],
     colIds: [] as string[],
+    /** rows my own filter hides (filter.ts), on top of the rows hidden for everyone */
+    filteredOut: new Set<string>(),
+    /** columns my filter has a condition on (marked in their header) */
+    filteredCols: new Set<string>(),
     /** the totals row id, cached: looked up per rendered cell */
     totalsId: undefined as string | undefined,
     /** the layout the grid currently shows (the engine's is already the new one when a change arrives) */
@@ -81,10 +85,12 @@ export function createRowTexts(wb: OpenWorkbook, sheetId: Ref<string>) {
     /** frozen panes and hidden rows and columns, as grid settings (visible positions) */
     layoutSettings() {
       const hiddenRows = hiddenIds(wb.doc, sheetId.value, 'rows'), hiddenCols = hiddenIds(wb.doc, sheetId.value, 'cols')
+      for (const id of self.filteredOut) hiddenRows.add(id)
       const at = (ids: string[], hidden: Set<string>) => (hidden.size ? ids.flatMap((id, i) => (hidden.has(id) ? [i] : [])) : [])
       return {
         fixedRowsTop: self.frozen('frozenRows'), fixedColumnsStart: self.frozen('frozenCols'),
-        hiddenRows: { rows: at(self.rowIds, hiddenRows), indicators: true },
+        // (rows out of sight are not copied, as Excel leaves filtered rows out of a copy)
+        hiddenRows: { rows: at(self.rowIds, hiddenRows), indicators: true, copyPasteEnabled: false },
         hiddenColumns: { columns: at(self.colIds, hiddenCols), indicators: true },
       }
     },

@@ -19,6 +19,7 @@ import { createRender, GRID_CLASS } from './render'
 import { createEdits } from './edits'
 import { createFormat } from './format'
 import { createSort } from './sort'
+import { createFilter } from './filter'
 import { contextMenu } from './contextMenu'
 import { clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
@@ -33,6 +34,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   const edits = createEdits(ctx)
   const format = createFormat(ctx, edits)
   const sorting = createSort(ctx)
+  const filtering = createFilter(ctx)
   let renderQueued = false
   let unsubscribe: (() => void) | null = null
 
@@ -165,6 +167,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     rows.build()
     render.computeBoxes()
     hot.updateSettings({ data: rows.data, ...rows.layoutSettings(), contextMenu: contextMenu(ctx, edits, sorting) })
+    // my filter of that sheet, if I set one
+    filtering.apply()
     // select A1 of the new sheet without taking the focus (a tab may be going into rename)
     if (rows.rowIds.length && rows.colIds.length) hot.selectCell(0, 0, 0, 0, true, false)
     hot.unlisten()
@@ -188,6 +192,10 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     commitSelected,
     /** cell formats of the selection (toolbar, shortcuts) */
     format: { active: format.active, apply: format.apply, toggle: format.toggle, clear: format.clear },
+    /** my filter of the sheet shown (rows hidden for me only) */
+    filter: filtering,
+    /** the active cell's column id, or null */
+    activeColId: () => selected.value?.colId ?? null,
     /** sorts by the active column (the selected rows, or the sheet's data rows) */
     sort: (desc: boolean) => sorting.sort(desc),
     relabel: () => { render.relabel(); ctx.hot?.updateSettings({ contextMenu: contextMenu(ctx, edits, sorting) }); ctx.hot?.render() },

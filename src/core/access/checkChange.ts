@@ -9,6 +9,7 @@ import { chartProblem, chartsOf, type ChartSpec } from '../charts/charts'
 import { sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../workbook/schema'
 import { isStyleValue, parseStyleKey, stylesOf } from '../workbook/styles'
 import { hiddenOf, parseHiddenKey } from '../workbook/hidden'
+import { filterViewSchema, filterViewsOf, type FilterView } from '../workbook/filter'
 import { cellWriteRefusal } from './cells'
 import { ChangeContext, visibleOf, type Axis } from './context'
 import { readAccess, sheetLock, type Principal } from './model'
@@ -139,8 +140,26 @@ const hidden: Checker = (ctx, keys) => {
   return null
 }
 
+/**
+ * Filter views: anyone who may edit saves one, under their own name; changing or deleting one is for
+ * the person who saved it and for owners.
+ */
+const filterViews: Checker = (ctx, keys) => {
+  for (const k of present(keys)) {
+    const was = filterViewsOf(ctx.before).get(k) as FilterView | undefined
+    const now = filterViewsOf(ctx.after).get(k)
+    if (now !== undefined) {
+      const r = filterViewSchema.safeParse(now)
+      if (!r.success || !/^[\w-]{1,64}$/.test(k)) return { code: 'not-a-filter-view' }
+      if (ctx.who.name && r.data.by !== ctx.who.name && !ctx.owner) return { code: 'filter-view-not-yours' }
+    }
+    if (was && !ctx.owner && (!ctx.who.name || was.by !== ctx.who.name)) return { code: 'filter-view-not-yours' }
+  }
+  return null
+}
+
 // (maps, not objects: a type named like an Object property must not find a checker)
-const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden]])
+const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden], ['filterViews', filterViews]])
 
 // ── a sheet ───────────────────────────────────────────────────────────────────────────────────────
 

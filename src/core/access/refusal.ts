@@ -47,6 +47,10 @@ export const REFUSAL_CODES = [
   'not-a-style',
   /** an entry of the hidden rows and columns that is not one */
   'not-hidden-entry',
+  /** what was written into the filter views is not one */
+  'not-a-filter-view',
+  /** a filter view is changed or deleted by the one who saved it, or an owner */
+  'filter-view-not-yours',
   /** a change the server cannot read */
   'malformed',
   /** the change builds on edits the server does not have */
