@@ -193,9 +193,10 @@ export function splitSheet(sheet: string): SheetXml {
 /**
  * The worksheet with our data rows put in: ExcelJS's own rows are kept (header, totals) except row
  * `drop` (the style samples), ours go in between by row number, and the dimension is set to what the
- * sheet holds. `ours` are [1-based row number, the cells' XML, the row's attributes (` hidden="1"`)], ascending.
+ * sheet holds. `ours` are [1-based row number, the cells' XML, the row's attributes (` hidden="1"`)], ascending;
+ * `merges` the merged ranges (A1:B2).
  */
-export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, string, string?])[], drop: number, dimension: string): string {
+export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, string, string?])[], drop: number, dimension: string, merges: readonly string[] = []): string {
   const theirs = sheet.rows.filter(([r]) => r !== drop)
   const out: string[] = [sheet.before.replace(/<dimension ref="[^"]*"\/>/, `<dimension ref="${dimension}"/>`), '<sheetData>']
   let i = 0, j = 0
@@ -205,6 +206,9 @@ export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, str
     else if (a && b && a[0] === b[0]) throw new Error(`export: row ${a[0]} written twice`)
     else { out.push(a![1]); i++ }
   }
-  out.push('</sheetData>', sheet.after)
+  out.push('</sheetData>')
+  // merged ranges come right after the data (nothing the export writes goes between them in the schema's order)
+  if (merges.length) out.push(`<mergeCells count="${merges.length}">`, ...merges.map(ref => `<mergeCell ref="${ref}"/>`), '</mergeCells>')
+  out.push(sheet.after)
   return out.join('')
 }

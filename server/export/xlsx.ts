@@ -26,6 +26,7 @@ import { dateToSerial } from '../../src/core/workbook/input'
 import { deflateParts, findPart, readStored, replacePart } from './zip'
 import { STYLE_PROPS, sheetStyles, type CellStyle } from '../../src/core/workbook/styles'
 import { hiddenIds } from '../../src/core/workbook/hidden'
+import { sheetMerges } from '../../src/core/workbook/merges'
 import { SharedStrings, StyleSamples, cellXml, joinSheet, splitSheet, type FileCell } from './sheetxml'
 
 /** Fill and font colours of the app's rule styles (as the grid shows them). */
@@ -206,7 +207,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
     const report: ExportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
     const styles = new SharedStyles()
     /** per sheet: what is left to write once ExcelJS has written the file */
-    const pending: { ws: ExcelJS.Worksheet; samples: StyleSamples<Partial<ExcelJS.Style>>; sampleRow: number; dimension: string; rows: (strings: SharedStrings) => [number, string, string?][] }[] = []
+    const pending: { ws: ExcelJS.Worksheet; samples: StyleSamples<Partial<ExcelJS.Style>>; sampleRow: number; dimension: string; rows: (strings: SharedStrings) => [number, string, string?][]; merges: string[] }[] = []
 
     for (const sheetId of layout.order) {
       const sheet = docSheets.get(sheetId)!
@@ -324,8 +325,12 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       }
       const width = Math.max(lastCol + 1, header ? metas.length : 0)
       const height = lastRow >= 0 ? lastRow + 1 + header : header
+      // merged cells as ranges of the file (written into the sheet with the data rows: ExcelJS would
+      // write rows of its own for the merged cells)
+      const merges = sheetMerges(doc, layout, sheetId).map(b =>
+        `${colToLetters(b.col)}${b.row + 1 + header}:${colToLetters(b.col + b.colspan - 1)}${b.row + b.rowspan + header}`)
       pending.push({
-        ws, samples, sampleRow,
+        ws, samples, sampleRow, merges,
         dimension: width && height ? (width === 1 && height === 1 ? 'A1' : `A1:${colToLetters(width - 1)}${height}`) : 'A1',
         rows: strings => {
           const style = samples.numbers()
@@ -448,7 +453,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       if (!part) throw new Error(`export: ExcelJS wrote no part for sheet ${p.ws.name}`)
       const xml = splitSheet(part.data.toString('utf8'))
       p.samples.read(xml.rows.find(([r]) => r === p.sampleRow)?.[1] ?? '')
-      replacePart(part, Buffer.from(joinSheet(xml, p.rows(strings), p.sampleRow, p.dimension), 'utf8'))
+      replacePart(part, Buffer.from(joinSheet(xml, p.rows(strings), p.sampleRow, p.dimension, p.merges), 'utf8'))
     }
     // (ExcelJS writes a table whenever there is a sheet: the meta sheet names it)
     if (strings.used) replacePart(sst!, Buffer.from(strings.xml(), 'utf8'))

@@ -6,7 +6,7 @@ import Handsontable from 'handsontable/base'
 import { registerEditor, TextEditor, DropdownEditor, AutocompleteEditor, DateEditor } from 'handsontable/editors'
 import { registerRenderer, textRenderer, autocompleteRenderer } from 'handsontable/renderers'
 import {
-  registerPlugin, Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize, HiddenRows, HiddenColumns,
+  registerPlugin, Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize, HiddenRows, HiddenColumns, MergeCells,
 } from 'handsontable/plugins'
 
 registerEditor(TextEditor)
@@ -15,7 +15,7 @@ registerEditor(DropdownEditor)
 registerEditor(DateEditor)
 registerRenderer(textRenderer)
 registerRenderer(autocompleteRenderer)
-for (const plugin of [Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize, HiddenRows, HiddenColumns]) registerPlugin(plugin)
+for (const plugin of [Autofill, ContextMenu, CopyPaste, DragToScroll, ManualColumnResize, AutoColumnSize, AutoRowSize, HiddenRows, HiddenColumns, MergeCells]) registerPlugin(plugin)
 
 export default Handsontable
 export { DateEditor, TextEditor }

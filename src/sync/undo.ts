@@ -7,6 +7,8 @@ import * as Y from 'yjs'
 import { chartsOf } from '../core/charts/charts'
 import { stylesOf } from '../core/workbook/styles'
 import { hiddenOf } from '../core/workbook/hidden'
+import { mergesOf } from '../core/workbook/merges'
+import { filterViewsOf } from '../core/workbook/filter'
 import { metaOf, sheetOrderOf, sheetsOf } from '../core/workbook/schema'
 
 export interface UndoPlace { sheet: string; rowId?: string; colId?: string }
@@ -21,7 +23,7 @@ export interface PersonalUndo {
 }
 
 export function personalUndo(doc: Y.Doc, origin: object, where: () => UndoPlace | null = () => null): PersonalUndo {
-  const manager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc), chartsOf(doc), stylesOf(doc), hiddenOf(doc)], {
+  const manager = new Y.UndoManager([sheetsOf(doc), sheetOrderOf(doc), metaOf(doc), chartsOf(doc), stylesOf(doc), hiddenOf(doc), mergesOf(doc), filterViewsOf(doc)], {
     trackedOrigins: new Set([origin]),
     // changes set off by the same edit within this time join its step
     captureTimeout: 400,

@@ -37,6 +37,7 @@ import { connectClient, createWorkbook, startTestServer, until, type Client, typ
 import { rng, type } from '../helpers/workbook'
 import { setCellStyle, stylesOf, type StylePatch } from '../../src/core/workbook/styles'
 import { hiddenOf, setHidden } from '../../src/core/workbook/hidden'
+import { mergeCells, mergesOf, sheetMerges } from '../../src/core/workbook/merges'
 
 // ── knobs ─────────────────────────────────────────────────────────────────────────────────────────
 
@@ -86,7 +87,7 @@ afterEach(async () => {
 
 /** Everything the app reads from a doc, as plain JSON (root types read through their schema accessors). */
 function dump(doc: Y.Doc) {
-  return { meta: metaOf(doc).toJSON(), sheetOrder: sheetOrderOf(doc).toJSON(), sheets: sheetsOf(doc).toJSON(), styles: stylesOf(doc).toJSON(), hidden: hiddenOf(doc).toJSON() }
+  return { meta: metaOf(doc).toJSON(), sheetOrder: sheetOrderOf(doc).toJSON(), sheets: sheetsOf(doc).toJSON(), styles: stylesOf(doc).toJSON(), hidden: hiddenOf(doc).toJSON(), merges: mergesOf(doc).toJSON() }
 }
 
 /** The first place where two JSON values differ, or undefined. */
@@ -233,6 +234,12 @@ function randomEdit(r: Rng, rep: Replica, newIds: Ids): string {
     if (op < 5) {
       // a format on a range: concurrent formats of one cell keep each property's last writer
       if (sl.rows.length === 0 || sl.cols.length === 0) return `${tag} (empty sheet, no format)`
+      if (r.next() < 0.2 && sl.rows.length > 1 && sl.cols.length > 1) {
+        // a block merged (the merges shown are compared below, through the doc)
+        const r1 = r.int(0, sl.rows.length - 2), c1 = r.int(0, sl.cols.length - 2)
+        mergeCells(doc, layout, sheetId, { rowId: sl.rows.ids[r1]!, colId: sl.cols.ids[c1]! }, { rowId: sl.rows.ids[r1 + 1]!, colId: sl.cols.ids[c1 + 1]! }, false, 'test')
+        return `${tag} merge ${r1},${c1} (${sheetMerges(doc, layout, sheetId).length} shown)`
+      }
       if (r.next() < 0.3) {
         // a row or column hidden or shown again
         const axis = r.next() < 0.5 ? 'rows' : 'cols'

@@ -22,6 +22,8 @@ export interface GridLabels {
   calculated: string
   applyColumnFormula: string; stopColumnFormula: string
   columnSettings: string
+  /** merge the selection into one cell, each of its rows, or take merges off */
+  merge: string; mergeAcross: string; unmerge: string
   /** hide / show again the selected rows or columns */
   hideRows: string; unhideRows: string; hideCols: string; unhideCols: string
   /** sort by the active column, ascending / descending */

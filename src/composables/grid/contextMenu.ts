@@ -6,6 +6,7 @@ import type Handsontable from '../handsontable'
 import { COLUMN_TYPES } from '../../core/workbook/schema'
 import * as m from '../../core/workbook/mutations'
 import { hiddenIds, setHidden, type HiddenAxis } from '../../core/workbook/hidden'
+import { mergeCells, unmergeIn } from '../../core/workbook/merges'
 import { colToLetters } from '../../core/formulas/references'
 import type { GridContext } from './context'
 import type { GridEdits } from './edits'
@@ -41,6 +42,18 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
     const s = sel()!
     structural((d, o) => setHidden(d, sheetId.value, axis, ids, on, o), axis === 'cols' ? { cols: [s.c1, s.c2] } : { rows: [s.r1, s.r2] })
   }
+  const single = () => { const s = sel(); return !s || (s.r1 === s.r2 && s.c1 === s.c2) }
+  const merge = (across: boolean) => {
+    const s = sel()
+    if (!s) return
+    // every cell of the block must be mine to edit (a protected cell is not merged away)
+    const a = actions?.access
+    for (let r = s.r1; r <= s.r2; r++) for (let c = s.c1; c <= s.c2; c++) {
+      const no = a?.cellRefusal(sheetId.value, rows.rowIds[r]!, rows.colIds[c]!)
+      if (no) { actions?.refused?.(no); return }
+    }
+    structural((d, o) => mergeCells(d, rows.engine().layout, sheetId.value, { rowId: rows.rowIds[s.r1]!, colId: rows.colIds[s.c1]! }, { rowId: rows.rowIds[s.r2]!, colId: rows.colIds[s.c2]! }, across, o))
+  }
   return {
     items: {
       row_above: { name: L.rowAbove, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
@@ -52,6 +65,10 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
       remove_row: { name: L.removeRow, callback: () => { const s = sel(); if (s && rows.rowIds.length > s.r2 - s.r1 + 1) structural((d, o) => m.deleteRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o), { rows: [s.r1, s.r2] }) } },
       remove_col: { name: L.removeCol, callback: () => { const s = sel(); if (s && rows.colIds.length > s.c2 - s.c1 + 1) structural((d, o) => m.deleteCols(d, sheetId.value, s.c1, s.c2 - s.c1 + 1, o), { cols: [s.c1, s.c2] }) } },
       sep3: { name: '---------' },
+      merge: { name: L.merge, hidden: () => single(), callback: () => merge(false) },
+      merge_across: { name: L.mergeAcross, hidden: () => single(), callback: () => merge(true) },
+      unmerge: { name: L.unmerge, callback: () => { const s = sel(); if (s) structural((d, o) => { unmergeIn(d, rows.engine().layout, sheetId.value, s.r1, s.c1, s.r2, s.c2, o) }, { cols: [s.c1, s.c2] }) } },
+      sep_merge: { name: '---------' },
       hide_rows: { name: L.hideRows, callback: () => hide('rows', true) },
       unhide_rows: { name: L.unhideRows, hidden: () => !hiddenAround('rows'), callback: () => hide('rows', false) },
       hide_cols: { name: L.hideCols, callback: () => hide('cols', true) },

@@ -12,6 +12,7 @@ import { diffOrder, type EngineChange } from '../../core/formulas/engine'
 import { totalsRowOf } from '../../core/workbook/table'
 import { stylesOf } from '../../core/workbook/styles'
 import { hiddenOf } from '../../core/workbook/hidden'
+import { mergesOf } from '../../core/workbook/merges'
 import { SYNC, type GridContext, type GridEditor } from './context'
 
 /** Follows the engine and the doc into the grid; returns the function that stops following. */
@@ -107,7 +108,7 @@ export function followDoc(ctx: GridContext): () => void {
     // formats are drawn by the renderer: a redraw shows them (whoever made them)
     if (txn.changed.has(stylesOf(wb.doc) as never)) ctx.scheduleRender()
     // rows or columns hidden or shown (by anyone)
-    if (txn.changed.has(hiddenOf(wb.doc) as never)) { hot.updateSettings(rows.layoutSettings()); ctx.scheduleRender() }
+    if (txn.changed.has(hiddenOf(wb.doc) as never) || txn.changed.has(mergesOf(wb.doc) as never)) { hot.updateSettings(rows.layoutSettings()); ctx.scheduleRender() }
     const colMetaMap = sheetParts(s).colMeta
     const metaChanged = txn.changed.has(colMetaMap as never)
     const sheetKeys = txn.changed.get(s as never)

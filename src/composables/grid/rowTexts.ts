@@ -11,6 +11,7 @@ import { textForInput } from '../../core/workbook/input'
 import type { WorkbookLayout } from '../../core/workbook/layout'
 import { totalsRowOf } from '../../core/workbook/table'
 import { hiddenIds } from '../../core/workbook/hidden'
+import { sheetMerges } from '../../core/workbook/merges'
 import type { OpenWorkbook } from '../useWorkbook'
 
 export type RowTexts = ReturnType<typeof createRowTexts>
@@ -92,6 +93,7 @@ export function createRowTexts(wb: OpenWorkbook, sheetId: Ref<string>) {
         // (rows out of sight are not copied, as Excel leaves filtered rows out of a copy)
         hiddenRows: { rows: at(self.rowIds, hiddenRows), indicators: true, copyPasteEnabled: false },
         hiddenColumns: { columns: at(self.colIds, hiddenCols), indicators: true },
+        mergeCells: sheetMerges(wb.doc, engine().layout, sheetId.value).map(({ row, col, rowspan, colspan }) => ({ row, col, rowspan, colspan })),
       }
     },
     frozen(key: 'frozenRows' | 'frozenCols'): number {

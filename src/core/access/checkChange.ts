@@ -10,6 +10,8 @@ import { sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../workbook
 import { isStyleValue, parseStyleKey, stylesOf } from '../workbook/styles'
 import { hiddenOf, parseHiddenKey } from '../workbook/hidden'
 import { filterViewSchema, filterViewsOf, type FilterView } from '../workbook/filter'
+import { isMergeEnd, mergesOf, parseMergeKey, type MergeEnd } from '../workbook/merges'
+import { WorkbookLayout } from '../workbook/layout'
 import { cellWriteRefusal } from './cells'
 import { ChangeContext, visibleOf, type Axis } from './context'
 import { readAccess, sheetLock, type Principal } from './model'
@@ -158,8 +160,35 @@ const filterViews: Checker = (ctx, keys) => {
   return null
 }
 
+/** Merging or unmerging a block: the sheet's structure, and every cell of the block must be this person's to edit. */
+const merges: Checker = (ctx, keys) => {
+  const layouts = { before: new WorkbookLayout(ctx.before), after: new WorkbookLayout(ctx.after) }
+  for (const k of present(keys)) {
+    const at = parseMergeKey(k)
+    const now = mergesOf(ctx.after).get(k), was = mergesOf(ctx.before).get(k)
+    if (!at || (now !== undefined && !isMergeEnd(now))) return { code: 'not-a-merge' }
+    const sid = at.sheetId
+    const r = sheetRefusal(ctx.view, ctx.who, sid)
+    if (r) return { ...r, sheet: sid }
+    for (const [end, layout] of [[now, layouts.after], [was, layouts.before]] as [MergeEnd | undefined, WorkbookLayout][]) {
+      const sl = end && isMergeEnd(end) ? layout.sheet(sid) : undefined
+      if (!sl || !end) continue
+      const r1 = sl.rows.indexOf(at.rowId), c1 = sl.cols.indexOf(at.colId), r2 = sl.rows.indexOf(end.r), c2 = sl.cols.indexOf(end.c)
+      if (r1 < 0 || c1 < 0 || r2 < 0 || c2 < 0) continue
+      if ((r2 - r1 + 1) * (c2 - c1 + 1) > 100_000) return { code: 'not-a-merge', sheet: sid }
+      for (let i = Math.min(r1, r2); i <= Math.max(r1, r2); i++) {
+        for (let j = Math.min(c1, c2); j <= Math.max(c1, c2); j++) {
+          const g = cellRefusal(ctx.view, ctx.before, ctx.who, sid, sl.rows.ids[i]!, sl.cols.ids[j]!)
+          if (g) return { ...g, sheet: sid, cell: `${sl.rows.ids[i]}:${sl.cols.ids[j]}` }
+        }
+      }
+    }
+  }
+  return null
+}
+
 // (maps, not objects: a type named like an Object property must not find a checker)
-const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden], ['filterViews', filterViews]])
+const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden], ['filterViews', filterViews], ['merges', merges]])
 
 // ── a sheet ───────────────────────────────────────────────────────────────────────────────────────
 

@@ -51,6 +51,8 @@ export const REFUSAL_CODES = [
   'not-a-filter-view',
   /** a filter view is changed or deleted by the one who saved it, or an owner */
   'filter-view-not-yours',
+  /** what was written into the merged cells is not a merge */
+  'not-a-merge',
   /** a change the server cannot read */
   'malformed',
   /** the change builds on edits the server does not have */
