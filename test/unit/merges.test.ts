@@ -77,7 +77,7 @@ describe('merged cells', () => {
     expect(attempt(li, d => mergesOf(d).set(`s0/${ids(d, 0, 0).rowId}:${ids(d, 0, 0).colId}`, { r: 'x y' } as never))).toBe('not-a-merge')
     mergeCells(doc, new WorkbookLayout(doc), 's0', ids(doc, 0, 0), ids(doc, 1, 1))
     const wb = new ExcelJS.Workbook()
-    await wb.xlsx.load((await exportXlsx(doc)).buffer)
+    await wb.xlsx.load((await exportXlsx(doc)).buffer as unknown as ArrayBuffer)
     const ws = wb.worksheets[0]!
     expect(ws.getCell('A1').value).toBe('华东区')
     expect(ws.getCell('B2').isMerged).toBe(true)
