@@ -1,4 +1,6 @@
 /** What an .xlsx import reads out of a file (plain data, passed from the parsing worker). */
+import type { CellStyle } from '../../src/core/workbook/styles'
+
 export interface ImportedCell {
   /** zero-based row and column */
   r: number
@@ -14,6 +16,8 @@ export interface ImportedCell {
   /** number format */
   fmt?: string
   bold?: boolean
+  /** the cell's font, fill and alignment, as the workbook keeps them */
+  look?: CellStyle
 }
 
 export interface ImportedSheet {
@@ -25,6 +29,11 @@ export interface ImportedSheet {
   widths: (number | null)[]
   frozenRows: number
   frozenCols: number
+  /** merged ranges (A1:B2) */
+  merges: string[]
+  /** zero-based rows and columns hidden */
+  hiddenRows: number[]
+  hiddenCols: number[]
   /** dropdown lists found on a column's cells */
   lists: { c: number; options: string[] }[]
   /** what the sheet had that a workbook cannot carry */

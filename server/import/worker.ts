@@ -6,6 +6,29 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import ExcelJS from 'exceljs'
 import type { ImportedCell, ImportedSheet, ImportedWorkbook, ReadLimits } from './model'
+import type { CellStyle } from '../../src/core/workbook/styles'
+
+/** Excel's AARRGGBB (a theme or indexed colour gives nothing) → #rrggbb */
+const hex = (c: Partial<ExcelJS.Color> | undefined): string | undefined =>
+  typeof c?.argb === 'string' && /^[0-9a-f]{8}$/i.test(c.argb) ? `#${c.argb.slice(2).toLowerCase()}` : undefined
+
+/** A cell's font, fill and alignment, as the workbook keeps them (only what is set). */
+function lookOf(cell: ExcelJS.Cell): CellStyle | undefined {
+  const out: CellStyle = {}
+  const f = cell.font, a = cell.alignment, fill = cell.fill as ExcelJS.FillPattern | undefined
+  if (f?.bold) out.b = true
+  if (f?.italic) out.i = true
+  if (f?.underline) out.u = true
+  if (f?.strike) out.s = true
+  const fc = hex(f?.color)
+  if (fc && fc !== '#000000') out.fc = fc
+  const bg = fill?.type === 'pattern' && fill.pattern === 'solid' ? hex(fill.fgColor) : undefined
+  if (bg && bg !== '#ffffff') out.bg = bg
+  if (a?.horizontal === 'left' || a?.horizontal === 'center' || a?.horizontal === 'right') out.ha = a.horizontal
+  if (a?.vertical === 'top' || a?.vertical === 'middle' || a?.vertical === 'bottom') out.va = a.vertical
+  if (a?.wrapText) out.wrap = true
+  return Object.keys(out).length ? out : undefined
+}
 
 async function read(buf: ArrayBuffer, limits: ReadLimits): Promise<ImportedWorkbook> {
   const wb = new ExcelJS.Workbook()
@@ -30,6 +53,8 @@ async function read(buf: ArrayBuffer, limits: ReadLimits): Promise<ImportedWorkb
         const fmt = cell.numFmt
         if (typeof fmt === 'string' && fmt && fmt !== 'General') out.fmt = fmt.slice(0, 100)
         if (cell.font?.bold) out.bold = true
+        const look = lookOf(cell)
+        if (look) out.look = look
         const v = cell.value
         if (cell.type === ExcelJS.ValueType.Formula) {
           const f = cell.formula
@@ -67,12 +92,17 @@ async function read(buf: ArrayBuffer, limits: ReadLimits): Promise<ImportedWorkb
     const widths: (number | null)[] = []
     for (let c = 1; c <= Math.min(cols, limits.maxCols); c++) widths.push(ws.getColumn(c).width ?? null)
     const view = ws.views?.[0] as { state?: string; xSplit?: number; ySplit?: number } | undefined
-    if (merged) notes.push(`${merged} merged cells (kept as their top-left value)`)
+    const merges = ((ws as unknown as { model?: { merges?: unknown[] } }).model?.merges ?? [])
+      .filter((m): m is string => typeof m === 'string' && /^[A-Z]{1,3}\d{1,7}:[A-Z]{1,3}\d{1,7}$/.test(m)).slice(0, 10_000)
+    if (merged && !merges.length) notes.push(`${merged} merged cells (kept as their top-left value)`)
+    const hiddenRows: number[] = [], hiddenCols: number[] = []
+    for (let r = 1; r <= Math.min(ws.rowCount, limits.maxRows); r++) if (ws.getRow(r).hidden) hiddenRows.push(r - 1)
+    for (let c = 1; c <= Math.min(Math.max(ws.columnCount, ws.columns?.length ?? 0), limits.maxCols); c++) if (ws.getColumn(c).hidden) hiddenCols.push(c - 1)
     if ((ws as unknown as { conditionalFormattings?: unknown[] }).conditionalFormattings?.length) notes.push('conditional formatting')
     const images = (ws as unknown as { getImages?: () => unknown[] }).getImages?.() ?? []
     if (images.length) notes.push(`${images.length} images`)
     sheets.push({
-      name: ws.name, rows, cols, cells, widths,
+      name: ws.name, rows, cols, cells, widths, merges, hiddenRows, hiddenCols,
       frozenRows: view?.state === 'frozen' ? Math.max(0, view.ySplit ?? 0) : 0,
       frozenCols: view?.state === 'frozen' ? Math.max(0, view.xSplit ?? 0) : 0,
       lists: Array.from(lists, ([c, options]) => ({ c, options })),

@@ -17,8 +17,11 @@ import { addSheet, deleteRows, initWorkbook, normaliseSheetName, setCells, setCo
 import { toColumnFormula } from '../../src/core/workbook/table'
 import { COLUMN_TYPES, RULE_OPS, RULE_STYLES, type ColorRule } from '../../src/core/workbook/schema'
 import { META_SHEET, type SheetMetaExport } from '../export/xlsx'
-import { WorkbookLayout } from '../../src/core/workbook/layout'
-import { encodeFormula } from '../../src/core/formulas/references'
+import { WorkbookLayout, type SheetLayout } from '../../src/core/workbook/layout'
+import { encodeFormula, parseA1 } from '../../src/core/formulas/references'
+import { setCellStyle } from '../../src/core/workbook/styles'
+import { setHidden } from '../../src/core/workbook/hidden'
+import { mergeCells } from '../../src/core/workbook/merges'
 import { FormulaEngine, isErrorValue } from '../../src/core/formulas/engine'
 import { isFormula, sheetIds, sheetParts, sheetsOf, type CellInput, type ColumnMeta, type ColumnType } from '../../src/core/workbook/schema'
 
@@ -178,6 +181,32 @@ function isHeader(sheet: ImportedSheet): boolean {
 }
 
 /** Builds the workbook for an imported file into `doc` (empty). */
+/**
+ * What the file shows beside the values: cell formats, merged ranges, hidden rows and columns (by the
+ * ids the cells were written to; the header row, which becomes the column titles, is left out).
+ */
+function carryLooks(doc: Y.Doc, id: string, sl: SheetLayout, sheet: ImportedSheet, header: boolean): number {
+  let skipped = 0
+  const first = header ? 1 : 0
+  for (const cell of sheet.cells) {
+    const rowId = sl.rows.ids[cell.r], colId = sl.cols.ids[cell.c]
+    // (a format this workbook cannot take is left out, never the cell)
+    if (cell.look && rowId && colId && cell.r >= first) { try { setCellStyle(doc, id, [{ rowId, colId }], cell.look) } catch { /* left out */ } }
+  }
+  const rowsOf = (list: number[] | undefined) => (list ?? []).filter(r => r >= first).map(r => sl.rows.ids[r]).filter((x): x is string => !!x)
+  const colsOf = (list: number[] | undefined) => (list ?? []).map(c => sl.cols.ids[c]).filter((x): x is string => !!x)
+  if (sheet.hiddenRows?.length) setHidden(doc, id, 'rows', rowsOf(sheet.hiddenRows), true)
+  if (sheet.hiddenCols?.length) setHidden(doc, id, 'cols', colsOf(sheet.hiddenCols), true)
+  const layout = new WorkbookLayout(doc)
+  for (const ref of sheet.merges ?? []) {
+    const [a, b] = ref.split(':').map(parseA1)
+    if (!a || !b || a.row < first) { skipped++; continue }
+    const from = { rowId: sl.rows.ids[a.row], colId: sl.cols.ids[a.col] }, to = { rowId: sl.rows.ids[b.row], colId: sl.cols.ids[b.col] }
+    if (from.rowId && from.colId && to.rowId && to.colId) mergeCells(doc, layout, id, from as { rowId: string; colId: string }, to as { rowId: string; colId: string })
+  }
+  return skipped
+}
+
 export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number }): ImportReport {
   const report: ImportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
   if (!model.sheets.length) throw new BadFile(422, 'the file has no sheets')
@@ -270,6 +299,8 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { tit
         setColumnMeta(doc, id, colId, { formula: toColumnFormula(stored, dataRows[0]!, dataRows) })
       })
     }
+    const headerMerges = carryLooks(doc, id, sl, sheet, header)
+    if (headerMerges) report.notes.push(`"${sheet.name}": ${headerMerges} merged cells in the title row (the titles are the columns' now) not carried`)
     const frozenRows = Math.max(0, sheet.frozenRows - (header ? 1 : 0)), frozenCols = sheet.frozenCols
     if (frozenRows || frozenCols) setFrozen(doc, id, { rows: frozenRows, cols: frozenCols })
     // the header row's texts are the columns' titles now; its row goes (formulas were encoded with it)
