@@ -10,7 +10,7 @@
 import { onScopeDispose, ref, watch, type Ref } from 'vue'
 import Handsontable from '../handsontable'
 import * as m from '../../core/workbook/mutations'
-import { colToLetters } from '../../core/formulas/references'
+import { colToLetters, shiftA1Formula } from '../../core/formulas/references'
 import { handsontableLicenseKey } from '../../core/licenses'
 import type { OpenWorkbook } from '../useWorkbook'
 import type { GridActions, GridContext, GridEditor, GridLabels, Selected } from './context'
@@ -20,6 +20,7 @@ import { createEdits } from './edits'
 import { createFormat } from './format'
 import { createSort } from './sort'
 import { createFilter } from './filter'
+import { fillTexts } from '../../core/workbook/fill'
 import { contextMenu } from './contextMenu'
 import { clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
@@ -77,6 +78,45 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     ctx.hot?.selectCell(s.row, s.col)
   }
 
+  /**
+   * Ctrl+Enter while typing into a selection of several cells: what is typed goes into every one of
+   * them (a formula with its relative references moved for each cell, as a fill would), as one edit.
+   */
+  function fillSelection(hot: Handsontable): boolean {
+    const editor = hot.getActiveEditor()
+    const ranges = hot.getSelectedRange() ?? []
+    const cells = ranges.reduce((n, r) => n + r.getCellsCount(), 0)
+    if (!editor?.isOpened() || cells < 2) return false
+    const text = String(editor.getValue() ?? '')
+    const from = hot.getSelectedLast()!
+    editor.finishEditing(true)
+    const list: { r: number; c: number; text: string }[] = []
+    for (const range of ranges) {
+      const a = range.getTopStartCorner(), b = range.getBottomEndCorner()
+      for (let r = Math.max(0, a.row ?? 0); r <= (b.row ?? -1) && r < rows.rowIds.length; r++) {
+        for (let c = Math.max(0, a.col ?? 0); c <= (b.col ?? -1) && c < rows.colIds.length; c++) {
+          list.push({ r, c, text: text.startsWith('=') ? shiftA1Formula(text, r - from[0], c - from[1]) : text })
+        }
+      }
+    }
+    edits.commitTexts(list)
+    return true
+  }
+
+  /** Ctrl+D: the selection's first row down over the rest of it, formulas shifted (as the fill handle). */
+  function fillDown(hot: Handsontable): void {
+    const range = hot.getSelectedRangeLast()
+    if (!range) return
+    const a = range.getTopStartCorner(), b = range.getBottomEndCorner()
+    const r1 = Math.max(0, a.row ?? 0), r2 = Math.min(rows.rowIds.length - 1, b.row ?? 0), c1 = Math.max(0, a.col ?? 0), c2 = Math.min(rows.colIds.length - 1, b.col ?? 0)
+    if (r2 <= r1) return
+    const source = [Array.from({ length: c2 - c1 + 1 }, (_v, i) => rows.data[r1]?.[c1 + i] ?? '')]
+    const texts = fillTexts(source, 'down', r2 - r1)
+    const list: { r: number; c: number; text: string }[] = []
+    texts.forEach((line, i) => line.forEach((text, j) => list.push({ r: r1 + 1 + i, c: c1 + j, text: source[0]![j]!.startsWith('=') || !/\d/.test(source[0]![j]!) ? text : source[0]![j]! })))
+    edits.commitTexts(list)
+  }
+
   /** Ctrl+Z / Ctrl+Y go to the person's own undo; a space on a read-only cell does not scroll. */
   function beforeKeyDown(e: KeyboardEvent): void {
     const hot = ctx.hot
@@ -84,8 +124,10 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     // on a read-only cell the cell itself keeps the focus: a space there would scroll the grid's
     // pane away from the selection (Excel's Space never scrolls)
     if (e.key === ' ' && !mod && !hot?.getActiveEditor()?.isOpened() && (e.target as HTMLElement | null)?.tagName === 'TD') { e.preventDefault(); return }
+    if (mod && e.key === 'Enter' && hot && fillSelection(hot)) { e.preventDefault(); e.stopImmediatePropagation(); return }
     if (!mod || hot?.getActiveEditor()?.isOpened()) return
     if (format.onKey(e)) return
+    if (e.key.toLowerCase() === 'd' && !e.shiftKey && !e.altKey && hot) { e.preventDefault(); e.stopImmediatePropagation(); fillDown(hot); return }
     const k = e.key.toLowerCase()
     if ((k === 'z' && !e.shiftKey) || k === 'y' || (k === 'z' && e.shiftKey)) {
       e.preventDefault()
