@@ -18,8 +18,9 @@ import { bundleBenchmark } from './bundle'
 import { memoryBenchmark } from './memory'
 import { fanoutBenchmark } from './fanout'
 import { coldOpenBenchmark } from './cold'
+import { sortBenchmark } from './sort'
 
-const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark]
+const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark, sortBenchmark]
 
 // BENCH_ONLY=memory,fan-out runs the benchmarks whose name contains one of the words
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean)

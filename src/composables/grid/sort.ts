@@ -26,7 +26,10 @@ export function createSort(ctx: GridContext) {
     const sid = sheetId.value
     const valueOf = (rowId: string, col: string) => engine.getValueById(sid, rowId, col)
     const keys = [{ colId, desc }]
-    const no = actions?.access?.sheetRefusal(sid) ?? actions?.access?.changeRefusal(copy => sortRows(copy, sid, keys, valueOf, block)) ?? null
+    const a = actions?.access
+    // a sheet without protections refuses a sort only as a whole (locked, read-only): no need to try it
+    const guarded = !!a?.view.value.protections.some(p => p.sheet === sid)
+    const no = a?.sheetRefusal(sid) ?? (guarded ? a?.changeRefusal(copy => sortRows(copy, sid, keys, valueOf, block)) : null) ?? null
     if (no) { actions?.refused?.(no); return null }
     try {
       return wb.mutate((doc, origin) => sortRows(doc, sid, keys, valueOf, block, origin))

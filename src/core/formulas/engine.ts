@@ -233,9 +233,11 @@ export class FormulaEngine {
           continue
         }
         if (permuted(o.rows.ids, n.rows.ids) || permuted(o.cols.ids, n.cols.ids)) {
-          // rows that changed places (a sort): the sheet's content again, in its new order
+          // rows that changed places (a sort): the sheet's content again, in its new order. (Formulas
+          // elsewhere that read it by position were rewritten with it, and come as cell changes.
+          // HyperFormula's setRowOrder gave the same values but took 3.1 s for 10,000 rows here, against
+          // 1.2 s for this.)
           this.hf.setSheetContent(hs, sheetContent(sheetsMap.get(id)!, n, next))
-          reconcile = true
           continue
         }
         const rows = diffOrder(o.rows.ids, n.rows.ids)
