@@ -352,4 +352,24 @@ describe('cell formats', () => {
     expect(A.errors).toEqual([])
     await A.ctx.close()
   })
+
+  it('a fill shows on the totals row too', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'performance-appraisal', title: '合计行 Totals', lang: 'zh-CN' })
+    const A = await open(server.url + res.json.url, 'zh-CN')
+    // a totals cell without a conditional colour (one of those goes over a fill, as in Excel), outside the frozen columns
+    const totals = A.page.locator('[data-testid="grid"][data-live] .ht_master tbody td.cell-totals:not(.cell-good):not(.cell-warn):not(.cell-bad):not(.cell-info):not([aria-colindex="2"])').first()
+    await totals.waitFor()
+    const grey = await totals.evaluate(td => getComputedStyle(td).backgroundColor)
+    const [row, col] = await totals.evaluate(td => [Number(td.parentElement!.getAttribute('aria-rowindex')) - 2, Number(td.getAttribute('aria-colindex')) - 2])
+    await clickCell(A.page, row!, col!)
+    await A.page.getByTestId('format-bg').evaluate(el => {
+      const input = el as HTMLInputElement
+      input.value = '#ddebf7'
+      input.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    await expect.poll(() => cellLocator(A.page, row!, col!).evaluate(td => getComputedStyle(td).backgroundColor)).toBe('rgb(221, 235, 247)')
+    expect(grey).not.toBe('rgb(221, 235, 247)')
+    expect(A.errors).toEqual([])
+    await A.ctx.close()
+  })
 })

@@ -80,7 +80,6 @@ export function createRender(ctx: GridContext) {
     // text only: user content never becomes HTML; a cell's own number format goes over its column's
     td.textContent = look.nf && numeric ? formatCode(look.nf, v, { locale: 'zh-CN' }) : formatValue(v, meta)
     const isTotals = rowId !== undefined && rowId === rows.totalsId
-    paintFormat(td, look, numeric)
     td.classList.toggle('cell-error', isErrorValue(v))
     td.classList.toggle('cell-select', meta?.type === 'select')
     td.classList.toggle('cell-totals', isTotals)
@@ -90,6 +89,8 @@ export function createRender(ctx: GridContext) {
       ? ruleStyle(meta, id => (id === undefined ? v : engine.getValueById(sheetId.value, rowId, id)), isTotals)
       : undefined
     for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
+    // a conditional colour goes over the cell's fill, as in Excel; the fill goes over the totals row's grey
+    paintFormat(td, look, numeric, !!style)
     const problem = validationProblem(meta, v)
     td.classList.toggle('cell-invalid', !!problem)
     if (isErrorValue(v) && v.message) td.title = v.message
@@ -99,7 +100,7 @@ export function createRender(ctx: GridContext) {
   }
 
   /** The cell's own format; numbers go right unless the cell says otherwise (as in Excel). */
-  function paintFormat(td: HTMLTableCellElement, look: CellStyle, numeric: boolean): void {
+  function paintFormat(td: HTMLTableCellElement, look: CellStyle, numeric: boolean, ruled: boolean): void {
     const ha = look.ha ?? (numeric ? 'right' : undefined)
     td.classList.toggle('htLeft', ha === 'left')
     td.classList.toggle('htCenter', ha === 'center')
@@ -112,8 +113,8 @@ export function createRender(ctx: GridContext) {
     td.classList.toggle('fmt-u', !!look.u)
     td.classList.toggle('fmt-s', !!look.s)
     // (colours are checked #rrggbb: nothing else reaches the style)
-    td.style.color = look.fc ?? ''
-    td.style.backgroundColor = look.bg ?? ''
+    td.style.setProperty('color', look.fc ?? '', look.fc && !ruled ? 'important' : '')
+    td.style.setProperty('background-color', look.bg ?? '', look.bg && !ruled ? 'important' : '')
   }
 
   /** The editor and renderer of a column, by its type. */
