@@ -139,13 +139,22 @@ class SharedStyles {
       style = Object.freeze({
         ...(numFmt ? { numFmt } : {}),
         ...(Object.keys(font).length ? { font } : {}),
-        ...(totals ? { border: TOTALS_BORDER } : {}),
+        ...(totals || look?.bt || look?.bb || look?.bl || look?.br ? { border: bordersOf(totals, look) } : {}),
         ...(look?.bg ? { fill: { type: 'pattern', pattern: 'solid', fgColor: { argb: argb(look.bg) } } as ExcelJS.Fill } : {}),
         ...(Object.keys(alignment).length ? { alignment } : {}),
       }) as Partial<ExcelJS.Style>
       this.byKey.set(key, style)
     }
     return style
+  }
+}
+
+const THIN: Partial<ExcelJS.Border> = { style: 'thin', color: { argb: 'FF202124' } }
+/** the totals row's top line and the cell's own thin borders */
+function bordersOf(totals: boolean, look: CellStyle | undefined): Partial<ExcelJS.Borders> {
+  return {
+    ...(totals ? TOTALS_BORDER : {}),
+    ...(look?.bt ? { top: THIN } : {}), ...(look?.bb ? { bottom: THIN } : {}), ...(look?.bl ? { left: THIN } : {}), ...(look?.br ? { right: THIN } : {}),
   }
 }
 

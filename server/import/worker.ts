@@ -27,6 +27,11 @@ function lookOf(cell: ExcelJS.Cell): CellStyle | undefined {
   if (a?.horizontal === 'left' || a?.horizontal === 'center' || a?.horizontal === 'right') out.ha = a.horizontal
   if (a?.vertical === 'top' || a?.vertical === 'middle' || a?.vertical === 'bottom') out.va = a.vertical
   if (a?.wrapText) out.wrap = true
+  const line = (b: Partial<ExcelJS.Border> | undefined) => !!b?.style
+  if (line(cell.border?.top)) out.bt = true
+  if (line(cell.border?.bottom)) out.bb = true
+  if (line(cell.border?.left)) out.bl = true
+  if (line(cell.border?.right)) out.br = true
   return Object.keys(out).length ? out : undefined
 }
 

@@ -372,4 +372,66 @@ describe('cell formats', () => {
     expect(A.errors).toEqual([])
     await A.ctx.close()
   })
+
+  it('the format painter gives the next selection the active cell\'s format', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: '格式刷 Painter' })
+    const A = await open(server.url + res.json.url, 'en-US')
+    await clickCell(A.page, 2, 2)
+    await typeCell(A.page, 'plain')
+    await clickCell(A.page, 0, 0)
+    await A.page.keyboard.press('Control+b')
+    await A.page.getByTestId('format-bg').evaluate(el => {
+      const input = el as HTMLInputElement
+      input.value = '#fff2cc'
+      input.dispatchEvent(new Event('change', { bubbles: true }))
+    })
+    await A.page.getByTestId('format-painter').click()
+    expect(await A.page.getByTestId('format-painter').getAttribute('aria-pressed')).toBe('true')
+    await clickCell(A.page, 2, 2)
+    await expect.poll(() => cellLocator(A.page, 2, 2).evaluate(td => [getComputedStyle(td).fontWeight, getComputedStyle(td).backgroundColor])).toEqual(['700', 'rgb(255, 242, 204)'])
+    expect(await A.page.getByTestId('format-painter').getAttribute('aria-pressed')).toBe('false')
+    // the painter is used once: the next cell keeps its own format
+    await clickCell(A.page, 3, 3)
+    expect(await cellLocator(A.page, 3, 3).evaluate(td => getComputedStyle(td).fontWeight)).toBe('400')
+    expect(A.errors).toEqual([])
+    await A.ctx.close()
+  })
+
+  it('borders from the toolbar: all of a block\'s edges, then its outline only', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: '边框 Borders' })
+    const A = await open(server.url + res.json.url, 'zh-CN')
+    const edges = (r: number, c: number) => cellLocator(A.page, r, c).evaluate(td => { const s = getComputedStyle(td); return [s.borderBottomColor, s.borderRightColor] })
+    const plain = await edges(5, 5)
+    await clickCell(A.page, 1, 1)
+    await A.page.keyboard.down('Shift')
+    await cellLocator(A.page, 2, 2).click()
+    await A.page.keyboard.up('Shift')
+    const select = async () => {
+      await clickCell(A.page, 1, 1)
+      await A.page.keyboard.down('Shift')
+      await cellLocator(A.page, 2, 2).click()
+      await A.page.keyboard.up('Shift')
+    }
+    // (measured with the selection elsewhere: a selected cell has the selection's own edges)
+    const away = () => clickCell(A.page, 6, 6)
+    await A.page.getByTestId('format-borders').selectOption('all')
+    await away()
+    const ink = 'rgb(32, 33, 36)'
+    // the top edge of B2 is A2's... the cell above draws it: row 0's bottom
+    await expect.poll(() => edges(0, 1)).toEqual([ink, plain[1]])
+    await expect.poll(() => edges(1, 1)).toEqual([ink, ink])
+    expect(await edges(2, 2)).toEqual([ink, ink])
+    await select()
+    await A.page.getByTestId('format-borders').selectOption('none')
+    await away()
+    await expect.poll(() => edges(1, 1)).toEqual(plain)
+    await select()
+    await A.page.getByTestId('format-borders').selectOption('outer')
+    await away()
+    await expect.poll(() => edges(2, 2)).toEqual([ink, ink])
+    // inside the outline: no line between B2 and C2
+    expect((await edges(1, 1))[1]).toBe(plain[1])
+    expect(A.errors).toEqual([])
+    await A.ctx.close()
+  })
 })

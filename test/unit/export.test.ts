@@ -192,7 +192,7 @@ describe('what Excel needs', () => {
     setCellStyle(doc, 's0', [{ rowId: 's0r0', colId: 's0c1' }, { rowId: 's0r0', colId: 's0c2' }], { u: true, s: true, va: 'top' })
     setCellStyle(doc, 's0', [{ rowId: 's0r3', colId: 's0c2' }], { bg: '#ddebf7' })
     setCellStyle(doc, 's0', [{ rowId: 's0r5', colId: 's0c1' }], { fc: '#0070c0' })
-    setCellStyle(doc, 's0', [{ rowId: 's0r1', colId: 's0c1' }], { nf: '0\\.0,"万"' })
+    setCellStyle(doc, 's0', [{ rowId: 's0r1', colId: 's0c1' }], { nf: '0\\.0,"万"', bt: true, br: true })
     const { buffer } = await exportXlsx(doc)
     const ws = (await readBack(buffer)).worksheets[0]!
     const a2 = ws.getCell('A2')
@@ -211,6 +211,8 @@ describe('what Excel needs', () => {
     expect(ws.getCell('B3').numFmt).toMatch(/0\\?\.0,"万"/)
     expect(unzipped(buffer)['xl/styles.xml']).toContain('formatCode="0\\.0,&quot;万&quot;"')
     expect(ws.getCell('B3').value).toBe(100)
+    expect(ws.getCell('B3').border).toMatchObject({ top: { style: 'thin' }, right: { style: 'thin' } })
+    expect(ws.getCell('B3').border?.left).toBeUndefined()
     // an empty cell with a fill is written, without a value
     expect(ws.getCell('C5').value).toBeNull()
     expect(ws.getCell('C5').fill).toMatchObject({ fgColor: { argb: 'FFDDEBF7' } })

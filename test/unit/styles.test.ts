@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { addSheet, deleteRows, insertRows } from '../../src/core/workbook/mutations'
 import { visibleColIds, visibleRowIds, sheetsOf } from '../../src/core/workbook/schema'
-import { cellStyle, clearCellStyle, parseStyleKey, setCellStyle, sheetStyles, styleKey, toggled } from '../../src/core/workbook/styles'
+import { cellStyle, clearCellStyle, parseStyleKey, setBorders, setCellStyle, sheetStyles, styleKey, toggled } from '../../src/core/workbook/styles'
 import { personalUndo } from '../../src/sync/undo'
 
 function sheetDoc() {
@@ -36,6 +36,19 @@ describe('cell formats', () => {
     expect(cellStyle(doc, sheet, a1.rowId, a1.colId).nf).toBe('0\\.0,"万"')
     expect(() => setCellStyle(doc, sheet, [a1], { nf: '0.0.0"' })).toThrow(/not a format/)
     expect(() => setCellStyle(doc, sheet, [a1], { nf: '0'.repeat(101) })).toThrow(/not a format/)
+  })
+
+  it('borders: every edge, the outline of a block, or none', () => {
+    const { doc, sheet, rows, cols } = sheetDoc()
+    const block = { rowIds: rows.slice(0, 2), colIds: cols.slice(0, 3) }
+    setBorders(doc, sheet, block, 'outer')
+    expect(cellStyle(doc, sheet, rows[0]!, cols[0]!)).toEqual({ bt: true, bl: true })
+    expect(cellStyle(doc, sheet, rows[0]!, cols[1]!)).toEqual({ bt: true })
+    expect(cellStyle(doc, sheet, rows[1]!, cols[2]!)).toEqual({ bb: true, br: true })
+    setBorders(doc, sheet, block, 'all')
+    expect(cellStyle(doc, sheet, rows[0]!, cols[1]!)).toEqual({ bt: true, bb: true, bl: true, br: true })
+    setBorders(doc, sheet, block, 'none')
+    expect(sheetStyles(doc, sheet).size).toBe(0)
   })
 
   it('toggle as Excel does: on for all unless the first cell has it', () => {

@@ -6,7 +6,7 @@
  */
 import { ref } from 'vue'
 import {
-  clearCellStyle, readStyle, setCellStyle, stylesOf, toggled, type CellStyle, type StyledCell, type StylePatch,
+  STYLE_PROPS, clearCellStyle, readStyle, setBorders, setCellStyle, stylesOf, toggled, type BorderKind, type CellStyle, type StyledCell, type StylePatch,
 } from '../../core/workbook/styles'
 import type { Refusal } from '../../core/access/refusal'
 import type { GridContext } from './context'
@@ -22,6 +22,8 @@ export function createFormat(ctx: GridContext, edits: GridEdits) {
   const { wb, rows, sheetId, actions } = ctx
   /** the active cell's format, for the toolbar */
   const active = ref<CellStyle>({})
+  /** the format painter: the format picked up, until the next selection takes it (null: not painting) */
+  const painter = ref<CellStyle | null>(null)
 
   const lookAt = (r: number, c: number): CellStyle => {
     const rowId = rows.rowIds[r], colId = rows.colIds[c]
@@ -92,5 +94,40 @@ export function createFormat(ctx: GridContext, edits: GridEdits) {
     return true
   }
 
-  return { active, apply, toggle, clear, refresh, onKey, wraps: (r: number, c: number) => lookAt(r, c).wrap === true }
+  /** Borders on each range of the selection (every cell edge, the outline, or none), as one step. */
+  function borders(kind: BorderKind): void {
+    const hot = ctx.hot
+    let refusal: Refusal | null = null
+    const blocks: { rowIds: string[]; colIds: string[] }[] = []
+    for (const range of hot?.getSelectedRange() ?? []) {
+      const a = range.getTopStartCorner(), b = range.getBottomEndCorner()
+      const r1 = Math.max(0, a.row ?? 0), r2 = Math.min(rows.rowIds.length - 1, b.row ?? -1)
+      const c1 = Math.max(0, a.col ?? 0), c2 = Math.min(rows.colIds.length - 1, b.col ?? -1)
+      if ((r2 - r1 + 1) * (c2 - c1 + 1) > MAX_FORMAT_CELLS) { ctx.onError(new Error(ctx.labels().formatTooMany(MAX_FORMAT_CELLS))); return }
+      for (let r = r1; r <= r2 && !refusal; r++) for (let c = c1; c <= c2 && !refusal; c++) refusal = edits.refusalAt(r, c)
+      blocks.push({ rowIds: rows.rowIds.slice(r1, r2 + 1), colIds: rows.colIds.slice(c1, c2 + 1) })
+    }
+    // an outline drawn around a cell one may not edit would not be the outline asked for: none of it
+    if (refusal) { actions?.refused?.(refusal); return }
+    try {
+      wb.mutate((doc, origin) => doc.transact(() => { for (const b of blocks) setBorders(doc, sheetId.value, b, kind, origin) }, origin))
+    } catch (e) { ctx.onError(e) }
+    refresh()
+  }
+
+  /** Picks up the active cell's format (Excel's format painter); the next selection gets it. */
+  function pick(): void {
+    const sel = ctx.hot?.getSelectedLast()
+    painter.value = painter.value ? null : sel ? lookAt(sel[0], sel[1]) : null
+  }
+
+  /** The selection just made takes the picked-up format, every property of it (what it lacks is taken off). */
+  function paint(): void {
+    const look = painter.value
+    if (!look) return
+    painter.value = null
+    apply(Object.fromEntries(STYLE_PROPS.map(p => [p, look[p] ?? null])) as StylePatch)
+  }
+
+  return { active, painter, pick, paint, borders, apply, toggle, clear, refresh, onKey, wraps: (r: number, c: number) => lookAt(r, c).wrap === true }
 }

@@ -91,6 +91,14 @@ export function createRender(ctx: GridContext) {
     for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
     // a conditional colour goes over the cell's fill, as in Excel; the fill goes over the totals row's grey
     paintFormat(td, look, numeric, !!style)
+    // borders: a cell draws its own bottom and right edge, and the edge its neighbour below or to the right asks for
+    const below = rows.rowIds[row + 1], right = rows.colIds[col + 1]
+    const styles = stylesOf(ctx.wb.doc)
+    td.classList.toggle('fmt-bb', !!look.bb || (!!below && !!colIdOf(col) && readStyle(styles, sheetId.value, below, colIdOf(col)!).bt === true))
+    td.classList.toggle('fmt-br', !!look.br || (!!right && !!rowId && readStyle(styles, sheetId.value, rowId, right).bl === true))
+    // the first row and column have no neighbour to draw their top and left edge
+    td.classList.toggle('fmt-bt', row === 0 && !!look.bt)
+    td.classList.toggle('fmt-bl', col === 0 && !!look.bl)
     const problem = validationProblem(meta, v)
     td.classList.toggle('cell-invalid', !!problem)
     if (isErrorValue(v) && v.message) td.title = v.message

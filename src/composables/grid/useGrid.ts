@@ -172,7 +172,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         return st
       },
       ...edits.settings,
-      afterSelectionEnd: () => refreshSelected(),
+      // (with the format painter picked up, the selection just made takes its format)
+      afterSelectionEnd: () => { if (format.painter.value) format.paint(); refreshSelected() },
       // while dragging a range, colleagues see it grow
       afterSelection: () => refreshSelected(),
       beforeKeyDown,
@@ -233,7 +234,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     selected,
     commitSelected,
     /** cell formats of the selection (toolbar, shortcuts) */
-    format: { active: format.active, apply: format.apply, toggle: format.toggle, clear: format.clear },
+    format: { active: format.active, apply: format.apply, toggle: format.toggle, clear: format.clear, painter: format.painter, pick: format.pick, borders: format.borders },
     /** my filter of the sheet shown (rows hidden for me only) */
     filter: filtering,
     /** the active cell's column id, or null */

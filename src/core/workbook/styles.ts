@@ -4,7 +4,8 @@
  *
  *   styles   Y.Map   "sheetId/rowId:colId#prop" → value   (b i u s wrap: true; fc bg: "#rrggbb";
  *                                                          ha: left|center|right; va: top|middle|bottom;
- *                                                          nf: a number format code in Excel's syntax)
+ *                                                          nf: a number format code in Excel's syntax;
+ *                                                          bt bb bl br: a thin border on that edge)
  *
  * One entry per property, not one object per cell: A making a cell bold while B colours it keeps
  * both. Keys use row and column ids, so a format goes with its cell through inserts, deletes and
@@ -24,11 +25,13 @@ export interface CellStyle {
   ha?: 'left' | 'center' | 'right'
   va?: 'top' | 'middle' | 'bottom'
   wrap?: true
+  /** thin borders on the top, bottom, left, right edge */
+  bt?: true; bb?: true; bl?: true; br?: true
   /** number format, Excel's format code ("#,##0.00", "0.0%", 0\.0,"万", yyyy"年"m"月"d"日"): over the column's */
   nf?: string
 }
 export type StyleProp = keyof CellStyle
-export const STYLE_PROPS: readonly StyleProp[] = ['b', 'i', 'u', 's', 'fc', 'bg', 'ha', 'va', 'wrap', 'nf']
+export const STYLE_PROPS: readonly StyleProp[] = ['b', 'i', 'u', 's', 'fc', 'bg', 'ha', 'va', 'wrap', 'nf', 'bt', 'bb', 'bl', 'br']
 /** the longest number format code a cell takes */
 export const MAX_FORMAT_CODE = 100
 const PROPS: ReadonlySet<string> = new Set(STYLE_PROPS)
@@ -37,7 +40,7 @@ const COLOR = /^#[0-9a-f]{6}$/
 /** Whether `v` is a value property `p` may have (what the server lets into the doc). */
 export function isStyleValue(p: string, v: unknown): boolean {
   switch (p) {
-    case 'b': case 'i': case 'u': case 's': case 'wrap': return v === true
+    case 'b': case 'i': case 'u': case 's': case 'wrap': case 'bt': case 'bb': case 'bl': case 'br': return v === true
     case 'fc': case 'bg': return typeof v === 'string' && COLOR.test(v)
     case 'ha': return v === 'left' || v === 'center' || v === 'right'
     case 'va': return v === 'top' || v === 'middle' || v === 'bottom'
@@ -125,4 +128,29 @@ export function toggled(doc: Y.Doc, sheetId: string, cells: readonly StyledCell[
   const first = cells[0]
   const on = first ? cellStyle(doc, sheetId, first.rowId, first.colId)[p] === true : false
   return { [p]: on ? null : true }
+}
+
+export type BorderKind = 'all' | 'outer' | 'none'
+
+/**
+ * Borders over a block of cells (visible positions r1..r2 × c1..c2, ids by position): every edge of
+ * every cell, the block's outline, or none (every edge of the block's cells taken off).
+ */
+export function setBorders(doc: Y.Doc, sheetId: string, block: { rowIds: readonly string[]; colIds: readonly string[] }, kind: BorderKind, origin: unknown = null): void {
+  const { rowIds, colIds } = block
+  doc.transact(() => {
+    rowIds.forEach((rowId, i) => colIds.forEach((colId, j) => {
+      const cell = [{ rowId, colId }]
+      if (kind === 'none') setCellStyle(doc, sheetId, cell, { bt: null, bb: null, bl: null, br: null }, origin)
+      else if (kind === 'all') setCellStyle(doc, sheetId, cell, { bt: true, bb: true, bl: true, br: true }, origin)
+      else {
+        const patch: StylePatch = {}
+        if (i === 0) patch.bt = true
+        if (i === rowIds.length - 1) patch.bb = true
+        if (j === 0) patch.bl = true
+        if (j === colIds.length - 1) patch.br = true
+        if (Object.keys(patch).length) setCellStyle(doc, sheetId, cell, patch, origin)
+      }
+    }))
+  }, origin)
 }
