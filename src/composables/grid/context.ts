@@ -22,6 +22,7 @@ export interface GridLabels {
   calculated: string
   applyColumnFormula: string; stopColumnFormula: string
   columnSettings: string
+  colorRules: string
   /** merge the selection into one cell, each of its rows, or take merges off */
   merge: string; mergeAcross: string; unmerge: string
   /** hide / show again the selected rows or columns */
@@ -43,6 +44,8 @@ export interface Selected {
 export interface GridActions {
   /** open the column settings for a column (the page owns the dialog) */
   columnSettings(colId: string, letter: string, meta: ColumnMeta): void
+  /** open the conditional colours of a column */
+  colorRules?(colId: string, letter: string, meta: ColumnMeta): void
   /** colleagues present, whose selections are outlined in their colour */
   peers?: Ref<Peer[]>
   /** Ctrl+Z / Ctrl+Y (the page also takes the person back to where the step was made) */

@@ -88,6 +88,17 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
           if (s && colId) actions?.columnSettings(colId, colToLetters(s.c1), { ...(rows.colMeta(s.c1) ?? {}) })
         },
       },
+      color_rules: {
+        name: L.colorRules,
+        hidden: () => !actions?.colorRules,
+        callback: () => {
+          const s = sel()
+          const colId = s && rows.colIds[s.c1]
+          const no = colId ? actions?.access?.sheetRefusal(sheetId.value) ?? actions?.access?.columnRefusal(sheetId.value, colId) : null
+          if (no) { actions?.refused?.(no); return }
+          if (s && colId) actions?.colorRules?.(colId, colToLetters(s.c1), { ...(rows.colMeta(s.c1) ?? {}) })
+        },
+      },
       column_type: {
         name: L.columnType,
         submenu: {
