@@ -19,7 +19,7 @@ import type * as Y from 'yjs'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { colToLetters, decodeFormula } from '../../src/core/formulas/references'
 import {
-  getTitle, isDate, isFormula, sheetParts, sheetsOf, type CellInput, type ColorRule, type ColumnMeta, type RuleStyle,
+  getTitle, isDate, isFormula, sheetParts, sheetsOf, type CellInput, type ColorRule, type ColumnMeta,
 } from '../../src/core/workbook/schema'
 import { columnFormulaFor, totalsRowOf } from '../../src/core/workbook/table'
 import { dateToSerial } from '../../src/core/workbook/input'
@@ -27,16 +27,8 @@ import { deflateParts, findPart, readStored, replacePart } from './zip'
 import { STYLE_PROPS, sheetStyles, type CellStyle } from '../../src/core/workbook/styles'
 import { hiddenIds } from '../../src/core/workbook/hidden'
 import { sheetMerges } from '../../src/core/workbook/merges'
+import { conditionalFormats } from './rules'
 import { SharedStrings, StyleSamples, cellXml, joinSheet, splitSheet, type FileCell } from './sheetxml'
-
-/** Fill and font colours of the app's rule styles (as the grid shows them). */
-const STYLE_COLORS: Record<RuleStyle, { fill?: string; font?: string; bold?: boolean }> = {
-  good: { fill: 'FFE6F4EA', font: 'FF1E6B34' },
-  warn: { fill: 'FFFFF4E0', font: 'FF8A5300' },
-  bad: { fill: 'FFFDECEA', font: 'FFB3261E' },
-  info: { fill: 'FFE8F0FE', font: 'FF1A4FA0' },
-  strong: { bold: true },
-}
 
 export const EXCEL_SHEET_NAME_MAX = 31
 
@@ -93,21 +85,6 @@ export function numberFormat(meta: ColumnMeta | undefined): string | undefined {
   }
 }
 
-/** A1 text of a rule's test on `ref` (a cell reference such as $C2), for an expression rule. */
-function ruleExpression(rule: ColorRule, ref: string): string | undefined {
-  const lit = (v: unknown) => typeof v === 'number' ? String(v) : `"${String(v ?? '').replace(/"/g, '""')}"`
-  switch (rule.op) {
-    case 'empty': return `LEN(${ref}&"")=0`
-    case 'notEmpty': return `LEN(${ref}&"")>0`
-    case 'between': return typeof rule.value === 'number' && typeof rule.value2 === 'number'
-      ? `AND(ISNUMBER(${ref}),${ref}>=${rule.value},${ref}<=${rule.value2})` : undefined
-    case '<': case '<=': case '>': case '>=':
-      return typeof rule.value === 'number' ? `AND(ISNUMBER(${ref}),${ref}${rule.op}${rule.value})` : undefined
-    case '=': case '<>':
-      return rule.value === undefined ? undefined : `${ref}${rule.op}${lit(rule.value)}`
-    default: return undefined
-  }
-}
 
 const TOTALS_BORDER: Partial<ExcelJS.Borders> = { top: { style: 'thin', color: { argb: 'FF9AA5B1' } } }
 
@@ -387,28 +364,9 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
               .add(`${col}${firstData}:${col}${lastData}`, { type: 'list', allowBlank: true, formulae: [`"${list}"`], showErrorMessage: true, errorStyle: 'information' })
           }
         }
-        const rules = m?.rules ?? []
-        if (!rules.length) return
         const totalsAt = totalsId ? sl.rows.indexOf(totalsId) : -1
-        const onlyTotals = rules.every(x => x.rows === 'totals') && totalsAt >= 0
-        const top = onlyTotals ? totalsAt + 1 + header : firstData
-        const bottom = onlyTotals ? top : totalsAt >= 0 && rules.every(x => (x.rows ?? 'data') === 'data') ? totalsAt + header : lastData
-        const cf: ExcelJS.ConditionalFormattingRule[] = []
-        let priority = 1
-        for (const rule of rules) {
-          const testCol = rule.colId ? sl.cols.indexOf(rule.colId) : c
-          if (testCol < 0) continue
-          // relative to the range's top-left cell, as Excel reads expression rules
-          const expr = ruleExpression(rule, `$${colToLetters(testCol)}${top}`)
-          const look = STYLE_COLORS[rule.style]
-          if (!expr || !look) { report.notes.push(`a colour rule of column ${col} on "${sl.name}" has no Excel form`); continue }
-          const style: Partial<ExcelJS.Style> = {}
-          if (look.fill) style.fill = { type: 'pattern', pattern: 'solid', bgColor: { argb: look.fill } }
-          if (look.font || look.bold) style.font = { ...(look.font ? { color: { argb: look.font } } : {}), ...(look.bold ? { bold: true } : {}) }
-          cf.push({ type: 'expression', priority: priority++, formulae: [expr], style, stopIfTrue: true } as ExcelJS.ConditionalFormattingRule)
-        }
-        if (!cf.length || bottom < top) return
-        ws.addConditionalFormatting({ ref: `${col}${top}:${col}${bottom}`, rules: cf })
+        const at = { col, testCol: (id: string) => sl.cols.indexOf(id), c, firstData, lastData, totalsAt, header, sheet: sl.name }
+        for (const f of conditionalFormats(m, at, report.notes)) ws.addConditionalFormatting(f)
       })
 
       // the sheet's charts, as the pictures the browser drew, to the right of the table

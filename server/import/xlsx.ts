@@ -15,6 +15,7 @@ import type { ImportedSheet, ImportedWorkbook, ReadLimits } from './model'
 import { checkImportLimits, type ImportLimits } from './options'
 import { addSheet, deleteRows, initWorkbook, normaliseSheetName, setCells, setColumnMeta, setFrozen, setTotalsRow, type CellWrite } from '../../src/core/workbook/mutations'
 import { toColumnFormula } from '../../src/core/workbook/table'
+import { validScale } from '../../src/core/workbook/scale'
 import { COLUMN_TYPES, RULE_OPS, RULE_STYLES, type ColorRule } from '../../src/core/workbook/schema'
 import { META_SHEET, type SheetMetaExport } from '../export/xlsx'
 import { WorkbookLayout, type SheetLayout } from '../../src/core/workbook/layout'
@@ -170,6 +171,8 @@ function columnFromMeta(m: unknown, colIds: readonly string[]): Partial<ColumnMe
     }
     if (rules.length) out.rules = rules
   }
+  const scale = validScale(o.scale)
+  if (scale) out.scale = scale
   return out
 }
 

@@ -12,6 +12,7 @@ import { isErrorValue } from '../../core/formulas/engine'
 import { formatValue } from '../../core/format'
 import { ruleStyle, validationProblem } from '../../core/workbook/table'
 import { readStyle, stylesOf, type CellStyle } from '../../core/workbook/styles'
+import { extentOf, scaleLook, validScale, type Extent, type ScaleLook } from '../../core/workbook/scale'
 import { format as formatCode } from 'numfmt'
 import { peerBox, type PeerBox } from '../../sync/presence'
 import { DateTextEditor } from '../gridEditors'
@@ -69,6 +70,18 @@ export function createRender(ctx: GridContext) {
 
   const colIdOf = (c: number): string | undefined => rows.colIds[c]
 
+  /** each scaled column's lowest and highest number over its data rows, for one render pass */
+  let extents = new Map<number, Extent | null>()
+  function extent(col: number): Extent | null {
+    if (extents.has(col)) return extents.get(col)!
+    const engine = rows.engine()
+    const values: unknown[] = []
+    rows.rowIds.forEach((id, r) => { if (id !== rows.totalsId) values.push(engine.getValue(sheetId.value, r, col)) })
+    const e = extentOf(values)
+    extents.set(col, e)
+    return e
+  }
+
   function cellRenderer(this: unknown, instance: Handsontable, td: HTMLTableCellElement, row: number, col: number, prop: string | number, value: unknown, cp: Handsontable.CellProperties) {
     baseRenderer.call(this as never, instance as never, td, row, col, prop, value, cp as never)
     const engine = rows.engine()
@@ -89,8 +102,10 @@ export function createRender(ctx: GridContext) {
       ? ruleStyle(meta, id => (id === undefined ? v : engine.getValueById(sheetId.value, rowId, id)), isTotals)
       : undefined
     for (const st of RULE_STYLES) td.classList.toggle(`cell-${st}`, st === style)
+    const scale = meta?.scale && !isTotals ? validScale(meta.scale) : undefined
+    const scaled = scale && !style ? scaleLook(scale, v, extent(col)) : undefined
     // a conditional colour goes over the cell's fill, as in Excel; the fill goes over the totals row's grey
-    paintFormat(td, look, numeric, !!style)
+    paintFormat(td, look, numeric, !!style, scaled)
     // borders: a cell draws its own bottom and right edge, and the edge its neighbour below or to the right asks for
     const below = rows.rowIds[row + 1], right = rows.colIds[col + 1]
     const styles = stylesOf(ctx.wb.doc)
@@ -108,7 +123,7 @@ export function createRender(ctx: GridContext) {
   }
 
   /** The cell's own format; numbers go right unless the cell says otherwise (as in Excel). */
-  function paintFormat(td: HTMLTableCellElement, look: CellStyle, numeric: boolean, ruled: boolean): void {
+  function paintFormat(td: HTMLTableCellElement, look: CellStyle, numeric: boolean, ruled: boolean, scaled?: ScaleLook): void {
     const ha = look.ha ?? (numeric ? 'right' : undefined)
     td.classList.toggle('htLeft', ha === 'left')
     td.classList.toggle('htCenter', ha === 'center')
@@ -122,7 +137,13 @@ export function createRender(ctx: GridContext) {
     td.classList.toggle('fmt-s', !!look.s)
     // (colours are checked #rrggbb: nothing else reaches the style)
     td.style.setProperty('color', look.fc ?? '', look.fc && !ruled ? 'important' : '')
-    td.style.setProperty('background-color', look.bg ?? '', look.bg && !ruled ? 'important' : '')
+    // a colour scale goes over the fill and under a conditional colour; a data bar is drawn over either
+    // (scale colours are checked #rrggbb too, by validScale)
+    const bg = scaled && 'bg' in scaled && !ruled ? scaled.bg : look.bg
+    td.style.setProperty('background-color', bg ?? '', bg && !ruled ? 'important' : '')
+    td.style.backgroundImage = scaled && 'bar' in scaled
+      ? `linear-gradient(to right, ${scaled.bar}99 ${scaled.pct}%, transparent ${scaled.pct}%)` : ''
+    td.classList.toggle('cell-bar', !!scaled && 'bar' in scaled)
   }
 
   /** The editor and renderer of a column, by its type. */
@@ -160,6 +181,8 @@ export function createRender(ctx: GridContext) {
 
   return {
     computeBoxes,
+    /** a render pass starts: the columns' extents are taken again */
+    beforeRender(): void { extents = new Map() },
     columnSettings,
     afterGetColHeader,
     /** the language changed: labels are read again at the next render */

@@ -24,12 +24,15 @@ import { fillTexts } from '../../core/workbook/fill'
 import { contextMenu } from './contextMenu'
 import { clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
+import { phoneLayout } from './phone'
 
 export type { GridActions, GridLabels, Selected } from './context'
 
 export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
   const selected = ref<Selected | null>(null)
   const rows = createRowTexts(wb, sheetId)
+  // on a phone the first column stays in view (phone.ts); turned sideways, the grid lays out again
+  const offPhone = phoneLayout(rows, () => container.value, () => ctx.hot?.updateSettings(rows.layoutSettings()))
   const ctx: GridContext = { wb, sheetId, labels, onError, actions, rows, hot: null, scheduleRender, refreshSelected }
   const render = createRender(ctx)
   const edits = createEdits(ctx)
@@ -148,6 +151,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       rowHeaders: true,
       colHeaders: (c: number) => colToLetters(c),
       afterGetColHeader: render.afterGetColHeader,
+      beforeRender: render.beforeRender,
       colWidths: (c: number) => rows.colMeta(c)?.width ?? (rows.colMeta(c)?.title ? 120 : 90),
       height: '100%',
       width: '100%',
@@ -219,6 +223,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   }
 
   function destroy(): void {
+    offPhone()
     unsubscribe?.()
     unsubscribe = null
     ctx.hot?.destroy()

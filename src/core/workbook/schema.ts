@@ -53,7 +53,20 @@ export interface ColumnMeta {
   rules?: ColorRule[]
   /** allowed values; cells outside are flagged, never rejected (a co-editor's value is not lost) */
   validation?: Validation
+  /** a colour scale or data bar over the column's numbers (data rows); conditional colours go over it */
+  scale?: ColumnScale
 }
+
+/** A hex colour #rrggbb: the only form a colour of the doc may take on its way into a style. */
+export const isHexColor = (v: unknown): v is string => typeof v === 'string' && /^#[0-9a-fA-F]{6}$/.test(v)
+
+/**
+ * A colour scale (the lowest number gets `min`, the highest `max`, the middle `mid` if given, the rest
+ * blended) or a data bar (a bar of `color` as long as the number is from the lowest to the highest).
+ */
+export type ColumnScale =
+  | { kind: 'scale'; min: string; mid?: string; max: string }
+  | { kind: 'bar'; color: string }
 
 export type RuleStyle = 'good' | 'warn' | 'bad' | 'info' | 'strong'
 export const RULE_STYLES: readonly RuleStyle[] = ['good', 'warn', 'bad', 'info', 'strong']

@@ -1,0 +1,87 @@
+/**
+ * Formats between two people in two browser contexts, through the real server: a colour scale and a
+ * data bar chosen by A in the rules dialog colour B's grid by each number's place between the lowest
+ * and the highest.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator } from '../helpers/browser'
+import type { TestServer } from '../helpers/server'
+
+let server: TestServer
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startAppServer()
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.close()
+})
+
+async function open(url: string, locale: string): Promise<{ ctx: BrowserContext; page: Page; errors: string[] }> {
+  const ctx = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } })
+  const page = await ctx.newPage()
+  const errors = watchErrors(page)
+  await page.goto(url)
+  await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+  return { ctx, page, errors }
+}
+
+async function shared(title: string) {
+  const res = await server.api('POST', '/api/workbooks', { template: 'blank', title })
+  const invite = await server.api('POST', `/api/workbooks/${res.json.id}/links`, { role: 'editor', name: '李雷' }, { headers: { authorization: `Bearer ${res.json.token}` } })
+  return { owner: server.url + res.json.url, editor: server.url + invite.json.url }
+}
+
+const paint = (p: Page, r: number, c: number) => cellLocator(p, r, c).evaluate(td => {
+  const s = getComputedStyle(td as HTMLElement)
+  return { bg: s.backgroundColor, image: s.backgroundImage }
+})
+
+describe('colour scales and data bars', () => {
+  it('a colour scale, then a data bar, chosen by A colour B\'s cells from the lowest number to the highest', async () => {
+    const urls = await shared('色阶 Scales')
+    const A = await open(urls.owner, 'zh-CN')
+    const B = await open(urls.editor, 'en-US')
+    await clickCell(A.page, 0, 1)
+    for (const x of ['10', '20', '30']) await typeCell(A.page, x)
+    await waitForCell(B.page, 2, 1, '30')
+    const dialogOf = async () => {
+      await cellLocator(A.page, 0, 1).click({ button: 'right' })
+      await A.page.locator('.htContextMenu td', { hasText: '条件格式' }).click()
+      return A.page.getByTestId('rules-dialog')
+    }
+    let dialog = await dialogOf()
+    // the first preset: red → yellow → green
+    await dialog.getByTestId('scale-preset-0').click()
+    expect(await dialog.getByTestId('scale-kind').inputValue()).toBe('scale3')
+    await dialog.getByTestId('rules-save').click()
+    await expect.poll(() => paint(B.page, 0, 1).then(p => p.bg), { timeout: 10_000 }).toBe('rgb(248, 105, 107)')
+    expect((await paint(B.page, 1, 1)).bg).toBe('rgb(255, 235, 132)')
+    expect((await paint(B.page, 2, 1)).bg).toBe('rgb(99, 190, 123)')
+    // a new lowest number moves the scale: 20 is now above the middle
+    await clickCell(A.page, 3, 1)
+    await typeCell(A.page, '-10')
+    await expect.poll(() => paint(B.page, 3, 1).then(p => p.bg), { timeout: 10_000 }).toBe('rgb(248, 105, 107)')
+    expect((await paint(B.page, 1, 1)).bg).not.toBe('rgb(255, 235, 132)')
+    // a data bar instead: as long as the number's place from -10 to 30
+    dialog = await dialogOf()
+    await dialog.getByTestId('scale-preset-3').click()
+    await dialog.getByTestId('rules-save').click()
+    await expect.poll(() => paint(B.page, 2, 1).then(p => p.image), { timeout: 10_000 }).toContain('100%')
+    expect((await paint(B.page, 1, 1)).image).toContain('75%')
+    expect((await paint(B.page, 3, 1)).image).toContain('0%')
+    expect((await paint(B.page, 0, 1)).bg).not.toBe('rgb(248, 105, 107)')
+    // and none: the cells are plain again
+    dialog = await dialogOf()
+    await dialog.getByTestId('scale-kind').selectOption('none')
+    await dialog.getByTestId('rules-save').click()
+    await expect.poll(() => paint(B.page, 2, 1).then(p => p.image), { timeout: 10_000 }).toBe('none')
+    expect(A.errors).toEqual([])
+    expect(B.errors).toEqual([])
+    await A.ctx.close()
+    await B.ctx.close()
+  })
+})
