@@ -38,7 +38,16 @@ async function request<T>(method: string, path: string, body?: unknown, token = 
 const wbPath = (id: string) => `/api/workbooks/${encodeURIComponent(id)}`
 
 import type { ChartData } from './core/charts/charts'
-export interface ReviewSheet { id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number; charts?: ChartData[]; timeline?: Timeline }
+import type { CellStyle } from './core/workbook/styles'
+/** a cell's format in the review pack (its number format is already in its text) */
+export type ReviewStyle = Omit<CellStyle, 'nf'>
+/** a merged cell of the review pack, in indices into its rows and columns */
+export interface ReviewMerge { row: number; col: number; rowspan: number; colspan: number }
+/** as server/export/review.ts makes it: `styles` is keyed "row:col"; hidden rows and columns are left out */
+export interface ReviewSheet {
+  id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number
+  styles?: Record<string, ReviewStyle>; merges?: ReviewMerge[]; charts?: ChartData[]; timeline?: Timeline
+}
 export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string }
 export interface ImportReport { sheets: number; cells: number; formulas: number; notes: string[] }
 

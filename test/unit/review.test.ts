@@ -1,0 +1,121 @@
+/**
+ * The review pack's data (server/export/review.ts) shows what people formatted in the grid: the cells'
+ * formats, number formats as the grid's text, merges as spans over the visible rows and columns, and
+ * hidden rows and columns left out.
+ */
+import { describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import * as Y from 'yjs'
+import { reviewData } from '../../server/export/review'
+import { loadTemplates } from '../../server/templates'
+import { buildWorkbook } from '../../src/core/templates/template'
+import { WorkbookLayout } from '../../src/core/workbook/layout'
+import { setCellStyle, type StylePatch } from '../../src/core/workbook/styles'
+import { mergeCells } from '../../src/core/workbook/merges'
+import { setHidden } from '../../src/core/workbook/hidden'
+import { setTotalsRow } from '../../src/core/workbook/mutations'
+import { makeDoc, type } from '../helpers/workbook'
+
+const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
+const S = 's0'
+const at = (doc: Y.Doc, r: number, c: number) => { const sl = new WorkbookLayout(doc).sheet(S)!; return { rowId: sl.rows.ids[r]!, colId: sl.cols.ids[c]! } }
+const style = (doc: Y.Doc, r: number, c: number, patch: StylePatch) => setCellStyle(doc, S, [at(doc, r, c)], patch)
+const merge = (doc: Y.Doc, r1: number, c1: number, r2: number, c2: number) => mergeCells(doc, new WorkbookLayout(doc), S, at(doc, r1, c1), at(doc, r2, c2))
+
+/**
+ *      A          B            C             D (hidden)   E
+ *  1   渠道总览 (bold, filled; merged A1:E1)
+ *  2   天猫       1200 #,##0.00  0.256 0.0% i   secret b     E列 u
+ *  3   华东 ─┐    hidden row: its text is not printed (A3:A5 merged)
+ *  4         │    800 (bottom border)
+ *  5   ──────┘    合计 (the totals row)
+ *  6
+ *  7              (filled, empty)
+ *  8
+ *  9   (bold, empty)
+ */
+function formatted(): Y.Doc {
+  const doc = makeDoc([{ name: '渠道', id: S, rows: 10, cols: 5 }])
+  type(doc, S, 'A1', '渠道总览')
+  type(doc, S, 'A2', '天猫'); type(doc, S, 'B2', '1200'); type(doc, S, 'C2', '0.256'); type(doc, S, 'D2', 'secret'); type(doc, S, 'E2', 'E列')
+  type(doc, S, 'A3', '华东'); type(doc, S, 'B3', '隐藏的值')
+  type(doc, S, 'B4', '800'); type(doc, S, 'B5', '合计')
+  style(doc, 0, 0, { b: true, bg: '#fff2cc' })
+  style(doc, 1, 1, { nf: '#,##0.00' })
+  style(doc, 1, 2, { nf: '0.0%', i: true })
+  style(doc, 1, 3, { b: true })
+  style(doc, 1, 4, { u: true })
+  style(doc, 2, 1, { bg: '#ff0000' })
+  style(doc, 3, 1, { bb: true })
+  style(doc, 6, 1, { bg: '#e8f0fe' })
+  style(doc, 8, 0, { b: true })
+  merge(doc, 0, 0, 0, 4)
+  merge(doc, 2, 0, 4, 0)
+  setHidden(doc, S, 'rows', [at(doc, 2, 0).rowId], true)
+  setHidden(doc, S, 'cols', [at(doc, 0, 3).colId], true)
+  setTotalsRow(doc, S, at(doc, 4, 0).rowId)
+  return doc
+}
+
+describe('the review pack', () => {
+  it('leaves hidden rows and columns out, shows number formats as the grid does, and only the formatted cells\' formats', () => {
+    const sheet = reviewData(formatted()).sheets[0]!
+    // column D and row 3 are not printed: their values are nowhere in the pack
+    expect(sheet.columns).toEqual(['A', 'B', 'C', 'E'])
+    expect(JSON.stringify(sheet.rows)).not.toContain('secret')
+    expect(JSON.stringify(sheet.rows)).not.toContain('隐藏的值')
+    // rows 1, 2, 4, 5, 6, 7: up to the filled empty cell B7; the bold empty A9 shows nothing and is not printed
+    expect(sheet.rows).toEqual([
+      ['渠道总览', '', '', ''],
+      ['天猫', '1,200.00', '25.6%', 'E列'],
+      ['华东', '800', '', ''],
+      ['', '合计', '', ''],
+      ['', '', '', ''],
+      ['', '', '', ''],
+    ])
+    expect(sheet.numeric).toEqual([false, true, true, false])
+    expect(sheet.totalsRow).toBe(3)
+    // the number formats are in the texts; the hidden row's fill and column's bold are not sent
+    expect(sheet.styles).toEqual({
+      '0:0': { b: true, bg: '#fff2cc' },
+      '1:2': { i: true },
+      '1:3': { u: true },
+      '2:1': { bb: true },
+      '5:1': { bg: '#e8f0fe' },
+    })
+  })
+
+  it('spans merges over the visible rows and columns; a merge whose top-left row is hidden still shows its text', () => {
+    const sheet = reviewData(formatted()).sheets[0]!
+    // A1:E1 over four visible columns; A3:A5 over rows 4 and 5 (pack rows 2 and 3), showing A3's text
+    expect(sheet.merges).toEqual([
+      { row: 0, col: 0, rowspan: 1, colspan: 4 },
+      { row: 2, col: 0, rowspan: 2, colspan: 1 },
+    ])
+    expect(sheet.rows[2]![0]).toBe('华东')
+  })
+
+  it('a merge all in hidden rows is left out, and one left a single visible cell is no merge', () => {
+    const doc = makeDoc([{ name: 'S', id: S, rows: 6, cols: 3 }])
+    type(doc, S, 'A1', 'x'); type(doc, S, 'C6', 'end')
+    merge(doc, 1, 0, 2, 0)
+    merge(doc, 3, 1, 4, 1)
+    setHidden(doc, S, 'rows', [at(doc, 1, 0).rowId, at(doc, 2, 0).rowId, at(doc, 4, 0).rowId], true)
+    const sheet = reviewData(doc).sheets[0]!
+    expect(sheet.rows).toHaveLength(3)
+    expect(sheet.merges).toBeUndefined()
+    expect(sheet.styles).toBeUndefined()
+  })
+
+  it('a template\'s sheets keep the shape they had: no styles or merges where none are set', () => {
+    const doc = new Y.Doc()
+    buildWorkbook(doc, registry.get('operations-plan')!, { locale: 'zh-CN' })
+    const data = reviewData(doc)
+    expect(data.sheets.length).toBeGreaterThan(5)
+    for (const s of data.sheets) {
+      expect(s).not.toHaveProperty('styles')
+      expect(s).not.toHaveProperty('merges')
+      expect(s.rows.every(r => r.length === s.columns.length)).toBe(true)
+    }
+  })
+})
