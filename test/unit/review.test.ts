@@ -1,12 +1,12 @@
 /**
  * The review pack's data (server/export/review.ts) shows what people formatted in the grid: the cells'
  * formats, number formats as the grid's text, merges as spans over the visible rows and columns, and
- * hidden rows and columns left out.
+ * hidden rows and columns left out; and the print table's cells (src/components/print/printCells.ts).
  */
 import { describe, expect, it } from 'vitest'
 import { fileURLToPath } from 'node:url'
 import * as Y from 'yjs'
-import { reviewData } from '../../server/export/review'
+import { reviewData, type ReviewSheet } from '../../server/export/review'
 import { loadTemplates } from '../../server/templates'
 import { buildWorkbook } from '../../src/core/templates/template'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
@@ -14,6 +14,7 @@ import { setCellStyle, type StylePatch } from '../../src/core/workbook/styles'
 import { mergeCells } from '../../src/core/workbook/merges'
 import { setHidden } from '../../src/core/workbook/hidden'
 import { setTotalsRow } from '../../src/core/workbook/mutations'
+import { EDGE, headEdges, printRows } from '../../src/components/print/printCells'
 import { makeDoc, type } from '../helpers/workbook'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
@@ -117,5 +118,34 @@ describe('the review pack', () => {
       expect(s).not.toHaveProperty('merges')
       expect(s.rows.every(r => r.length === s.columns.length)).toBe(true)
     }
+  })
+})
+
+describe('the print table', () => {
+  it('draws a merge once with its span, the covered cells not at all, formats as style properties and a border on both sides of its edge', () => {
+    const sheet = reviewData(formatted()).sheets[0]!
+    const rows = printRows(sheet)
+    expect(rows.map(r => r.map(c => c.c))).toEqual([[0], [0, 1, 2, 3], [0, 1, 2, 3], [1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]])
+    expect(rows[0]![0]).toMatchObject({ text: '渠道总览', colspan: 4, style: { fontWeight: '700', backgroundColor: '#fff2cc' } })
+    expect(rows[0]![0]).not.toHaveProperty('rowspan')
+    expect(rows[2]![0]).toMatchObject({ text: '华东', rowspan: 2 })
+    expect(rows[1]![2]!.style).toEqual({ fontStyle: 'italic' })
+    expect(rows[1]![3]!.style).toEqual({ textDecorationLine: 'underline' })
+    // B4's bottom border: its own bottom edge and the top edge of B5 below
+    expect(rows[2]![1]!.style).toEqual({ borderBottom: EDGE })
+    expect(rows[3]![0]!.style).toEqual({ borderTop: EDGE })
+    expect(rows[1]![1]!.class).toEqual({ num: true, wrap: false })
+    expect(headEdges(sheet)).toEqual([false, false, false, false])
+  })
+
+  it('takes only #rrggbb colours, and the first row\'s top border onto the header', () => {
+    const sheet: ReviewSheet = {
+      id: 'x', name: 'x', columns: ['A', 'B'], numeric: [false, false], rows: [['a', 'b']], totalsRow: -1, charts: [],
+      styles: { '0:0': { bg: 'red;background:url(x)', fc: '#00ff00', bt: true, ha: 'center', va: 'middle', wrap: true, u: true, s: true } as never },
+    }
+    const [cell] = printRows(sheet)[0]!
+    expect(cell!.style).toEqual({ color: '#00ff00', textAlign: 'center', verticalAlign: 'middle', textDecorationLine: 'underline line-through', borderTop: EDGE })
+    expect(cell!.class.wrap).toBe(true)
+    expect(headEdges(sheet)).toEqual([true, false])
   })
 })
