@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs'
 import type { Browser } from 'playwright-core'
 import ExcelJS from 'exceljs'
 import { launchBrowser, startAppServer, watchErrors, waitForCell } from '../helpers/browser'
-import { createWorkbook, ownerTokens, type TestServer } from '../helpers/server'
+import { createWorkbook, docUntil, ownerTokens, syncedClient, type TestServer } from '../helpers/server'
+import { sheetIds } from '../../src/core/workbook/schema'
+import { WorkbookLayout } from '../../src/core/workbook/layout'
+import { cellStyle, setCellStyle } from '../../src/core/workbook/styles'
+import { mergeCells, sheetMerges } from '../../src/core/workbook/merges'
+import { hiddenIds, setHidden } from '../../src/core/workbook/hidden'
 
 let server: TestServer
 let browser: Browser
@@ -54,6 +59,19 @@ describe('export and the review pack', () => {
     await page.getByTestId('export-template').click()
     await expect.poll(() => page.getByTestId('notice').innerText()).toContain('我们的模板')
 
+    // formats, a merge and a hidden column made by a colleague are in the review pack as in the grid:
+    // on 数据监控, B1 bold and filled, C2:D2 merged, the 单位 column (I) hidden
+    const colleague = await syncedClient(server, id), watcher = await syncedClient(server, id)
+    const kpiId = sheetIds(colleague.doc).find(x => new WorkbookLayout(colleague.doc).sheet(x)!.name === '数据监控')!
+    const cellAt = (r: number, c: number) => { const sl = new WorkbookLayout(colleague.doc).sheet(kpiId)!; return { rowId: sl.rows.ids[r]!, colId: sl.cols.ids[c]! } }
+    setCellStyle(colleague.doc, kpiId, [cellAt(0, 1)], { b: true, bg: '#fff2cc' })
+    mergeCells(colleague.doc, new WorkbookLayout(colleague.doc), kpiId, cellAt(1, 2), cellAt(1, 3))
+    setHidden(colleague.doc, kpiId, 'cols', [cellAt(0, 8).colId], true)
+    // (the server has them once they reach another client through it)
+    await docUntil(watcher.doc, 'the formats at the server', d => cellStyle(d, kpiId, cellAt(0, 1).rowId, cellAt(0, 1).colId).bg === '#fff2cc'
+      && sheetMerges(d, new WorkbookLayout(d), kpiId).length === 1 && hiddenIds(d, kpiId, 'cols').size === 1)
+    colleague.destroy(); watcher.destroy()
+
     // the review pack
     await page.getByTestId('export').click()
     await page.getByTestId('export-print').click()
@@ -65,6 +83,14 @@ describe('export and the review pack', () => {
     const kpi = page.locator('[data-testid=print-section][data-sheet="数据监控"]')
     expect(await kpi.locator('tbody tr').count()).toBeGreaterThan(2)
     expect(await kpi.locator('thead th').first().innerText()).not.toBe('A')
+    const dau = kpi.locator('tbody tr').first().locator('td').nth(1)
+    expect(await dau.innerText()).toBe('DAU')
+    expect(await dau.evaluate(el => { const s = getComputedStyle(el); return [s.fontWeight, s.backgroundColor] })).toEqual(['700', 'rgb(255, 242, 204)'])
+    // C2:D2 is one cell over two columns, the row one cell short; the hidden column is not printed
+    const second = kpi.locator('tbody tr').nth(1)
+    expect(await second.locator('td[colspan="2"]').count()).toBe(1)
+    expect(await second.locator('td').count()).toBe(await kpi.locator('thead th').count() - 1)
+    expect(await kpi.locator('thead th').allInnerTexts()).not.toContain('单位')
     // its dashboard is drawn under the table, as SVG (crisp on paper)
     await expect.poll(() => kpi.locator('[data-testid=print-chart] svg path').count()).toBeGreaterThan(10)
     // leave one sheet out
@@ -73,6 +99,8 @@ describe('export and the review pack', () => {
     // printed: the controls are not on paper, and the pack spans a cover and a page per sheet at least
     await page.emulateMedia({ media: 'print' })
     expect(await page.locator('.controls').isVisible()).toBe(false)
+    // fills and borders are printed, not dropped as background graphics
+    expect(await page.locator('[data-testid=print-section] tbody td').first().evaluate(el => getComputedStyle(el).printColorAdjust)).toBe('exact')
     const pdf = await page.pdf({ preferCSSPageSize: true })
     const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length
     expect(pages).toBeGreaterThanOrEqual(sheetsWithData)
