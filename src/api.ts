@@ -38,6 +38,7 @@ async function request<T>(method: string, path: string, body?: unknown, token = 
 const wbPath = (id: string) => `/api/workbooks/${encodeURIComponent(id)}`
 
 import type { ChartData } from './core/charts/charts'
+import type { SheetFilter } from './core/workbook/filter'
 import type { CellStyle } from './core/workbook/styles'
 /** a cell's format in the review pack (its number format is already in its text) */
 export type ReviewStyle = Omit<CellStyle, 'nf'>
@@ -90,9 +91,12 @@ export const api = {
   remove: (id: string) => request<void>('DELETE', wbPath(id), undefined, heldToken(id)),
   links: (id: string) => request<LinkInfo[]>('GET', `${wbPath(id)}/links`, undefined, heldToken(id)),
   createLink: (id: string, role: Role, name: string) => request<NewLink>('POST', `${wbPath(id)}/links`, { role, name }, heldToken(id)),
-  /** the .xlsx; with chart pictures (base64 PNG by chart id) when the page drew them */
-  exportXlsx: (id: string, images?: { chartId: string; png: string }[]) =>
-    download(`${wbPath(id)}/export.xlsx`, heldToken(id), 'workbook.xlsx', images?.length ? { images } : undefined),
+  /** the .xlsx; with chart pictures (base64 PNG by chart id) when the page drew them, and my filters by sheet id */
+  exportXlsx: (id: string, images?: { chartId: string; png: string }[], filters?: Record<string, SheetFilter>) => {
+    const hasFilters = !!filters && Object.keys(filters).length > 0
+    return download(`${wbPath(id)}/export.xlsx`, heldToken(id), 'workbook.xlsx',
+      images?.length || hasFilters ? { images: images ?? [], ...(hasFilters ? { filters } : {}) } : undefined)
+  },
   exportCsv: (id: string, sheet: string) => download(`${wbPath(id)}/export.csv?sheet=${encodeURIComponent(sheet)}`, heldToken(id), 'sheet.csv'),
   review: (id: string) => request<ReviewData>('GET', `${wbPath(id)}/export.json`, undefined, heldToken(id)),
   importXlsx: async (file: Blob, opts: { title?: string; lang: string; name?: string }) => {

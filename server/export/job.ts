@@ -18,7 +18,7 @@ export async function runExport(job: ExportJob): Promise<ExportReply> {
     switch (job.kind) {
       case 'xlsx': {
         const images = job.images ? new Map(job.images.map(([id, png]) => [id, Buffer.from(png)])) : undefined
-        const { buffer, report } = await exportXlsx(doc, { author: job.author, images, now: job.now === undefined ? undefined : new Date(job.now) })
+        const { buffer, report } = await exportXlsx(doc, { author: job.author, images, filters: job.filters, now: job.now === undefined ? undefined : new Date(job.now) })
         return { id: job.id, ok: true, kind: 'xlsx', title, body: buffer, report }
       }
       case 'csv': {

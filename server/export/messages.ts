@@ -5,6 +5,7 @@
  */
 import type { ExportReport } from './xlsx'
 import type { ReviewData } from './review'
+import type { SheetFilter } from '../../src/core/workbook/filter'
 import type { LicenseKeys } from '../../src/core/licenses'
 
 /** what the worker thread is started with */
@@ -14,7 +15,8 @@ export interface ExportWorkerData {
 }
 
 export type ExportJob =
-  | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; now?: number }
+  /** filters: the exporter's filter of each sheet (by sheet id), written as Excel's autoFilter */
+  | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; filters?: Record<string, SheetFilter>; now?: number }
   | { id: number; kind: 'csv'; state: Uint8Array; sheet: string }
   | { id: number; kind: 'json'; state: Uint8Array }
   /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */

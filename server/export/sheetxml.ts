@@ -190,13 +190,16 @@ export function splitSheet(sheet: string): SheetXml {
   return { before: sheet.slice(0, empty.index), after: sheet.slice(empty.index + empty[0].length), rows: [] }
 }
 
+/** an element the worksheet schema puts between <sheetData> and <mergeCells>, at the start of the text */
+const BEFORE_MERGES = /^\s*<(sheetCalcPr|sheetProtection|protectedRanges|scenarios|autoFilter|sortState|dataConsolidate|customSheetViews)\b(?:[^>]*\/>|[\s\S]*?<\/\1>)/
+
 /**
  * The worksheet with our data rows put in: ExcelJS's own rows are kept (header, totals) except row
  * `drop` (the style samples), ours go in between by row number, and the dimension is set to what the
  * sheet holds. `ours` are [1-based row number, the cells' XML, the row's attributes (` hidden="1"`)], ascending;
- * `merges` the merged ranges (A1:B2).
+ * `merges` the merged ranges (A1:B2); `autoFilter` the filter's element with its conditions.
  */
-export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, string, string?])[], drop: number, dimension: string, merges: readonly string[] = []): string {
+export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, string, string?])[], drop: number, dimension: string, merges: readonly string[] = [], autoFilter?: string): string {
   const theirs = sheet.rows.filter(([r]) => r !== drop)
   const out: string[] = [sheet.before.replace(/<dimension ref="[^"]*"\/>/, `<dimension ref="${dimension}"/>`), '<sheetData>']
   let i = 0, j = 0
@@ -207,8 +210,13 @@ export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, str
     else { out.push(a![1]); i++ }
   }
   out.push('</sheetData>')
-  // merged ranges come right after the data (nothing the export writes goes between them in the schema's order)
+  // ExcelJS writes the filter's range only: its conditions go in its place
+  let after = autoFilter ? sheet.after.replace(/<autoFilter ref="[^"]*"\/>/, () => autoFilter) : sheet.after
+  // merged ranges go after what the schema puts between the data and them (protection, the filter, …)
+  let lead = ''
+  for (let m = BEFORE_MERGES.exec(after); m; m = BEFORE_MERGES.exec(after)) { lead += m[0]; after = after.slice(m[0].length) }
+  out.push(lead)
   if (merges.length) out.push(`<mergeCells count="${merges.length}">`, ...merges.map(ref => `<mergeCell ref="${ref}"/>`), '</mergeCells>')
-  out.push(sheet.after)
+  out.push(after)
   return out.join('')
 }

@@ -28,6 +28,8 @@ import { STYLE_PROPS, sheetStyles, type CellStyle } from '../../src/core/workboo
 import { hiddenIds } from '../../src/core/workbook/hidden'
 import { sheetMerges } from '../../src/core/workbook/merges'
 import { conditionalFormats } from './rules'
+import { sheetAutoFilter } from './autofilter'
+import type { FilterCondition, SheetFilter } from '../../src/core/workbook/filter'
 import { SharedStrings, StyleSamples, cellXml, joinSheet, splitSheet, type FileCell } from './sheetxml'
 
 export const EXCEL_SHEET_NAME_MAX = 31
@@ -50,6 +52,8 @@ export interface SheetMetaExport {
   /** the sheet's template key ("appraisal", "activities", …) */
   key?: string
   cols: (Omit<ColumnMeta, 'formula' | 'rules'> & { formulaA1?: string; rules?: (Omit<ColorRule, 'colId'> & { col?: number })[] } | null)[]
+  /** the exporter's filter: its conditions by column index, and the rows it hid (visible indexes) */
+  filter?: { conditions: Record<string, FilterCondition>; rows: number[] }
 }
 
 /** Excel-safe, unique (ignoring case) sheet names by sheet id. */
@@ -167,7 +171,7 @@ export interface ExportReport {
 export type ChartImages = ReadonlyMap<string, Buffer>
 export const CHART_IMAGE = { width: 640, height: 360 }
 
-export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string; cachedValues?: boolean; images?: ChartImages } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
+export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string; cachedValues?: boolean; images?: ChartImages; filters?: Record<string, SheetFilter> } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
   const engine = new FormulaEngine(doc)
   try {
     const layout = engine.layout
@@ -193,8 +197,10 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
     const report: ExportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
     const styles = new SharedStyles()
     /** per sheet: what is left to write once ExcelJS has written the file */
-    const pending: { ws: ExcelJS.Worksheet; samples: StyleSamples<Partial<ExcelJS.Style>>; sampleRow: number; dimension: string; rows: (strings: SharedStrings) => [number, string, string?][]; merges: string[] }[] = []
+    const pending: { ws: ExcelJS.Worksheet; samples: StyleSamples<Partial<ExcelJS.Style>>; sampleRow: number; dimension: string; rows: (strings: SharedStrings) => [number, string, string?][]; merges: string[]; autoFilter?: string }[] = []
 
+    /** per sheet: the exporter's filter, for the meta sheet */
+    const filterMeta = new Map<string, NonNullable<SheetMetaExport['filter']>>()
     for (const sheetId of layout.order) {
       const sheet = docSheets.get(sheetId)!
       const parts = sheetParts(sheet)
@@ -212,6 +218,18 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const totalsId = totalsRowOf(sheet)
 
       const hiddenCols = hiddenIds(doc, sheetId, 'cols'), hiddenRows = hiddenIds(doc, sheetId, 'rows')
+      // the exporter's filter: Excel's autoFilter, with the rows it filters out hidden
+      const filter = opts.filters?.[sheetId]
+      const af = filter ? sheetAutoFilter(doc, engine, sheetId, filter, header, report.notes) : null
+      if (af) {
+        const byFilter = [...af.hidden].filter(id => !hiddenRows.has(id))
+        filterMeta.set(sheetId, {
+          conditions: Object.fromEntries(Object.entries(filter!).filter(([c]) => sl.cols.indexOf(c) >= 0).map(([c, cond]) => [String(sl.cols.indexOf(c)), cond])),
+          rows: byFilter.map(id => sl.rows.indexOf(id)).filter(r => r >= 0),
+        })
+        for (const id of af.hidden) hiddenRows.add(id)
+      }
+      if (af?.ref) ws.autoFilter = af.ref
       ws.columns = sl.cols.ids.map((c, i) => {
         const m = metas[i]
         const fmt = numberFormat(m)
@@ -316,7 +334,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const merges = sheetMerges(doc, layout, sheetId).map(b =>
         `${colToLetters(b.col)}${b.row + 1 + header}:${colToLetters(b.col + b.colspan - 1)}${b.row + b.rowspan + header}`)
       pending.push({
-        ws, samples, sampleRow, merges,
+        ws, samples, sampleRow, merges, autoFilter: af?.xml,
         dimension: width && height ? (width === 1 && height === 1 ? 'A1' : `A1:${colToLetters(width - 1)}${height}`) : 'A1',
         rows: strings => {
           const style = samples.numbers()
@@ -405,6 +423,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
           if (rules?.length) col!.rules = rules.map(({ colId: other, ...r }) => ({ ...r, ...(other ? { col: sl.cols.indexOf(other) } : {}) }))
           return col
         }),
+        ...(filterMeta.has(sheetId) ? { filter: filterMeta.get(sheetId)! } : {}),
       }
       const json = JSON.stringify(out)
       // a cell holds at most 32,767 characters: long settings continue in the next cells
@@ -420,7 +439,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       if (!part) throw new Error(`export: ExcelJS wrote no part for sheet ${p.ws.name}`)
       const xml = splitSheet(part.data.toString('utf8'))
       p.samples.read(xml.rows.find(([r]) => r === p.sampleRow)?.[1] ?? '')
-      replacePart(part, Buffer.from(joinSheet(xml, p.rows(strings), p.sampleRow, p.dimension, p.merges), 'utf8'))
+      replacePart(part, Buffer.from(joinSheet(xml, p.rows(strings), p.sampleRow, p.dimension, p.merges, p.autoFilter), 'utf8'))
     }
     // (ExcelJS writes a table whenever there is a sheet: the meta sheet names it)
     if (strings.used) replacePart(sst!, Buffer.from(strings.xml(), 'utf8'))

@@ -22,6 +22,7 @@ import { WorkbookLayout, type SheetLayout } from '../../src/core/workbook/layout
 import { encodeFormula, parseA1 } from '../../src/core/formulas/references'
 import { setCellStyle } from '../../src/core/workbook/styles'
 import { setHidden } from '../../src/core/workbook/hidden'
+import { importFilter } from './filter'
 import { mergeCells } from '../../src/core/workbook/merges'
 import { FormulaEngine, isErrorValue } from '../../src/core/formulas/engine'
 import { isFormula, sheetIds, sheetParts, sheetsOf, type CellInput, type ColumnMeta, type ColumnType } from '../../src/core/workbook/schema'
@@ -210,7 +211,8 @@ function carryLooks(doc: Y.Doc, id: string, sl: SheetLayout, sheet: ImportedShee
   return skipped
 }
 
-export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number }): ImportReport {
+/** `filterName`: the name of the filter view a file's recorded filter becomes (the importer's language) */
+export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number; filterName?: string }): ImportReport {
   const report: ImportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
   if (!model.sheets.length) throw new BadFile(422, 'the file has no sheets')
   const grid = model.sheets.reduce((n, sh) => n + (sh.rows + 20) * (sh.cols + 2), 0)
@@ -303,6 +305,9 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { tit
       })
     }
     const headerMerges = carryLooks(doc, id, sl, sheet, header)
+    if (meta?.filter && importFilter(doc, id, meta.filter, dataRows, sl.cols.ids, opts.filterName ?? 'Filter')) {
+      report.notes.push(`"${sheet.name}": the file's filter is the filter view "${opts.filterName ?? 'Filter'}" (its rows are shown)`)
+    }
     if (headerMerges) report.notes.push(`"${sheet.name}": ${headerMerges} merged cells in the title row (the titles are the columns' now) not carried`)
     const frozenRows = Math.max(0, sheet.frozenRows - (header ? 1 : 0)), frozenCols = sheet.frozenCols
     if (frozenRows || frozenCols) setFrozen(doc, id, { rows: frozenRows, cols: frozenCols })

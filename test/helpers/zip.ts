@@ -1,5 +1,5 @@
 /** A minimal ZIP writer for tests: stored or deflated entries, and entries that lie about their size. */
-import { deflateRawSync } from 'node:zlib'
+import { deflateRawSync, inflateRawSync } from 'node:zlib'
 
 export interface ZipEntry {
   name: string
@@ -45,4 +45,21 @@ export function zip(entries: ZipEntry[]): Buffer {
   end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(entries.length, 8); end.writeUInt16LE(entries.length, 10)
   end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(offset, 16)
   return Buffer.concat([...locals, cd, end])
+}
+
+/** The text parts of an archive this process wrote, by name (stored or deflated). */
+export function unzipped(zip: Buffer): Record<string, string> {
+  let eocd = zip.length - 22
+  while (zip.readUInt32LE(eocd) !== 0x06054b50) eocd--
+  const out: Record<string, string> = {}
+  let p = zip.readUInt32LE(eocd + 16)
+  for (let n = zip.readUInt16LE(eocd + 10); n > 0; n--) {
+    const method = zip.readUInt16LE(p + 10), packed = zip.readUInt32LE(p + 20)
+    const nameLen = zip.readUInt16LE(p + 28), local = zip.readUInt32LE(p + 42)
+    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28)
+    const data = zip.subarray(start, start + packed)
+    out[zip.toString('utf8', p + 46, p + 46 + nameLen)] = (method === 8 ? inflateRawSync(data) : data).toString('utf8')
+    p += 46 + nameLen + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32)
+  }
+  return out
 }

@@ -111,6 +111,43 @@ describe('XLSX export over the API', () => {
     const other = await createWorkbook(s)
     expect((await get(s, `/api/workbooks/${id}/export.xlsx`, ownerTokens.get(other)!)).status).toBe(403)
   })
+
+  it('writes the filter the exporter sends as Excel\'s filter, and an import makes it a filter view; a bad filter is refused', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { template: 'operations-plan', title: '筛选导出' })
+    const c = track(await syncedClient(s, id))
+    const sheet = sheetIds(c.doc).find(x => layoutOf(c.doc).sheet(x)!.name === '商品运营')!
+    const sl = layoutOf(c.doc).sheet(sheet)!
+    type(c.doc, sheet, 'A1', '保留'); type(c.doc, sheet, 'A2', '筛掉')
+    await s.rooms.flushAll()
+    const post = (body: unknown) => fetch(`${s.url}/api/workbooks/${id}/export.xlsx`, {
+      method: 'POST', headers: { ...bearer(ownerTokens.get(id)!), 'content-type': 'application/json' }, body: JSON.stringify(body),
+    })
+    const res = await post({ filters: { [sheet]: { [sl.cols.ids[0]!]: { kind: 'values', values: ['保留'] } } } })
+    expect(res.status).toBe(200)
+    const file = Buffer.from(await res.arrayBuffer())
+    const ws = (await readXlsx(file)).getWorksheet('商品运营')!
+    expect(ws.autoFilter).toMatch(/^A1:/)
+    expect(ws.getRow(2).hidden).toBe(false)
+    expect(ws.getRow(3).hidden).toBe(true)
+    const imported = await importFile(s, file, '?lang=zh-CN')
+    expect(imported.status).toBe(201)
+    const back = track(await syncedClient(s, imported.json.id, { token: imported.json.token }))
+    const views = [...back.doc.getMap('filterViews').values()] as { name: string; sheet: string }[]
+    expect(views.map(v => v.name)).toEqual(['文件中的筛选'])
+    expect(layoutOf(back.doc).sheet(views[0]!.sheet)!.name).toBe('商品运营')
+    expect(hiddenIds(back.doc, views[0]!.sheet, 'rows').size).toBe(0)
+    for (const [body, text] of [
+      [{ filters: { [sheet]: { c: { kind: 'op', op: 'like', value: 'x' } } } }, /filters\./],
+      [{ filters: { '../x': {} } }, /filters\.\.\.\/x/],
+      [{ filters: 'all' }, /filters/],
+      [{ pictures: [] }, /images/],
+    ] as const) {
+      const r = await post(body)
+      expect(r.status, JSON.stringify(body)).toBe(400)
+      expect(await r.text()).toMatch(text)
+    }
+  })
 })
 
 describe('the export worker', () => {

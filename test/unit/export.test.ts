@@ -13,30 +13,14 @@ import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { decodeFormula } from '../../src/core/formulas/references'
 import { cellKey, getTitle, isFormula, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { addSheet, setCell, setColumnMeta, setTotalsRow } from '../../src/core/workbook/mutations'
-import { inflateRawSync } from 'node:zlib'
 import { checkZip } from '../../server/import/zip'
 import { makeDoc, type } from '../helpers/workbook'
+import { unzipped } from '../helpers/zip'
 import { setCellStyle } from '../../src/core/workbook/styles'
 import { setHidden } from '../../src/core/workbook/hidden'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
 
-/** The text parts of an archive this process wrote, by name (stored or deflated). */
-function unzipped(zip: Buffer): Record<string, string> {
-  let eocd = zip.length - 22
-  while (zip.readUInt32LE(eocd) !== 0x06054b50) eocd--
-  const out: Record<string, string> = {}
-  let p = zip.readUInt32LE(eocd + 16)
-  for (let n = zip.readUInt16LE(eocd + 10); n > 0; n--) {
-    const method = zip.readUInt16LE(p + 10), packed = zip.readUInt32LE(p + 20)
-    const nameLen = zip.readUInt16LE(p + 28), local = zip.readUInt32LE(p + 42)
-    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28)
-    const data = zip.subarray(start, start + packed)
-    out[zip.toString('utf8', p + 46, p + 46 + nameLen)] = (method === 8 ? inflateRawSync(data) : data).toString('utf8')
-    p += 46 + nameLen + zip.readUInt16LE(p + 30) + zip.readUInt16LE(p + 32)
-  }
-  return out
-}
 
 async function readBack(buffer: Buffer): Promise<ExcelJS.Workbook> {
   const wb = new ExcelJS.Workbook()

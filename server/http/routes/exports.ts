@@ -8,19 +8,36 @@ import { MAX_CHARTS } from '../../../src/core/charts/charts'
 import { authorize } from '../../auth'
 import { ALL, attachment, currentState, runExport, type ApiContext, type Route } from '../context'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
+import { sheetFilterSchema, type SheetFilter } from '../../../src/core/workbook/filter'
 
 /** Chart pictures sent with an export: at most one per chart, PNG only, of a sane size. */
 const MAX_IMAGES_BODY = 12 * 1024 * 1024
 const MAX_IMAGE_BYTES = 2 * 1024 * 1024
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
-const chartPictures = z.object({
+const exportBody = z.object({
   images: z.array(z.object({
     chartId: z.string({ error: 'must be a chart id' }).regex(/^[A-Za-z0-9_-]{1,40}$/, { error: 'must be a chart id' }),
     png: z.string({ error: 'must be base64' }).regex(/^[A-Za-z0-9+/]+={0,2}$/, { error: 'must be base64' }),
   }, { error: 'must be {"chartId", "png"}' }), { error: 'must be a list of {"chartId", "png"}' })
-    .max(MAX_CHARTS, { error: `must hold at most ${MAX_CHARTS} chart pictures` }),
-}, { error: 'send {"images": [{"chartId", "png"}]}' })
+    .max(MAX_CHARTS, { error: `must hold at most ${MAX_CHARTS} chart pictures` }).optional(),
+  /** the exporter's filter of each sheet, by sheet id (each checked below as a filter is everywhere) */
+  filters: z.record(z.string().regex(/^[\w-]{1,64}$/, { error: 'must be a sheet id' }), z.unknown(), { error: 'must be {sheetId: filter}' })
+    .refine(f => Object.keys(f).length <= 100, { error: 'must hold at most 100 sheets' }).optional(),
+}, { error: 'send {"images": [{"chartId", "png"}], "filters": {sheetId: filter}}' })
+  .refine(b => b.images !== undefined || b.filters !== undefined, { error: 'send {"images": [{"chartId", "png"}]} and/or {"filters": {sheetId: filter}}' })
+
+/** The filters by sheet id, each as the filter schema has it. */
+function sheetFilters(filters: Record<string, unknown> | undefined): Record<string, SheetFilter> | undefined {
+  if (!filters) return undefined
+  const out: Record<string, SheetFilter> = {}
+  for (const [id, f] of Object.entries(filters)) {
+    const r = sheetFilterSchema.safeParse(f)
+    if (!r.success) throw new HttpError(400, `filters.${id}: ${r.error.issues[0]?.message ?? 'not a filter'}`)
+    out[id] = r.data
+  }
+  return out
+}
 
 const csvQuery = z.object({
   /** the sheet by its position (from 0) or its name */
@@ -28,7 +45,7 @@ const csvQuery = z.object({
 })
 
 /** The pictures by chart id, each a PNG of at most 2 MB. */
-function chartImages(images: z.output<typeof chartPictures>['images']): Map<string, Buffer> {
+function chartImages(images: NonNullable<z.output<typeof exportBody>['images']>): Map<string, Buffer> {
   const out = new Map<string, Buffer>()
   images.forEach(({ chartId, png }, i) => {
     const buf = Buffer.from(png, 'base64')
@@ -39,9 +56,9 @@ function chartImages(images: z.output<typeof chartPictures>['images']): Map<stri
   return out
 }
 
-async function sendXlsx(res: ServerResponse, ctx: ApiContext, id: string, author: string, images?: Map<string, Buffer>): Promise<void> {
+async function sendXlsx(res: ServerResponse, ctx: ApiContext, id: string, author: string, images?: Map<string, Buffer>, filters?: Record<string, SheetFilter>): Promise<void> {
   const state = await currentState(ctx, id)
-  const { body, report, title } = await runExport(ctx, { kind: 'xlsx', state, author, images: images ? [...images] : undefined })
+  const { body, report, title } = await runExport(ctx, { kind: 'xlsx', state, author, images: images?.size ? [...images] : undefined, filters })
   res.writeHead(200, {
     'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
     'Content-Length': body.length,
@@ -82,12 +99,13 @@ export const exportRoutes: Route[] = [
         })
         res.end(body)
       },
-      // the .xlsx with the pictures of its charts that the browser drew: { images: [{ chartId, png (base64) }] }
+      // the .xlsx with the pictures of its charts that the browser drew and the exporter's filters:
+      // { images: [{ chartId, png (base64) }], filters: { sheetId: filter } }
       POST: async (req, res, url, ctx, id, format) => {
-        if (format !== 'xlsx') throw new HttpError(405, 'only the .xlsx export takes chart pictures')
+        if (format !== 'xlsx') throw new HttpError(405, 'only the .xlsx export takes chart pictures and filters')
         const me = await authorize(req, url, ctx, id, ALL)
-        const { images } = await readBody(req, MAX_IMAGES_BODY, chartPictures)
-        await sendXlsx(res, ctx, id, me.name, chartImages(images))
+        const { images, filters } = await readBody(req, MAX_IMAGES_BODY, exportBody)
+        await sendXlsx(res, ctx, id, me.name, chartImages(images ?? []), sheetFilters(filters))
       },
     },
   },

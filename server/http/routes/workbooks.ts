@@ -56,7 +56,8 @@ export const workbookRoutes: Route[] = [
         try {
           const model = await readXlsx(file, ctx.importLimits)
           const fallbackTitle = options.lang === 'en' ? 'Imported workbook' : '导入的工作簿'
-          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells })
+          const filterName = options.lang === 'en' ? 'Filter from the file' : '文件中的筛选'
+          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells, filterName })
           sendCreated(res, await storeNew(ctx, doc, 'import', ownerName(options.name, options.lang)), { report })
         } catch (e) {
           if (e instanceof BadFile) throw new HttpError(e.status, e.message)

@@ -58,6 +58,10 @@ export function createFilter(ctx: GridContext) {
       setAll(f)
     },
     setAll,
+    /** my filter of every sheet I set one on, by sheet id (the .xlsx export writes them as Excel's filter) */
+    all(): Record<string, SheetFilter> {
+      return Object.fromEntries([...bySheet].filter(([, f]) => Object.keys(f).length > 0))
+    },
     clear(): void { setAll({}) },
     apply,
     /** what a column holds in the data rows, as shown, with how many rows show each (for the values list) */
