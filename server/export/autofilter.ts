@@ -91,3 +91,15 @@ export function sheetAutoFilter(doc: Y.Doc, engine: FormulaEngine, sheetId: stri
   }
   return { hidden, ref, xml: `<autoFilter ref="${ref}">${children}</autoFilter>` }
 }
+
+/**
+ * The workbook's hidden `_xlnm._FilterDatabase` name of each filtered sheet, as Excel writes it beside
+ * an autoFilter: LibreOffice takes a sheet's filter from that name and drops a filter without it.
+ */
+export function withFilterNames(workbookXml: string, filters: readonly { sheetIndex: number; sheetName: string; ref: string }[]): string {
+  if (!filters.length) return workbookXml
+  const abs = (ref: string) => ref.split(':').map(a => a.replace(/^([A-Z]+)(\d+)$/, '$$$1$$$2')).join(':')
+  const names = filters.map(f => `<definedName name="_xlnm._FilterDatabase" localSheetId="${f.sheetIndex}" hidden="1">'${esc(f.sheetName.replace(/'/g, "''"))}'!${abs(f.ref)}</definedName>`).join('')
+  if (workbookXml.includes('<definedNames>')) return workbookXml.replace('<definedNames>', () => `<definedNames>${names}`)
+  return workbookXml.replace('</sheets>', () => `</sheets><definedNames>${names}</definedNames>`)
+}

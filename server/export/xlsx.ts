@@ -28,7 +28,7 @@ import { STYLE_PROPS, sheetStyles, type CellStyle } from '../../src/core/workboo
 import { hiddenIds } from '../../src/core/workbook/hidden'
 import { sheetMerges } from '../../src/core/workbook/merges'
 import { conditionalFormats } from './rules'
-import { sheetAutoFilter } from './autofilter'
+import { sheetAutoFilter, withFilterNames } from './autofilter'
 import type { FilterCondition, SheetFilter } from '../../src/core/workbook/filter'
 import { SharedStrings, StyleSamples, cellXml, joinSheet, splitSheet, type FileCell } from './sheetxml'
 
@@ -165,7 +165,7 @@ export interface ExportReport {
 
 /**
  * `cachedValues: false` leaves formulas without their computed value, so that the program opening the
- * file must compute them (how the export is checked against LibreOffice: bench/tools/check-libreoffice.ts).
+ * file must compute them (how the export is checked against LibreOffice: test/integration/libreoffice.test.ts).
  */
 /** Pictures of charts, by chart id, that the browser drew (PNG); placed beside their sheet's table. */
 export type ChartImages = ReadonlyMap<string, Buffer>
@@ -440,6 +440,12 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const xml = splitSheet(part.data.toString('utf8'))
       p.samples.read(xml.rows.find(([r]) => r === p.sampleRow)?.[1] ?? '')
       replacePart(part, Buffer.from(joinSheet(xml, p.rows(strings), p.sampleRow, p.dimension, p.merges, p.autoFilter), 'utf8'))
+    }
+    const filtered = pending.filter(p => p.autoFilter)
+    const book = findPart(zipParts, 'xl/workbook.xml')
+    if (filtered.length && book) {
+      const entries = filtered.map(p => ({ sheetIndex: wb.worksheets.indexOf(p.ws), sheetName: p.ws.name, ref: String(p.ws.autoFilter) }))
+      replacePart(book, Buffer.from(withFilterNames(book.data.toString('utf8'), entries), 'utf8'))
     }
     // (ExcelJS writes a table whenever there is a sheet: the meta sheet names it)
     if (strings.used) replacePart(sst!, Buffer.from(strings.xml(), 'utf8'))
