@@ -5,6 +5,7 @@
  * freezes are kept as far as they fit in half the grid's width (two wide frozen columns on a 390 px
  * screen would leave nothing to scroll), never fewer than the first one that is shown.
  */
+import type Handsontable from '../handsontable'
 import type { RowTexts } from './rowTexts'
 
 export const PHONE_QUERY = '(max-width: 767px)'
@@ -49,4 +50,29 @@ export function phoneLayout(rows: RowTexts, container: () => HTMLElement | null,
   const query = window.matchMedia(PHONE_QUERY)
   query.addEventListener('change', relayout)
   return () => query.removeEventListener('change', relayout)
+}
+
+/**
+ * On a touch screen a double-tap opens the cell's editor (Handsontable's), whose field then lies under
+ * the finger: the browser's own double-tap, coming after, selected the word there, and what was typed
+ * next replaced it. The touch that opened the editor goes no further (no mouse events, no click), so
+ * the caret stays at the end of the text, where Handsontable puts it. Returns what stops listening.
+ */
+export function touchEditing(container: () => HTMLElement | null, hot: () => Handsontable | null): () => void {
+  if (typeof document === 'undefined') return () => {}
+  let openAtStart = true
+  const opened = () => !!hot()?.getActiveEditor()?.isOpened()
+  const inGrid = (e: Event) => !!container()?.contains(e.target as Node)
+  const start = (e: TouchEvent) => { openAtStart = !inGrid(e) || opened() }
+  const end = (e: TouchEvent) => {
+    if (!openAtStart && e.cancelable && inGrid(e) && opened()) e.preventDefault()
+    openAtStart = true
+  }
+  // (the end listened for after the grid's own, which opens the editor)
+  document.addEventListener('touchstart', start, { capture: true, passive: true })
+  document.addEventListener('touchend', end, { passive: false })
+  return () => {
+    document.removeEventListener('touchstart', start, { capture: true })
+    document.removeEventListener('touchend', end)
+  }
 }

@@ -24,15 +24,17 @@ import { fillTexts } from '../../core/workbook/fill'
 import { contextMenu } from './contextMenu'
 import { clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
-import { phoneLayout } from './phone'
+import { phoneLayout, touchEditing } from './phone'
 
 export type { GridActions, GridLabels, Selected } from './context'
 
 export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sheetId: Ref<string>, labels: () => GridLabels, onError: (e: unknown) => void, actions?: GridActions) {
   const selected = ref<Selected | null>(null)
   const rows = createRowTexts(wb, sheetId)
-  // on a phone the first column stays in view (phone.ts); turned sideways, the grid lays out again
+  // on a phone the first column stays in view (phone.ts); turned sideways, the grid lays out again;
+  // on a touch screen the editor a double-tap opens keeps its caret at the end
   const offPhone = phoneLayout(rows, () => container.value, () => ctx.hot?.updateSettings(rows.layoutSettings()))
+  const offTouch = touchEditing(() => container.value, () => ctx.hot)
   const ctx: GridContext = { wb, sheetId, labels, onError, actions, rows, hot: null, scheduleRender, refreshSelected }
   const render = createRender(ctx)
   const edits = createEdits(ctx)
@@ -224,6 +226,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
 
   function destroy(): void {
     offPhone()
+    offTouch()
     unsubscribe?.()
     unsubscribe = null
     ctx.hot?.destroy()
