@@ -12,6 +12,7 @@ import type { OpenWorkbook } from '../useWorkbook'
 import type { WorkbookAccess } from '../useAccess'
 import type { RowTexts } from './rowTexts'
 import type { Refusal } from '../../core/access/refusal'
+import type { DatePickerLabels } from './datePicker'
 
 export interface GridLabels {
   rowAbove: string; rowBelow: string; colLeft: string; colRight: string; removeRow: string; removeCol: string
@@ -33,6 +34,8 @@ export interface GridLabels {
   formatTooMany: (max: number) => string
   /** a colleague deleted the cell being typed in; the text is shown so it can be copied */
   editLost: (text: string) => string
+  /** the calendar of a date cell's editor (weekdays from Monday, the month shown, its buttons) */
+  datePicker: DatePickerLabels
 }
 
 export interface Selected {
