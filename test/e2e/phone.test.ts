@@ -1,7 +1,7 @@
 /**
  * A phone (390×844, touch, a phone browser's user agent) against the real server: the workbook opens
  * readable (the page never wider than the screen, the first column frozen, the format toolbar folded
- * into one button), a cell is edited by tap + typing and by double-tap, and a select column's value is
+ * into one button, the header's menu usable), a cell is edited by tap + typing and by double-tap, and a select column's value is
  * chosen from its list; a colleague at a desk sees each edit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -172,6 +172,22 @@ describe('phone (390×844)', () => {
     await page.screenshot({ path: '/tmp/phone-toolbar.png' })
     await tap(page, fold)
     await expect.poll(() => page.getByTestId('format-b').isVisible()).toBe(false)
+
+    // the header's export menu: not clipped by the header's scrolling, on screen, and each item takes
+    // its tap (the grid's touch selection handles, over A1, once lay on top of it)
+    await tap(page, page.getByTestId('export'))
+    await page.getByTestId('export-menu').waitFor()
+    for (const id of ['export-xlsx', 'export-csv', 'export-print', 'export-template']) {
+      const item = page.getByTestId(id)
+      const reachable = await item.evaluate(el => {
+        const r = el.getBoundingClientRect()
+        return r.left >= 0 && r.right <= window.innerWidth && document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)?.closest('[data-testid]') === el
+      })
+      expect(reachable, id).toBe(true)
+    }
+    await page.screenshot({ path: '/tmp/phone-export.png' })
+    await tap(page, page.getByTestId('export'))
+    await expect.poll(() => page.getByTestId('export-menu').count()).toBe(0)
 
     expect((await pageWidth(page)).widest).toBeLessThanOrEqual(390)
     expect(A.errors).toEqual([])
