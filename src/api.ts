@@ -39,6 +39,7 @@ const wbPath = (id: string) => `/api/workbooks/${encodeURIComponent(id)}`
 
 import type { ChartData } from './core/charts/charts'
 import type { SheetFilter } from './core/workbook/filter'
+import { localTimeZone } from './core/workbook/zone'
 import type { CellStyle } from './core/workbook/styles'
 /** a cell's format in the review pack (its number format is already in its text) */
 export type ReviewStyle = Omit<CellStyle, 'nf'>
@@ -49,7 +50,7 @@ export interface ReviewSheet {
   id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number
   styles?: Record<string, ReviewStyle>; merges?: ReviewMerge[]; charts?: ChartData[]; timeline?: Timeline
 }
-export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string }
+export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string; timeZone?: string }
 export interface ImportReport { sheets: number; cells: number; formulas: number; notes: string[] }
 
 /** A file from the API: its bytes, the name the server gave it, and the export's notes. */
@@ -85,8 +86,9 @@ async function download(path: string, token: string, fallback: string, body?: un
 export const api = {
   templates: (lang: string) => request<TemplateInfo[]>('GET', `/api/templates?lang=${encodeURIComponent(lang)}`),
   get: (id: string, token = heldToken(id)) => request<WorkbookInfo>('GET', wbPath(id), undefined, token),
+  /** a new workbook, on this browser's time zone (its TODAY and NOW) */
   create: (template: string, title: string | undefined, lang: string, name?: string) =>
-    request<WorkbookInfo & { token: string; you: You }>('POST', '/api/workbooks', { template, title, lang, name }),
+    request<WorkbookInfo & { token: string; you: You }>('POST', '/api/workbooks', { template, title, lang, name, timeZone: localTimeZone() }),
   rename: (id: string, title: string) => request<WorkbookInfo>('PATCH', wbPath(id), { title }, heldToken(id)),
   remove: (id: string) => request<void>('DELETE', wbPath(id), undefined, heldToken(id)),
   links: (id: string) => request<LinkInfo[]>('GET', `${wbPath(id)}/links`, undefined, heldToken(id)),
@@ -100,7 +102,8 @@ export const api = {
   exportCsv: (id: string, sheet: string) => download(`${wbPath(id)}/export.csv?sheet=${encodeURIComponent(sheet)}`, heldToken(id), 'sheet.csv'),
   review: (id: string) => request<ReviewData>('GET', `${wbPath(id)}/export.json`, undefined, heldToken(id)),
   importXlsx: async (file: Blob, opts: { title?: string; lang: string; name?: string }) => {
-    const q = new URLSearchParams({ lang: opts.lang, ...(opts.title ? { title: opts.title } : {}), ...(opts.name ? { name: opts.name } : {}) })
+    const zone = localTimeZone()
+    const q = new URLSearchParams({ lang: opts.lang, ...(opts.title ? { title: opts.title } : {}), ...(opts.name ? { name: opts.name } : {}), ...(zone ? { timeZone: zone } : {}) })
     let res: Response
     try {
       res = await fetch(`/api/workbooks/import?${q}`, { method: 'POST', body: file, headers: { 'content-type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' } })

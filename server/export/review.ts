@@ -15,7 +15,8 @@ import { cellStyle, sheetStyles, type CellStyle } from '../../src/core/workbook/
 import { sheetMerges } from '../../src/core/workbook/merges'
 import { hiddenIds } from '../../src/core/workbook/hidden'
 import { chartData, listCharts, type ChartData } from '../../src/core/charts/charts'
-import { localToday, timelineOf, type Timeline } from '../../src/core/timeline/timeline'
+import { timelineOf, type Timeline } from '../../src/core/timeline/timeline'
+import { workbookTimeZone, zonedToday } from '../../src/core/workbook/zone'
 
 /** a cell's format in the pack: its number format is already in the cell's text */
 export type ReviewStyle = Omit<CellStyle, 'nf'>
@@ -43,7 +44,8 @@ export interface ReviewSheet {
   timeline?: Timeline
 }
 
-export interface ReviewData { title: string; sheets: ReviewSheet[] }
+/** timeZone: the workbook's (its timelines are drawn as of today there) */
+export interface ReviewData { title: string; sheets: ReviewSheet[]; timeZone: string }
 
 /** A value's text as the grid shows it (src/composables/grid/render.ts): the cell's number format over its column's. */
 export function cellText(v: CellValue, meta: ColumnMeta | undefined, nf: string | undefined): string {
@@ -59,7 +61,7 @@ const SHOWS_EMPTY: readonly (keyof CellStyle)[] = ['bg', 'bt', 'bb', 'bl', 'br']
 export function reviewData(doc: Y.Doc): ReviewData {
   const engine = new FormulaEngine(doc)
   try {
-    return { title: getTitle(doc), sheets: engine.layout.order.map(id => reviewSheet(doc, engine, id)) }
+    return { title: getTitle(doc), timeZone: workbookTimeZone(doc), sheets: engine.layout.order.map(id => reviewSheet(doc, engine, id)) }
   } finally {
     engine.destroy()
   }
@@ -134,7 +136,7 @@ function reviewSheet(doc: Y.Doc, engine: FormulaEngine, id: string): ReviewSheet
     if (r <= lastRow && c <= lastCol && Object.keys(look).length) styles[k] = look
   }
   const totals = totalsRowOf(sheet)
-  const timeline = timelineOf(doc, engine, id, localToday())
+  const timeline = timelineOf(doc, engine, id, zonedToday(workbookTimeZone(doc)))
   return {
     id, name: sl.name,
     columns: colAt.slice(0, lastCol + 1).map(at => metas[at]?.title || colToLetters(at)),

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { cleanPersonName, ROLES } from '../../src/core/access/access'
 import { LOCALES, type Locale } from '../../src/core/templates/template'
 import { MAX_TITLE_LENGTH } from '../collab/rooms'
+import { isTimeZone } from '../../src/core/workbook/zone'
 
 export const DEFAULT_LOCALE: Locale = 'zh-CN'
 
@@ -31,6 +32,11 @@ export const requiredName = z.string({ error: missingOr('must be a string') })
   .max(NAME_MAX, { error: `must be at most ${NAME_MAX} characters` })
   .transform(v => cleanPersonName(v))
   .refine(v => v !== '', { error: 'must not be empty' })
+
+/** The workbook's time zone (TODAY and NOW): an IANA name the runtime knows; absent: Asia/Shanghai. */
+export const timeZone = z.string({ error: 'must be a string' })
+  .refine(isTimeZone, { error: 'must be a time zone such as Asia/Shanghai' })
+  .optional()
 
 /** The language of what is made or listed; absent or empty: the default. */
 export const locale = z.preprocess(

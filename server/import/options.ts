@@ -3,10 +3,10 @@
  * POST /api/workbooks/import; the body is the file) and the server's limits on what a file may hold.
  */
 import { z } from 'zod'
-import { locale, name, title } from '../http/fields'
+import { locale, name, timeZone, title } from '../http/fields'
 
-/** ?lang= (of the fallback title and the owner's name), ?title= (else the file's), ?name= (the owner's) */
-export const importQuery = z.object({ lang: locale, title: title.optional(), name })
+/** ?lang= (of the fallback title and the owner's name), ?title= (else the file's), ?name= (the owner's), ?timeZone= (the importer's) */
+export const importQuery = z.object({ lang: locale, title: title.optional(), name, timeZone })
 export type ImportQuery = z.output<typeof importQuery>
 
 const count = z.int({ error: 'must be a positive whole number' }).positive({ error: 'must be a positive whole number' })

@@ -212,14 +212,14 @@ function carryLooks(doc: Y.Doc, id: string, sl: SheetLayout, sheet: ImportedShee
 }
 
 /** `filterName`: the name of the filter view a file's recorded filter becomes (the importer's language) */
-export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number; filterName?: string }): ImportReport {
+export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number; filterName?: string; timeZone?: string }): ImportReport {
   const report: ImportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
   if (!model.sheets.length) throw new BadFile(422, 'the file has no sheets')
   const grid = model.sheets.reduce((n, sh) => n + (sh.rows + 20) * (sh.cols + 2), 0)
   if (grid > (opts.maxGridCells ?? DEFAULT_IMPORT_LIMITS.maxGridCells)) {
     throw new BadFile(413, `the sheets span ${grid} cells (rows × columns); at most ${opts.maxGridCells ?? DEFAULT_IMPORT_LIMITS.maxGridCells} are taken`)
   }
-  initWorkbook(doc, { title: (opts.title || model.title || opts.fallbackTitle).slice(0, 200), templateId: 'import' })
+  initWorkbook(doc, { title: (opts.title || model.title || opts.fallbackTitle).slice(0, 200), templateId: 'import', timeZone: opts.timeZone })
   const taken = new Set<string>()
   const plan: { sheet: ImportedSheet; id: string; header: boolean }[] = []
   const metas = readMeta(model)

@@ -6,7 +6,8 @@
  */
 import { computed, onScopeDispose, ref, shallowRef, watch, type Ref } from 'vue'
 import type { OpenWorkbook } from './useWorkbook'
-import { canTimeline, localToday, moveTask, timelineOf, type Timeline } from '../core/timeline/timeline'
+import { canTimeline, moveTask, timelineOf, type Timeline } from '../core/timeline/timeline'
+import { workbookTimeZone, zonedToday } from '../core/workbook/zone'
 
 /** Calls `fn` once after each burst of changes of the workbook (the engine's, then the doc's). */
 function onWorkbookChange(wb: OpenWorkbook, fn: () => void): void {
@@ -41,7 +42,7 @@ export function useTimelineAvailable(wb: OpenWorkbook, sheetId: Ref<string>): Re
   })
 }
 
-export function useTimeline(wb: OpenWorkbook, sheetId: Ref<string>, today: Ref<string> = ref(localToday())) {
+export function useTimeline(wb: OpenWorkbook, sheetId: Ref<string>, today: Ref<string> = ref(zonedToday(workbookTimeZone(wb.doc)))) {
   const timeline = shallowRef<Timeline | null>(null)
   const refresh = () => {
     const engine = wb.engine.value

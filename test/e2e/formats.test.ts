@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator } from '../helpers/browser'
+import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, typeCell, cellLocator, cellText } from '../helpers/browser'
 import type { TestServer } from '../helpers/server'
 
 let server: TestServer
@@ -79,6 +79,36 @@ describe('colour scales and data bars', () => {
     await dialog.getByTestId('scale-kind').selectOption('none')
     await dialog.getByTestId('rules-save').click()
     await expect.poll(() => paint(B.page, 2, 1).then(p => p.image), { timeout: 10_000 }).toBe('none')
+    expect(A.errors).toEqual([])
+    expect(B.errors).toEqual([])
+    await A.ctx.close()
+    await B.ctx.close()
+  })
+})
+
+describe('the workbook time zone', () => {
+  it('A changes the workbook\'s time zone from the footer: TODAY() moves for B too', async () => {
+    const urls = await shared('时区 Zone')
+    const A = await open(urls.owner, 'zh-CN')
+    const B = await open(urls.editor, 'en-US')
+    // blank template: a workbook made over the API has no zone, so it is on Asia/Shanghai
+    await expect.poll(() => A.page.getByTestId('time-zone').innerText()).toContain('中国标准时间')
+    await clickCell(A.page, 0, 0)
+    await typeCell(A.page, '=TODAY()')
+    const serial = async (p: Page) => Number((await cellText(p, 0, 0)).replace(/,/g, ''))
+    await expect.poll(() => serial(B.page), { timeout: 10_000 }).toBeGreaterThan(40_000)
+    const pick = async (zone: string) => {
+      await A.page.getByTestId('time-zone').click()
+      await A.page.getByTestId('time-zone-search').fill(zone.split('/')[1]!)
+      await A.page.locator(`[data-testid=time-zone-menu] button[data-zone="${zone}"]`).click()
+    }
+    // UTC-11, then UTC+14: 25 hours apart, so the dates differ
+    await pick('Pacific/Pago_Pago')
+    await expect.poll(() => B.page.getByTestId('time-zone').innerText(), { timeout: 10_000 }).toMatch(/Samoa/)
+    const west = await serial(B.page)
+    await pick('Pacific/Kiritimati')
+    await expect.poll(async () => (await serial(B.page)) - west, { timeout: 10_000 }).toBeGreaterThanOrEqual(1)
+    expect(await serial(A.page)).toBe(await serial(B.page))
     expect(A.errors).toEqual([])
     expect(B.errors).toEqual([])
     await A.ctx.close()

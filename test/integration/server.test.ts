@@ -531,6 +531,8 @@ describe('API', () => {
       ['POST', '/api/workbooks', { body: { title: 'x'.repeat(201) } }, /^title must be at most 200 characters$/],
       ['POST', '/api/workbooks', { body: { lang: 'fr' } }, /^lang must be one of zh-CN, en$/],
       ['POST', '/api/workbooks', { body: { name: ['a'] } }, /^name must be a string$/],
+      ['POST', '/api/workbooks', { body: { timeZone: 'Mars/Olympus' } }, /^timeZone must be a time zone such as Asia\/Shanghai$/],
+      ['POST', '/api/workbooks/import?timeZone=Asia%2FNowhere', { rawBody: 'PK' }, /^timeZone must be a time zone/],
       ['POST', '/api/workbooks', { rawBody: '{"template": "blank",' }, /^malformed JSON body$/],
       ['POST', '/api/workbooks', { rawBody: '[1,2]' }, /^request body must be a JSON object$/],
       ['PATCH', `/api/workbooks/${id}`, { body: {} }, /^title is required$/],
@@ -553,6 +555,17 @@ describe('API', () => {
     // nothing was made by any of it
     expect(await s.store.listWorkbooks()).toHaveLength(1)
     expect(await s.store.listLinks(id)).toHaveLength(1)
+  })
+
+  it('a new workbook is on its creator\'s time zone, and on Asia/Shanghai without one', async () => {
+    const s = await server()
+    const berlin = await s.api('POST', '/api/workbooks', { template: 'blank', timeZone: 'Europe/Berlin' })
+    expect(berlin.status).toBe(201)
+    const a = track(await syncedClient(s, berlin.json.id, { token: berlin.json.token }))
+    expect(a.doc.getMap('meta').get('timeZone')).toBe('Europe/Berlin')
+    const plain = await s.api('POST', '/api/workbooks', { template: 'blank' })
+    const b = track(await syncedClient(s, plain.json.id, { token: plain.json.token }))
+    expect(b.doc.getMap('meta').get('timeZone')).toBeUndefined()
   })
 
   it('PATCH title reaches connected clients and the list', async () => {

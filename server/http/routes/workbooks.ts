@@ -8,7 +8,7 @@ import { authorize, requireCreateSecret } from '../../auth'
 import { BadFile, buildFromImport, readXlsx } from '../../import/xlsx'
 import { importQuery } from '../../import/options'
 import { ALL, OWNERS, WRITERS, orGone, sendCreated, storeNew, workbookJson, youJson, type Route } from '../context'
-import { body, locale, name, ownerName, requiredTitle, title } from '../fields'
+import { body, locale, name, ownerName, requiredTitle, timeZone, title } from '../fields'
 import { HttpError, readBody, readQuery, readRawBody, sendJson, sendNoContent } from '../util'
 
 const createBody = body({
@@ -16,6 +16,8 @@ const createBody = body({
   title: title.optional(),
   lang: locale,
   name,
+  /** the creator's time zone (their browser's) */
+  timeZone,
 })
 const patchBody = body({ title: requiredTitle })
 
@@ -36,7 +38,7 @@ export const workbookRoutes: Route[] = [
         if (!template) throw new HttpError(400, `unknown template: ${options.template}`)
         const doc = new Y.Doc()
         try {
-          buildWorkbook(doc, template, { title: options.title || undefined, locale: options.lang })
+          buildWorkbook(doc, template, { title: options.title || undefined, locale: options.lang, timeZone: options.timeZone })
           sendCreated(res, await storeNew(ctx, doc, template.id, ownerName(options.name, options.lang)))
         } finally {
           doc.destroy()
@@ -57,7 +59,7 @@ export const workbookRoutes: Route[] = [
           const model = await readXlsx(file, ctx.importLimits)
           const fallbackTitle = options.lang === 'en' ? 'Imported workbook' : '导入的工作簿'
           const filterName = options.lang === 'en' ? 'Filter from the file' : '文件中的筛选'
-          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells, filterName })
+          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells, filterName, timeZone: options.timeZone })
           sendCreated(res, await storeNew(ctx, doc, 'import', ownerName(options.name, options.lang)), { report })
         } catch (e) {
           if (e instanceof BadFile) throw new HttpError(e.status, e.message)

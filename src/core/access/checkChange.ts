@@ -6,7 +6,8 @@
  */
 import * as Y from 'yjs'
 import { chartProblem, chartsOf, type ChartSpec } from '../charts/charts'
-import { sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../workbook/schema'
+import { metaOf, sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../workbook/schema'
+import { isTimeZone } from '../workbook/zone'
 import { isStyleValue, parseStyleKey, stylesOf } from '../workbook/styles'
 import { hiddenOf, parseHiddenKey } from '../workbook/hidden'
 import { filterViewSchema, filterViewsOf, type FilterView } from '../workbook/filter'
@@ -55,8 +56,14 @@ const access: Checker = (ctx, keys) => {
   return null
 }
 
-/** The title and settings of the workbook: anyone who may edit. */
-const meta: Checker = () => null
+/** The title and settings of the workbook: anyone who may edit; a time zone must be one. */
+const meta: Checker = (ctx, keys) => {
+  if (keys.has('timeZone')) {
+    const z = metaOf(ctx.after).get('timeZone')
+    if (z !== undefined && !isTimeZone(z)) return { code: 'not-a-time-zone' }
+  }
+  return null
+}
 
 /**
  * A chart is shared furniture: anyone who may edit its sheet may add, change or remove it, and what is

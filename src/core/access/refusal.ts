@@ -53,6 +53,8 @@ export const REFUSAL_CODES = [
   'filter-view-not-yours',
   /** what was written into the merged cells is not a merge */
   'not-a-merge',
+  /** the workbook's time zone is not one */
+  'not-a-time-zone',
   /** a change the server cannot read */
   'malformed',
   /** the change builds on edits the server does not have */

@@ -5,11 +5,13 @@
  */
 import { HyperFormula, DetailedCellError, type ConfigParams, type RawCellContent, type SimpleCellAddress } from 'hyperformula'
 import * as Y from 'yjs'
-import { isDate, isFormula, sheetOrderOf, sheetsOf, sheetParts, splitCellKey, type CellInput, type SheetMap } from '../workbook/schema'
+import { isDate, isFormula, metaOf, sheetOrderOf, sheetsOf, sheetParts, splitCellKey, type CellInput, type SheetMap } from '../workbook/schema'
 import { WorkbookLayout, type SheetLayout } from '../workbook/layout'
 import { decodeFormula, needsRefreshAfterStructureChange, rangeEndResolvesThrough } from './references'
 import { dateToSerial } from '../workbook/input'
 import { hyperformulaLicenseKey } from '../licenses'
+import { engineContext } from './timezone'
+import { workbookTimeZone } from '../workbook/zone'
 
 export const HF_CONFIG: Partial<ConfigParams> = {
   // configuration (src/core/licenses.ts), read each time an engine is built from this config
@@ -104,6 +106,8 @@ export class FormulaEngine {
   private readonly onAfterTransaction: (txn: Y.Transaction) => void
   /** origins treated as this client's own (for listeners that skip their echoes) */
   localOrigins = new Set<unknown>()
+  /** the workbook's time zone, TODAY() and NOW()'s */
+  private zone: string
 
   /**
    * `built`: an instance already computed from this very version of the doc (a workbook view, see
@@ -117,7 +121,10 @@ export class FormulaEngine {
       this.tagSheet(id, docSheets.get(id)!)
       if (!built) sheets[id] = sheetContent(docSheets.get(id)!, this._layout.sheet(id)!, this._layout)
     }
-    this.hf = built ?? HyperFormula.buildFromSheets(sheets, { ...HF_CONFIG, ...config })
+    // TODAY() and NOW() in the workbook's time zone (./timezone.ts)
+    this.zone = workbookTimeZone(doc)
+    this.hf = built ?? HyperFormula.buildFromSheets(sheets, { ...HF_CONFIG, context: engineContext(this.zone), ...config })
+    if (built && (built.getConfig().context as { timeZone?: string } | undefined)?.timeZone !== this.zone) this.hf.updateConfig({ context: engineContext(this.zone) })
     this.onAfterTransaction = (txn) => this.apply(txn)
     doc.on('afterTransaction', this.onAfterTransaction)
   }
@@ -176,6 +183,7 @@ export class FormulaEngine {
 
   private apply(txn: Y.Transaction): void {
     if (txn.changed.size === 0) return
+    if (txn.changed.get(metaOf(this.doc) as unknown as Y.AbstractType<Y.YEvent<any>>)?.has('timeZone')) this.rezone(txn)
     const structural = new Set<string>()
     const cellKeys = new Map<string, Set<string>>()
     let sheetsChanged = false
@@ -276,6 +284,19 @@ export class FormulaEngine {
     })
     const change: EngineChange = {
       structural, cells: cellKeys, sheetsChanged, origin: txn.origin,
+      local: txn.local && (txn.origin === null || this.localOrigins.has(txn.origin)),
+    }
+    for (const fn of this.listeners) fn(change)
+  }
+
+  /** The workbook's time zone changed: every TODAY() and NOW() again, every sheet drawn again. */
+  private rezone(txn: Y.Transaction): void {
+    const zone = workbookTimeZone(this.doc)
+    if (zone === this.zone) return
+    this.zone = zone
+    this.hf.updateConfig({ context: engineContext(zone) })
+    const change: EngineChange = {
+      structural: new Set(this._layout.order), cells: new Map(), sheetsChanged: false, origin: txn.origin,
       local: txn.local && (txn.origin === null || this.localOrigins.has(txn.origin)),
     }
     for (const fn of this.listeners) fn(change)

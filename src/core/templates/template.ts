@@ -62,10 +62,10 @@ const asText = (v: TemplateCell, locale: Locale): string | number | boolean | nu
   v === null || typeof v === 'number' || typeof v === 'boolean' ? v : localize(v, locale)
 
 /** Fills a fresh doc from a (resolved) template. */
-export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: string; locale?: Locale } = {}, origin: unknown = null): void {
+export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: string; locale?: Locale; timeZone?: string } = {}, origin: unknown = null): void {
   const locale = opts.locale ?? 'zh-CN'
   doc.transact(() => {
-    initWorkbook(doc, { title: opts.title?.trim() || localize(template.title, locale), templateId: template.id }, origin)
+    initWorkbook(doc, { title: opts.title?.trim() || localize(template.title, locale), templateId: template.id, timeZone: opts.timeZone }, origin)
     // sheets first, under their zh-CN names, so formulas can name any of them
     const plan = template.sheets.map(sheet => {
       const dataRows = (sheet.data?.length ?? 0) + (sheet.totals ? 1 : 0)

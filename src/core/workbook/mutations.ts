@@ -8,6 +8,7 @@ import {
   type CellInput, type ColumnMeta, type SheetMap, type Tombstone,
 } from './schema'
 import { newColId, newRowId, newSheetId } from './ids'
+import { isTimeZone } from './zone'
 import { afterInsertRows, autofillEditedRows, columnFormulaFor, emptyRowsAmong, formulaColumns, toColumnFormula, totalsRowOf } from './table'
 
 export type Origin = unknown
@@ -57,14 +58,21 @@ export function validateSheetName(doc: Y.Doc, name: string, exceptId?: string): 
   return n
 }
 
-export function initWorkbook(doc: Y.Doc, args: { title: string; templateId?: string }, origin: Origin = null): void {
+export function initWorkbook(doc: Y.Doc, args: { title: string; templateId?: string; timeZone?: string }, origin: Origin = null): void {
   doc.transact(() => {
     const meta = metaOf(doc)
     meta.set('title', args.title)
+    if (args.timeZone && isTimeZone(args.timeZone)) meta.set('timeZone', args.timeZone)
     meta.set('schemaVersion', SCHEMA_VERSION)
     meta.set('templateId', args.templateId ?? 'blank')
     meta.set('createdAt', Date.now())
   }, origin)
+}
+
+/** The workbook's time zone (TODAY and NOW everywhere); an unknown zone is refused here and by the server. */
+export function setTimeZone(doc: Y.Doc, zone: string, origin: Origin = null): void {
+  if (!isTimeZone(zone)) throw new Error(`not a time zone: ${zone}`)
+  doc.transact(() => metaOf(doc).set('timeZone', zone), origin)
 }
 
 export function setTitle(doc: Y.Doc, title: string, origin: Origin = null): void {

@@ -15,6 +15,8 @@ import { WorkbookLayout } from './layout'
 import { getTitle, sheetParts, sheetsOf, type ColumnMeta } from './schema'
 import { totalsRowOf } from './table'
 import { HF_CONFIG, sheetContent, toCellValue, type CellValue } from '../formulas/engine'
+import { engineContext } from '../formulas/timezone'
+import { DEFAULT_TIME_ZONE, isTimeZone, workbookTimeZone } from './zone'
 
 export const VIEW_VERSION = 1
 
@@ -47,6 +49,8 @@ export interface WorkbookView extends ViewVersion {
   sheets: SheetView[]
   /** the first sheet's first screen as computed where the view was made (absent: compute it here) */
   first?: FirstScreen
+  /** the workbook's time zone (TODAY and NOW); absent in views of older servers: Asia/Shanghai */
+  timeZone?: string
 }
 
 /**
@@ -123,6 +127,7 @@ export function viewOf(doc: Y.Doc): WorkbookView {
     vector: toBase64(Y.encodeStateVector(doc)),
     snapshot: toBase64(Y.encodeSnapshot(Y.snapshot(doc))),
     title: getTitle(doc),
+    timeZone: workbookTimeZone(doc),
     sheets: layout.order.map(id => {
       const sheet = sheets.get(id)!
       const sl = layout.sheet(id)!
@@ -156,5 +161,5 @@ export function viewMatches(view: ViewVersion, doc: Y.Doc): boolean {
 export function computeView(view: WorkbookView): HyperFormula {
   const sheets: Record<string, RawCellContent[][]> = Object.create(null)
   for (const s of view.sheets) sheets[s.id] = s.content
-  return HyperFormula.buildFromSheets(sheets, HF_CONFIG)
+  return HyperFormula.buildFromSheets(sheets, { ...HF_CONFIG, context: engineContext(isTimeZone(view.timeZone) ? view.timeZone : DEFAULT_TIME_ZONE) })
 }
