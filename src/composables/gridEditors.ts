@@ -19,6 +19,8 @@ import { openDatePicker, type DatePicker, type DatePickerLabels } from './grid/d
 
 /** The cell setting that carries the calendar's labels. */
 export const DATE_PICKER_LABELS = 'datePickerLabels'
+/** the cell property giving today's yyyy-mm-dd in the workbook's time zone */
+export const DATE_PICKER_TODAY = 'datePickerToday'
 
 const DATE_COLUMN: ColumnMeta = { type: 'date' }
 
@@ -63,6 +65,7 @@ export class DateTextEditor extends TextEditor {
     this.picker = openDatePicker({
       labels,
       value,
+      today: this.cellProperties?.[DATE_PICKER_TODAY] as (() => string) | undefined,
       // the field covers the cell (and grows with a long text)
       anchor: () => this.TEXTAREA.getBoundingClientRect(),
       onPick: iso => {

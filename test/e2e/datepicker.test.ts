@@ -6,6 +6,7 @@
  * it leaves nothing behind when the editor closes; and on a 390×844 phone it fits, above the cell near
  * the bottom, and a tap picks a day.
  */
+import { DEFAULT_TIME_ZONE, zonedToday } from '../../src/core/workbook/zone'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { launchBrowser, startAppServer, watchErrors, waitForCell, clickCell, cellLocator, cellText } from '../helpers/browser'
@@ -73,11 +74,11 @@ const viewportListeners = (page: Page) => page.evaluate(() => (window as unknown
 const pickers = (page: Page) => page.evaluate(() => document.querySelectorAll('.pw-datepicker').length)
 /** the text in the open editor */
 const editorText = (page: Page) => page.evaluate(() => (document.activeElement as HTMLTextAreaElement).value)
-/** today on the browser's calendar */
-const browserToday = (page: Page) => page.evaluate(() => {
-  const d = new Date()
-  return { iso: `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`, y: d.getFullYear(), m: d.getMonth() + 1 }
-})
+/** today in the workbook's time zone (made over the API without one: Asia/Shanghai), as its TODAY() */
+const workbookToday = async () => {
+  const iso = zonedToday(DEFAULT_TIME_ZONE)
+  return { iso, y: Number(iso.slice(0, 4)), m: Number(iso.slice(5, 7)) }
+}
 
 /** The cell's stored input in a doc, by visible row and column of the first sheet. */
 function inputAt(doc: Y.Doc, row: number, col: number): CellInput | undefined {
@@ -152,7 +153,7 @@ describe('the date picker of date cells', () => {
     await picker(B.page).waitFor({ state: 'detached' })
 
     // typing into an empty date cell: the calendar opens on today's month, then follows the typed date
-    const today = await browserToday(page)
+    const today = await workbookToday()
     await clickCell(page, 5, END)
     await page.keyboard.type('2')
     await picker(page).waitFor()
@@ -280,7 +281,7 @@ describe('the date picker of date cells', () => {
     expect((await picker(page).boundingBox())!.y + (await picker(page).boundingBox())!.height).toBeLessThanOrEqual(cell.top + 1)
     await page.screenshot({ path: '/tmp/datepicker-phone-above.png' })
     // a tap on a day writes it
-    const today = await browserToday(page)
+    const today = await workbookToday()
     const day = `${today.y}-${String(today.m).padStart(2, '0')}-15`
     await tap(page, picker(page).locator(`[data-date="${day}"]`))
     await picker(page).waitFor({ state: 'detached' })

@@ -284,3 +284,38 @@ describe('phone (390×844)', () => {
     await B.ctx.close()
   })
 })
+
+describe('a tablet', () => {
+  it('between a phone and 1280 px the page is never wider than the screen; the header scrolls and its export menu is on screen', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'operations-plan', title: '年度运营计划 平板', lang: 'zh-CN' })
+    for (const viewport of [{ width: 768, height: 1024 }, { width: 1024, height: 768 }, { width: 1180, height: 820 }]) {
+      const ctx = await browser.newContext({ viewport, locale: 'zh-CN', hasTouch: true })
+      await ctx.addInitScript(() => {
+        const w = window as unknown as { widest: number }
+        w.widest = 0
+        const look = () => { w.widest = Math.max(w.widest, document.documentElement?.scrollWidth ?? 0); requestAnimationFrame(look) }
+        requestAnimationFrame(look)
+      })
+      const page = await ctx.newPage()
+      const errors = watchErrors(page)
+      await page.goto(server.url + res.json.url)
+      await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+      await page.waitForSelector('[data-testid="connection-status"].connected')
+      // the owner's header holds every button there is: it scrolls in itself
+      const widest = await page.evaluate(() => (window as unknown as { widest: number }).widest)
+      expect(widest, `${viewport.width}px`).toBeLessThanOrEqual(viewport.width)
+      const bar = await page.locator('header.bar').evaluate(h => ({ height: h.getBoundingClientRect().height, scroll: h.scrollWidth, client: h.clientWidth }))
+      // one line, never wrapped
+      expect(bar.height, `${viewport.width}px`).toBeLessThan(60)
+      const exportButton = page.getByTestId('export')
+      await exportButton.scrollIntoViewIfNeeded()
+      await exportButton.click()
+      const menu = (await page.getByTestId('export-menu').boundingBox())!
+      expect(menu.x).toBeGreaterThanOrEqual(0)
+      expect(menu.x + menu.width, `${viewport.width}px`).toBeLessThanOrEqual(viewport.width)
+      expect(menu.height).toBeGreaterThan(60)
+      expect(errors).toEqual([])
+      await ctx.close()
+    }
+  })
+})

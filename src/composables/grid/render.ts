@@ -15,7 +15,8 @@ import { readStyle, stylesOf, type CellStyle } from '../../core/workbook/styles'
 import { extentOf, scaleLook, validScale, type Extent, type ScaleLook } from '../../core/workbook/scale'
 import { format as formatCode } from 'numfmt'
 import { peerBox, type PeerBox } from '../../sync/presence'
-import { DateTextEditor, DATE_PICKER_LABELS } from '../gridEditors'
+import { DateTextEditor, DATE_PICKER_LABELS, DATE_PICKER_TODAY } from '../gridEditors'
+import { workbookTimeZone, zonedToday } from '../../core/workbook/zone'
 import type { GridContext, GridLabels } from './context'
 import './render.css'
 
@@ -155,7 +156,7 @@ export function createRender(ctx: GridContext) {
     if (options?.length) {
       return { editor: 'dropdown', source: options, strict: false, filter: false, renderer: cellRenderer as never }
     }
-    if (meta?.type === 'date') return { editor: DateTextEditor as never, renderer: cellRenderer as never, [DATE_PICKER_LABELS]: () => labels().datePicker }
+    if (meta?.type === 'date') return { editor: DateTextEditor as never, renderer: cellRenderer as never, [DATE_PICKER_LABELS]: () => labels().datePicker, [DATE_PICKER_TODAY]: () => zonedToday(workbookTimeZone(ctx.wb.doc)) }
     return { editor: 'text', renderer: cellRenderer as never }
   }
 
