@@ -115,3 +115,44 @@ describe('the workbook time zone', () => {
     await B.ctx.close()
   })
 })
+
+describe('cut and paste', () => {
+  it('a cut stays outlined until pasted; the paste moves the cells for everyone and a formula reading them follows', async () => {
+    const urls = await shared('剪切 Move')
+    const A = await open(urls.owner, 'zh-CN')
+    const B = await open(urls.editor, 'en-US')
+    await A.ctx.grantPermissions(['clipboard-read', 'clipboard-write'])
+    await clickCell(A.page, 0, 0)
+    for (const x of ['10', '20']) await typeCell(A.page, x)
+    await clickCell(A.page, 0, 1)
+    await typeCell(A.page, '=A1+A2')
+    await waitForCell(B.page, 0, 1, '30')
+    // A1:A2 cut: still there, outlined
+    await clickCell(A.page, 0, 0)
+    await A.page.keyboard.press('Shift+ArrowDown')
+    await A.page.keyboard.press('Control+X')
+    const cut = (p: Page, r: number, c: number) => cellLocator(p, r, c).evaluate(td => td.classList.contains('cell-cut'))
+    await expect.poll(() => cut(A.page, 0, 0)).toBe(true)
+    expect(await cellText(A.page, 0, 0)).toBe('10')
+    // pasted at D5: moved
+    await clickCell(A.page, 4, 3)
+    await A.page.keyboard.press('Control+V')
+    await waitForCell(B.page, 4, 3, '10')
+    await waitForCell(B.page, 5, 3, '20')
+    await waitForCell(B.page, 0, 0, '')
+    expect(await cellText(B.page, 0, 1)).toBe('30')
+    expect(await cut(A.page, 4, 3)).toBe(false)
+    // the formula reads the moved cells
+    await clickCell(B.page, 0, 1)
+    await expect.poll(() => B.page.getByTestId('formula-bar').inputValue()).toBe('=D5+D6')
+    // one Ctrl+Z of A's puts everything back
+    await A.page.keyboard.press('Control+Z')
+    await waitForCell(B.page, 0, 0, '10')
+    await waitForCell(B.page, 4, 3, '')
+    expect(A.errors).toEqual([])
+    expect(B.errors).toEqual([])
+    await A.ctx.close()
+    await B.ctx.close()
+  })
+})
+

@@ -18,6 +18,7 @@ import { peerBox, type PeerBox } from '../../sync/presence'
 import { DateTextEditor, DATE_PICKER_LABELS, DATE_PICKER_TODAY } from '../gridEditors'
 import { workbookTimeZone, zonedToday } from '../../core/workbook/zone'
 import type { GridContext, GridLabels } from './context'
+import { isCut } from './clipboard'
 import './render.css'
 
 /** The class of the element a workbook grid is drawn in: render.css styles cells under it. */
@@ -99,6 +100,7 @@ export function createRender(ctx: GridContext) {
     td.classList.toggle('cell-totals', isTotals)
     const colIdHere = rows.colIds[col]
     td.classList.toggle('cell-protected', !!rowId && !!colIdHere && !!actions?.access?.isProtected(sheetId.value, rowId, colIdHere))
+    td.classList.toggle('cell-cut', !!rowId && !!colIdHere && isCut(sheetId.value, rowId, colIdHere))
     const style = meta?.rules && rowId
       ? ruleStyle(meta, id => (id === undefined ? v : engine.getValueById(sheetId.value, rowId, id)), isTotals)
       : undefined

@@ -22,7 +22,7 @@ import { createSort } from './sort'
 import { createFilter } from './filter'
 import { fillTexts } from '../../core/workbook/fill'
 import { contextMenu } from './contextMenu'
-import { clipboardSettings } from './clipboard'
+import { cancelCut, clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
 import { phoneLayout, touchEditing } from './phone'
 
@@ -130,6 +130,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     // pane away from the selection (Excel's Space never scrolls)
     if (e.key === ' ' && !mod && !hot?.getActiveEditor()?.isOpened() && (e.target as HTMLElement | null)?.tagName === 'TD') { e.preventDefault(); return }
     if (mod && e.key === 'Enter' && hot && fillSelection(hot)) { e.preventDefault(); e.stopImmediatePropagation(); return }
+    // Escape gives up a cut (its outline goes), as in Excel
+    if (e.key === 'Escape' && !hot?.getActiveEditor()?.isOpened() && cancelCut()) { scheduleRender(); return }
     if (!mod || hot?.getActiveEditor()?.isOpened()) return
     if (format.onKey(e)) return
     if (e.key.toLowerCase() === 'd' && !e.shiftKey && !e.altKey && hot) { e.preventDefault(); e.stopImmediatePropagation(); fillDown(hot); return }
