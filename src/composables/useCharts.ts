@@ -8,11 +8,20 @@ import type { OpenWorkbook } from './useWorkbook'
 
 export interface ShownChart { id: string; spec: ChartSpec; data: ChartData }
 
-export function useCharts(wb: OpenWorkbook, sheetId: Ref<string>) {
+/**
+ * `hidden(sheetId)`: the rows not shown to me on a sheet (hidden, or out of my filter): a chart leaves
+ * them out, as Excel's do.
+ */
+export function useCharts(wb: OpenWorkbook, sheetId: Ref<string>, hidden: (sheetId: string) => ReadonlySet<string> = () => new Set()) {
   const charts = shallowRef<ShownChart[]>([])
   /** how many charts the whole workbook has (the toolbar shows it) */
   const total = shallowRef(0)
   let queued = 0
+
+  function chartOf(engine: NonNullable<OpenWorkbook['engine']['value']>, spec: ChartSpec): ChartData {
+    const out = hidden(spec.sheet)
+    return chartData(wb.doc, spec, (r, c) => engine.getValueById(spec.sheet, r, c), out.size ? r => out.has(r) : undefined)
+  }
 
   function compute(): void {
     queued = 0
@@ -20,7 +29,7 @@ export function useCharts(wb: OpenWorkbook, sheetId: Ref<string>) {
     total.value = listCharts(wb.doc).length
     if (!engine || !sheetId.value) { charts.value = []; return }
     charts.value = listCharts(wb.doc, sheetId.value).map(({ id, spec }) => ({
-      id, spec, data: chartData(wb.doc, spec, (r, c) => engine.getValueById(spec.sheet, r, c)),
+      id, spec, data: chartOf(engine, spec),
     }))
   }
   const schedule = () => {
@@ -51,7 +60,7 @@ export function useCharts(wb: OpenWorkbook, sheetId: Ref<string>) {
   const everyChart = (): ShownChart[] => {
     const engine = wb.engine.value
     if (!engine) return []
-    return listCharts(wb.doc).map(({ id, spec }) => ({ id, spec, data: chartData(wb.doc, spec, (r, c) => engine.getValueById(spec.sheet, r, c)) }))
+    return listCharts(wb.doc).map(({ id, spec }) => ({ id, spec, data: chartOf(engine, spec) }))
   }
   return { charts, total, refresh: compute, everyChart }
 }

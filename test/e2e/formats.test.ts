@@ -156,3 +156,46 @@ describe('cut and paste', () => {
   })
 })
 
+describe('a filter and what acts on rows', () => {
+  it('with A\'s filter on, Ctrl+D fills the rows shown only and a chart of the rows leaves out the filtered ones', async () => {
+    const urls = await shared('筛选填充 Filtered fill')
+    const A = await open(urls.owner, 'en-US')
+    const B = await open(urls.editor, 'zh-CN')
+    await clickCell(A.page, 0, 0)
+    for (const x of ['east', 'south', 'east', 'north']) await typeCell(A.page, x)
+    await clickCell(A.page, 0, 1)
+    for (const x of ['1', '2', '3', '4']) await typeCell(A.page, x)
+    await clickCell(A.page, 0, 2)
+    await typeCell(A.page, '=B1*10')
+    await waitForCell(B.page, 0, 2, '10')
+    // A keeps the east rows
+    await clickCell(A.page, 0, 0)
+    await A.page.getByTestId('filter-open').click()
+    await A.page.getByTestId('filter-none').click()
+    await A.page.getByTestId('filter-values').locator('label', { hasText: 'east' }).locator('input').check()
+    await A.page.getByTestId('filter-apply').click()
+    await expect.poll(() => A.page.getByTestId('filter-banner').innerText()).toContain('2 of 4')
+    // C1 down over C1:C3 (A sees two rows of it: C2 is filtered out, and A's grid numbers the rows it
+    // shows): C3 gets the formula for its row, C2 nothing
+    await clickCell(A.page, 0, 2)
+    await cellLocator(A.page, 1, 2).click({ modifiers: ['Shift'] })
+    await A.page.keyboard.press('Control+D')
+    await waitForCell(B.page, 2, 2, '30')
+    expect(await cellText(B.page, 1, 2)).toBe('')
+    // a chart of A1:B3 (the two east rows A sees): the filtered row between them is not in it
+    await clickCell(A.page, 0, 0)
+    await cellLocator(A.page, 1, 1).click({ modifiers: ['Shift'] })
+    await A.page.getByTestId('charts-toggle').click()
+    await A.page.getByTestId('chart-insert').click()
+    await A.page.getByTestId('chart-title').fill('East')
+    await A.page.getByTestId('chart-save').click()
+    const table = A.page.getByTestId('chart-table').first()
+    await expect.poll(() => table.textContent({ timeout: 1000 }).catch(() => ''), { timeout: 10_000 }).toContain('east')
+    expect(await table.textContent()).not.toContain('south')
+    expect(A.errors).toEqual([])
+    expect(B.errors).toEqual([])
+    await A.ctx.close()
+    await B.ctx.close()
+  })
+})
+

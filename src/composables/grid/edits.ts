@@ -49,6 +49,15 @@ export function createEdits(ctx: GridContext) {
   }
 
   /**
+   * A fill's writes without the rows my filter hides: Excel fills a filtered list's visible cells only
+   * (rows hidden by hand are filled, as there). Formulas were shifted for each row where it stands.
+   */
+  function shownRowsOnly<T extends { r: number }>(list: T[]): T[] {
+    const out = rows.filteredOut
+    return out.size ? list.filter(x => !out.has(rows.rowIds[x.r] ?? '')) : list
+  }
+
+  /**
    * Runs a change of the sheet's structure or settings, unless access rules refuse it: the sheet is
    * locked or protected, a column in `cols` (changed or deleted) is protected, or a row in `rows`
    * (deleted) holds a protected value.
@@ -103,7 +112,7 @@ export function createEdits(ctx: GridContext) {
         const r = tr1 + i, c = tc1 + j
         if (r < rows.rowIds.length && c < rows.colIds.length && (rows.data[r]?.[c] ?? '') !== text) list.push({ r, c, text })
       }))
-      try { commitTexts(list) } catch (e) { ctx.onError(e) }
+      try { commitTexts(shownRowsOnly(list)) } catch (e) { ctx.onError(e) }
       const hot = ctx.hot
       if (hot) queueMicrotask(() => hot.selectCell(Math.min(sr1, tr1), Math.min(sc1, tc1), Math.max(sr2, tr2), Math.max(sc2, tc2), false))
       return false
@@ -118,5 +127,5 @@ export function createEdits(ctx: GridContext) {
     },
   }
 
-  return { refusalAt, commitTexts, structural, settings }
+  return { refusalAt, commitTexts, shownRowsOnly, structural, settings }
 }

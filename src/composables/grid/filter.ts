@@ -58,6 +58,8 @@ export function createFilter(ctx: GridContext) {
       setAll(f)
     },
     setAll,
+    /** the rows my filter hides on the sheet shown */
+    hiddenRows(): ReadonlySet<string> { return rows.filteredOut },
     /** my filter of every sheet I set one on, by sheet id (the .xlsx export writes them as Excel's filter) */
     all(): Record<string, SheetFilter> {
       return Object.fromEntries([...bySheet].filter(([, f]) => Object.keys(f).length > 0))

@@ -104,7 +104,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
         }
       }
     }
-    edits.commitTexts(list)
+    edits.commitTexts(edits.shownRowsOnly(list))
     return true
   }
 
@@ -119,7 +119,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
     const texts = fillTexts(source, 'down', r2 - r1)
     const list: { r: number; c: number; text: string }[] = []
     texts.forEach((line, i) => line.forEach((text, j) => list.push({ r: r1 + 1 + i, c: c1 + j, text: source[0]![j]!.startsWith('=') || !/\d/.test(source[0]![j]!) ? text : source[0]![j]! })))
-    edits.commitTexts(list)
+    edits.commitTexts(edits.shownRowsOnly(list))
   }
 
   /** Ctrl+Z / Ctrl+Y go to the person's own undo; a space on a read-only cell does not scroll. */

@@ -180,7 +180,8 @@ const LOWER = /越低|lower/i
  * The chart's rows and series as they are now. `valueOf` gives a cell's computed value (the formula
  * engine's); errors and text count as gaps, not zeros.
  */
-export function chartData(doc: Y.Doc, spec: ChartSpec, valueOf: (rowId: string, colId: string) => ChartValue): ChartData {
+/** `skip`: rows left out (hidden or filtered out, as Excel's charts leave out what is not shown) */
+export function chartData(doc: Y.Doc, spec: ChartSpec, valueOf: (rowId: string, colId: string) => ChartValue, skip?: (rowId: string) => boolean): ChartData {
   const sheet = sheetsOf(doc).get(spec.sheet) as SheetMap | undefined
   const base: ChartData = { title: spec.title, kind: spec.kind, categories: [], rowIds: [], series: [], empty: true }
   if (!sheet) return base
@@ -213,6 +214,7 @@ export function chartData(doc: Y.Doc, spec: ChartSpec, valueOf: (rowId: string, 
   const num = (v: ChartValue) => (typeof v === 'number' && Number.isFinite(v) ? v : null)
   for (let r = Math.max(0, r0); r <= r1 && r < rows.length; r++) {
     const rowId = rows[r]!
+    if (skip?.(rowId)) continue
     const label = labelCol ? labelText(valueOf(rowId, labelCol), metaOf(labelCol)) : String(r + 1)
     const values = seriesCols.map(c => num(valueOf(rowId, c)))
     // a row with neither a label nor a value is not a category (the empty rows under a table)
