@@ -42,7 +42,7 @@ import type { SheetFilter } from './core/workbook/filter'
 import { localTimeZone } from './core/workbook/zone'
 import type { CellStyle } from './core/workbook/styles'
 /** a cell's format in the review pack (its number format is already in its text) */
-export type ReviewStyle = Omit<CellStyle, 'nf'>
+export type ReviewStyle = Omit<CellStyle, 'nf'> & { bar?: { color: string; pct: number } }
 /** a merged cell of the review pack, in indices into its rows and columns */
 export interface ReviewMerge { row: number; col: number; rowspan: number; colspan: number }
 /** as server/export/review.ts makes it: `styles` is keyed "row:col"; hidden rows and columns are left out */

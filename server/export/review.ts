@@ -8,9 +8,10 @@ import type * as Y from 'yjs'
 import { format as formatCode } from 'numfmt'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { colToLetters } from '../../src/core/formulas/references'
-import { getTitle, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
+import { getTitle, RULE_LOOKS, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { formatValue } from '../../src/core/format'
-import { totalsRowOf } from '../../src/core/workbook/table'
+import { ruleStyle, totalsRowOf } from '../../src/core/workbook/table'
+import { extentOf, scaleLook, validScale, type Extent } from '../../src/core/workbook/scale'
 import { cellStyle, sheetStyles, type CellStyle } from '../../src/core/workbook/styles'
 import { sheetMerges } from '../../src/core/workbook/merges'
 import { hiddenIds } from '../../src/core/workbook/hidden'
@@ -19,7 +20,8 @@ import { timelineOf, type Timeline } from '../../src/core/timeline/timeline'
 import { workbookTimeZone, zonedToday } from '../../src/core/workbook/zone'
 
 /** a cell's format in the pack: its number format is already in the cell's text */
-export type ReviewStyle = Omit<CellStyle, 'nf'>
+/** a cell's look in the pack: its format (the number format is in its text), with its conditional colour or scale over it, and a data bar */
+export type ReviewStyle = Omit<CellStyle, 'nf'> & { bar?: { color: string; pct: number } }
 /** a merged cell, in indices into the pack's rows and columns */
 export interface ReviewMerge { row: number; col: number; rowspan: number; colspan: number }
 
@@ -129,13 +131,35 @@ function reviewSheet(doc: Y.Doc, engine: FormulaEngine, id: string): ReviewSheet
     }
     rows.push(row)
   }
+  // conditional colours, colour scales and data bars over the cells' own formats, as the grid draws them
+  const totalsId = totalsRowOf(sheet)
+  const extents = new Map<number, Extent | null>()
+  const extent = (sc: number) => {
+    if (!extents.has(sc)) extents.set(sc, extentOf(sl.rows.ids.flatMap((rowId, r) => (rowId === totalsId ? [] : [engine.getValue(id, r, sc)]))))
+    return extents.get(sc)!
+  }
+  const marked = new Map<string, ReviewStyle>()
+  for (let r = 0; r <= lastRow; r++) for (let c = 0; c <= lastCol; c++) {
+    const k = `${r}:${c}`, sr = rowAt[r]!, sc = colAt[c]!, meta = metas[sc]
+    if (covered.has(k) || (!meta?.rules && !meta?.scale)) continue
+    const rowId = sl.rows.ids[sr]!, isTotals = rowId === totalsId
+    const v = engine.getValue(id, sr, sc)
+    const rule = meta.rules ? ruleStyle(meta, other => (other === undefined ? v : engine.getValueById(id, rowId, other)), isTotals) : undefined
+    const scale = !rule && meta.scale && !isTotals ? validScale(meta.scale) : undefined
+    const look = scale ? scaleLook(scale, v, extent(sc)) : undefined
+    if (!rule && !look) continue
+    const { nf: _nf, ...own } = looks.get(k) ?? {}
+    marked.set(k, { ...own, ...(rule ? RULE_LOOKS[rule] : {}), ...(look && 'bg' in look ? { bg: look.bg } : {}), ...(look && 'bar' in look ? { bar: { color: look.bar, pct: look.pct } } : {}) })
+  }
   // only the formatted cells of the extent, without their number format (it is in the text)
   const styles: Record<string, ReviewStyle> = {}
+  for (const [k, look] of marked) styles[k] = look
   for (const [k, { nf: _nf, ...look }] of looks) {
+    if (marked.has(k)) continue
     const [r, c] = k.split(':').map(Number) as [number, number]
     if (r <= lastRow && c <= lastCol && Object.keys(look).length) styles[k] = look
   }
-  const totals = totalsRowOf(sheet)
+  const totals = totalsId
   const timeline = timelineOf(doc, engine, id, zonedToday(workbookTimeZone(doc)))
   return {
     id, name: sl.name,

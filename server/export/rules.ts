@@ -6,17 +6,13 @@
  */
 import type ExcelJS from 'exceljs'
 import { colToLetters } from '../../src/core/formulas/references'
-import type { ColorRule, ColumnMeta, RuleStyle } from '../../src/core/workbook/schema'
+import { RULE_LOOKS, RULE_STYLES, type ColorRule, type ColumnMeta, type RuleStyle } from '../../src/core/workbook/schema'
 import { validScale } from '../../src/core/workbook/scale'
 
+const argbOf = (hex: string | undefined) => (hex ? `FF${hex.slice(1).toUpperCase()}` : undefined)
 /** Fill and font colours of the app's rule styles (as the grid shows them). */
-const STYLE_COLORS: Record<RuleStyle, { fill?: string; font?: string; bold?: boolean }> = {
-  good: { fill: 'FFE6F4EA', font: 'FF1E6B34' },
-  warn: { fill: 'FFFFF4E0', font: 'FF8A5300' },
-  bad: { fill: 'FFFDECEA', font: 'FFB3261E' },
-  info: { fill: 'FFE8F0FE', font: 'FF1A4FA0' },
-  strong: { bold: true },
-}
+const STYLE_COLORS = Object.fromEntries(RULE_STYLES.map(s => [s, { fill: argbOf(RULE_LOOKS[s].bg), font: argbOf(RULE_LOOKS[s].fc), bold: RULE_LOOKS[s].b }])) as
+  Record<RuleStyle, { fill?: string; font?: string; bold?: boolean }>
 
 /** A1 text of a rule's test on `ref` (a cell reference such as $C2), for an expression rule. */
 function ruleExpression(rule: ColorRule, ref: string): string | undefined {

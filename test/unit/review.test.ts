@@ -13,9 +13,10 @@ import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { setCellStyle, type StylePatch } from '../../src/core/workbook/styles'
 import { mergeCells } from '../../src/core/workbook/merges'
 import { setHidden } from '../../src/core/workbook/hidden'
-import { setTotalsRow } from '../../src/core/workbook/mutations'
+import { setColumnMeta, setTotalsRow } from '../../src/core/workbook/mutations'
 import { EDGE, headEdges, printRows } from '../../src/components/print/printCells'
 import { makeDoc, type } from '../helpers/workbook'
+import { RULE_LOOKS } from '../../src/core/workbook/schema'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
 const S = 's0'
@@ -86,6 +87,29 @@ describe('the review pack', () => {
     })
   })
 
+  it('draws conditional colours over a fill, colour scales and data bars as the grid does; the totals row keeps its own', () => {
+    const doc = makeDoc([{ name: '达成', id: S, rows: 5, cols: 3 }])
+    for (const [r, a, b] of [[1, 10, 5], [2, 20, 50], [3, 30, 100]] as const) { type(doc, S, `A${r}`, String(a)); type(doc, S, `B${r}`, String(b)) }
+    type(doc, S, 'A4', '=SUM(A1:A3)'); type(doc, S, 'B4', '=SUM(B1:B3)')
+    setTotalsRow(doc, S, at(doc, 3, 0).rowId)
+    setColumnMeta(doc, S, at(doc, 0, 0).colId, { rules: [{ op: '>', value: 25, style: 'good' }], scale: { kind: 'scale', min: '#000000', max: '#ffffff' } })
+    setColumnMeta(doc, S, at(doc, 0, 1).colId, { scale: { kind: 'bar', color: '#638ec6' } })
+    style(doc, 2, 0, { bg: '#ff0000', b: true })
+    const sheet = reviewData(doc).sheets[0]!
+    expect(sheet.styles).toEqual({
+      // the scale from 10 (black) to 30; 30 matches the rule, which goes over the scale and its own fill (its bold stays)
+      '0:0': { bg: '#000000' },
+      '1:0': { bg: '#808080' },
+      '2:0': { bg: '#e6f4ea', fc: '#1e6b34', b: true },
+      '0:1': { bar: { color: '#638ec6', pct: 0 } },
+      '1:1': { bar: { color: '#638ec6', pct: 47 } },
+      '2:1': { bar: { color: '#638ec6', pct: 100 } },
+    })
+    const drawn = printRows(sheet)
+    expect(drawn[1]![1]!.style.backgroundImage).toBe('linear-gradient(to right, #638ec699 47%, transparent 47%)')
+    expect(drawn[2]![0]!.style).toMatchObject({ backgroundColor: '#e6f4ea', color: '#1e6b34' })
+  })
+
   it('spans merges over the visible rows and columns; a merge whose top-left row is hidden still shows its text', () => {
     const sheet = reviewData(formatted()).sheets[0]!
     // A1:E1 over four visible columns; A3:A5 over rows 4 and 5 (pack rows 2 and 3), showing A3's text
@@ -108,13 +132,15 @@ describe('the review pack', () => {
     expect(sheet.styles).toBeUndefined()
   })
 
-  it('a template\'s sheets keep the shape they had: no styles or merges where none are set', () => {
+  it('a template\'s sheets keep the shape they had: no formats or merges where none are set, only its colour rules\' colours', () => {
     const doc = new Y.Doc()
     buildWorkbook(doc, registry.get('operations-plan')!, { locale: 'zh-CN' })
     const data = reviewData(doc)
     expect(data.sheets.length).toBeGreaterThan(5)
+    const ruled = new Set(Object.values(RULE_LOOKS).map(l => JSON.stringify(l)))
+    expect(data.sheets.some(s => s.styles)).toBe(true)
     for (const s of data.sheets) {
-      expect(s).not.toHaveProperty('styles')
+      for (const look of Object.values(s.styles ?? {})) expect(ruled).toContain(JSON.stringify(look))
       expect(s).not.toHaveProperty('merges')
       expect(s.rows.every(r => r.length === s.columns.length)).toBe(true)
     }

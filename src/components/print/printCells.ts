@@ -44,6 +44,11 @@ export function printRows(s: ReviewSheet): PrintCell[][] {
       const style: Record<string, string> = {}
       if (st.fc && COLOR.test(st.fc)) style.color = st.fc
       if (st.bg && COLOR.test(st.bg)) style.backgroundColor = st.bg
+      // a data bar, as long as the number's place between the column's lowest and highest
+      if (st.bar && COLOR.test(st.bar.color) && Number.isFinite(st.bar.pct)) {
+        const pct = Math.max(0, Math.min(100, Math.round(st.bar.pct)))
+        style.backgroundImage = `linear-gradient(to right, ${st.bar.color}99 ${pct}%, transparent ${pct}%)`
+      }
       if (st.ha && HALIGN[st.ha]) style.textAlign = HALIGN[st.ha]
       if (st.va && VALIGN[st.va]) style.verticalAlign = VALIGN[st.va]
       if (st.b) style.fontWeight = '700'

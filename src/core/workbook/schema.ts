@@ -70,6 +70,14 @@ export type ColumnScale =
 
 export type RuleStyle = 'good' | 'warn' | 'bad' | 'info' | 'strong'
 export const RULE_STYLES: readonly RuleStyle[] = ['good', 'warn', 'bad', 'info', 'strong']
+/** How each rule style looks (the grid's render.css draws the same): fill, font colour, bold. */
+export const RULE_LOOKS: Record<RuleStyle, { bg?: string; fc?: string; b?: true }> = {
+  good: { bg: '#e6f4ea', fc: '#1e6b34' },
+  warn: { bg: '#fff4e0', fc: '#8a5300' },
+  bad: { bg: '#fdecea', fc: '#b3261e' },
+  info: { bg: '#e8f0fe', fc: '#1a4fa0' },
+  strong: { b: true },
+}
 export type RuleOp = '<' | '<=' | '>' | '>=' | '=' | '<>' | 'between' | 'empty' | 'notEmpty'
 export const RULE_OPS: readonly RuleOp[] = ['<', '<=', '>', '>=', '=', '<>', 'between', 'empty', 'notEmpty']
 
