@@ -199,6 +199,32 @@ describe('a filter and what acts on rows', () => {
   })
 })
 
+describe('my filter after a reload', () => {
+  it('is still applied in my browser, and a filter someone wrote into storage by hand is ignored', async () => {
+    const urls = await shared('筛选保留 Kept filter')
+    const A = await open(urls.owner, 'en-US')
+    await clickCell(A.page, 0, 0)
+    for (const x of ['east', 'south', 'east', 'north']) await typeCell(A.page, x)
+    await clickCell(A.page, 0, 0)
+    await A.page.getByTestId('filter-open').click()
+    await A.page.getByTestId('filter-none').click()
+    await A.page.getByTestId('filter-values').locator('label', { hasText: 'east' }).locator('input').check()
+    await A.page.getByTestId('filter-apply').click()
+    await expect.poll(() => A.page.getByTestId('filter-banner').innerText()).toContain('2 of 4')
+    await A.page.reload()
+    await A.page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+    await expect.poll(() => A.page.getByTestId('filter-banner').innerText(), { timeout: 10_000 }).toContain('2 of 4')
+    // a broken entry is dropped, not applied
+    await A.page.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.startsWith('pw-filters:')) localStorage.setItem(k, '{"x": {"c": {"kind": "nope"}}}') })
+    await A.page.reload()
+    await A.page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+    await A.page.waitForSelector('[data-testid="connection-status"].connected')
+    expect(await A.page.getByTestId('filter-banner').count()).toBe(0)
+    expect(A.errors).toEqual([])
+    await A.ctx.close()
+  })
+})
+
 describe('the format toolbar\'s more menu', () => {
   it('vertical alignment from the more menu is seen by B; the toolbar stays one line at 1280 px', async () => {
     const urls = await shared('垂直对齐 Align')

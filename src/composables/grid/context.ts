@@ -60,6 +60,8 @@ export interface GridActions {
   refused?(refusal: Refusal): void
   /** a read-only grid already drawn in the container (from the workbook view), to take over */
   takeDrawnGrid?(): Handsontable | null
+  /** where this browser keeps my filters of the workbook (absent: they last as long as the page) */
+  filterStorageKey?: string
 }
 
 /** The source tag of grid changes that come from the doc (never turned back into mutations). */

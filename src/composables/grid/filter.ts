@@ -7,17 +7,39 @@
 import { ref } from 'vue'
 import { formatValue } from '../../core/format'
 import { readStyle, stylesOf } from '../../core/workbook/styles'
-import { filteredOut, type FilterCell, type FilterCondition, type SheetFilter } from '../../core/workbook/filter'
+import { filteredOut, sheetFilterSchema, type FilterCell, type FilterCondition, type SheetFilter } from '../../core/workbook/filter'
 import { sheetParts, sheetsOf, type ColumnMeta } from '../../core/workbook/schema'
 import { dataRows } from '../../core/workbook/sort'
 import type { GridContext } from './context'
 
 export type GridFilter = ReturnType<typeof createFilter>
 
+/** My filters of a workbook as this browser kept them, each checked (the storage is anyone's to edit). */
+function restore(key: string | undefined): [string, SheetFilter][] {
+  if (!key) return []
+  try {
+    const saved = JSON.parse(localStorage.getItem(key) ?? '{}') as unknown
+    if (!saved || typeof saved !== 'object') return []
+    return Object.entries(saved as Record<string, unknown>).flatMap(([sid, f]) => {
+      const r = sheetFilterSchema.safeParse(f)
+      return r.success && /^[\w-]{1,64}$/.test(sid) ? [[sid, r.data] as [string, SheetFilter]] : []
+    })
+  } catch { return [] }
+}
+
 export function createFilter(ctx: GridContext) {
   const { wb, rows, sheetId } = ctx
-  /** per sheet: my conditions */
-  const bySheet = new Map<string, SheetFilter>()
+  /** per sheet: my conditions (kept in this browser, so a reload keeps them, as Excel keeps a file's filter) */
+  const bySheet = new Map<string, SheetFilter>(restore(ctx.actions?.filterStorageKey))
+  function persist(): void {
+    const key = ctx.actions?.filterStorageKey
+    if (!key) return
+    const all = Object.fromEntries([...bySheet].filter(([, f]) => Object.keys(f).length > 0))
+    try {
+      if (Object.keys(all).length) localStorage.setItem(key, JSON.stringify(all))
+      else localStorage.removeItem(key)
+    } catch { /* private mode, or full: the filter lasts as long as the page */ }
+  }
   /** the conditions of the sheet shown, and how many data rows they hide of how many */
   const current = ref<SheetFilter>({})
   const counts = ref<{ hidden: number; rows: number }>({ hidden: 0, rows: 0 })
@@ -44,6 +66,7 @@ export function createFilter(ctx: GridContext) {
 
   function setAll(f: SheetFilter): void {
     bySheet.set(sheetId.value, { ...f })
+    persist()
     apply()
   }
 
@@ -58,6 +81,8 @@ export function createFilter(ctx: GridContext) {
       setAll(f)
     },
     setAll,
+    /** whether I keep a filter of the sheet shown (one kept from before a reload is applied on mount) */
+    has(): boolean { return Object.keys(bySheet.get(sheetId.value) ?? {}).length > 0 },
     /** the rows my filter hides on the sheet shown */
     hiddenRows(): ReadonlySet<string> { return rows.filteredOut },
     /** my filter of every sheet I set one on, by sheet id (the .xlsx export writes them as Excel's filter) */

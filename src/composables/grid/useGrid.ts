@@ -208,6 +208,8 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       return ed && !ed.isOpened() ? ed.TEXTAREA ?? null : null
     })
     unsubscribe = followDoc(ctx)
+    // my filter of this sheet, kept from before a reload
+    if (filtering.has()) filtering.apply()
     if (rows.rowIds.length && rows.colIds.length) hot.selectCell(0, 0)
     refreshSelected()
   }
