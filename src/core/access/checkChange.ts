@@ -23,7 +23,7 @@ import { defineRoots, ID_TEXT, isSheetShape, KNOWN_ROOTS, SHEET_PARTS } from './
 
 type Keys = ReadonlySet<string | null>
 /** Where a changed type is: a root, or a sheet (its own keys, or one of its parts). */
-interface Place { root: string; sheet?: string; part?: string }
+export interface Place { root: string; sheet?: string; part?: string }
 type Checker = (ctx: ChangeContext, keys: Keys, at: Place) => Refusal | null
 
 /** Which sheet (and part of it) a type of the doc `after` belongs to. */
@@ -327,10 +327,24 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
   if (who.role === 'viewer') return { code: 'read-only' }
   defineRoots(before)
   const ctx = new ChangeContext(before, after, tr, who, readAccess(before))
+  function* places(): Generator<[Place, Keys]> {
+    for (const [type, keys] of tr.changed) yield [locate(after, type as Y.AbstractType<unknown>), keys]
+  }
+  return judgeChange(ctx, places(), () => {
+    for (const root of after.share.keys()) if (!KNOWN_ROOTS.has(root) && !before.share.has(root)) return { code: 'not-workbook' }
+    return null
+  })
+}
+
+/**
+ * The verdict on a change: each place it changed (in the order Yjs noted them) by its checker, then
+ * `roots` (types the change added at the top), then the ranges of protected formulas over rows or
+ * columns it moved. (The quick check of row moves, quick.ts, gives it the places it works out itself.)
+ */
+export function judgeChange(ctx: ChangeContext, places: Iterable<[Place, Keys]>, roots: () => Refusal | null): Refusal | null {
   // the axes whose order or deletions changed: what protected formulas read may have moved
   const moved = new Map<string, Set<Axis>>()
-  for (const [type, keys] of tr.changed) {
-    const place = locate(after, type as Y.AbstractType<unknown>)
+  for (const [place, keys] of places) {
     const r = checkerFor(ctx, place)(ctx, keys, place)
     if (r) return r
     if (place.sheet === undefined || place.part === undefined) continue
@@ -339,6 +353,7 @@ export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who:
       (moved.get(place.sheet) ?? moved.set(place.sheet, new Set()).get(place.sheet)!).add(axis)
     }
   }
-  for (const root of after.share.keys()) if (!KNOWN_ROOTS.has(root) && !before.share.has(root)) return { code: 'not-workbook' }
+  const r = roots()
+  if (r) return r
   return rangeMoveRefusal(ctx, moved)
 }
