@@ -78,7 +78,10 @@ export function dataRows(sheet: SheetMap): string[] {
   const totals = totalsRowOf(sheet)
   const ti = totals ? rows.indexOf(totals) : -1
   const block = rows.slice(frozen, ti >= frozen ? ti : rows.length)
-  // trailing rows without a single cell stay where they are (a sort of 10 items among 100 rows moves 10)
+  // trailing rows without a single cell stay where they are (a sort of 10 items among 100 rows moves 10);
+  // when the last row of the block has a cell, none are (found without going through every cell)
+  const last = block[block.length - 1]
+  if (last === undefined || p.cols.toArray().some(colId => p.cells.has(`${last}:${colId}`))) return block
   const filled = new Set<string>()
   p.cells.forEach((_v, key) => filled.add(key.slice(0, key.indexOf(':'))))
   let end = block.length
@@ -183,7 +186,7 @@ function keepPositions(doc: Y.Doc, sheetId: string, atPosition: ReadonlyMap<stri
  * except relative points in the formula's own row.
  */
 export function remapFormula(stored: string, ownSheet: string, ownRow: string, sheetId: string, atPosition: ReadonlyMap<string, string>): string {
-  if (stored.indexOf(OPEN) < 0) return stored
+  if (stored.indexOf(OPEN) < 0 || !remaps(stored, ownSheet, ownRow, sheetId, atPosition)) return stored
   let out = ''
   let i = 0
   while (i < stored.length) {
@@ -213,4 +216,38 @@ export function remapFormula(stored: string, ownSheet: string, ownRow: string, s
     i = close + 1
   }
   return out
+}
+
+/**
+ * Whether remapFormula changes the stored formula: a point of a reference into `sheetId` names a row
+ * that moved, other than the formula's own (relative). The same reading as remapFormula's, without
+ * building the text (most formulas of a sorted sheet read their own row only).
+ */
+function remaps(stored: string, ownSheet: string, ownRow: string, sheetId: string, atPosition: ReadonlyMap<string, string>): boolean {
+  let open = stored.indexOf(OPEN)
+  while (open >= 0) {
+    const close = stored.indexOf(CLOSE, open)
+    if (close < 0) return false
+    const bang = stored.indexOf('!', open)
+    const prefixed = bang >= 0 && bang < close
+    const target = prefixed ? stored.slice(open + 1, bang) : ownSheet
+    if (target === sheetId) {
+      // each point of the token: "[$]row,[$]col"
+      let at = prefixed ? bang + 1 : open + 1
+      while (at < close) {
+        let end = stored.indexOf(':', at)
+        if (end < 0 || end > close) end = close
+        const comma = stored.indexOf(',', at)
+        if (comma >= 0 && comma < end) {
+          const abs = stored.charCodeAt(at) === 36
+          const rowAt = abs ? at + 1 : at
+          const own = !abs && target === ownSheet && comma - rowAt === ownRow.length && stored.startsWith(ownRow, rowAt)
+          if (comma > rowAt && !own && atPosition.has(stored.slice(rowAt, comma))) return true
+        }
+        at = end + 1
+      }
+    }
+    open = stored.indexOf(OPEN, close)
+  }
+  return false
 }
