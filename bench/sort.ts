@@ -26,6 +26,8 @@ import { median, result, round, type Benchmark } from './harness'
 const RUNS = Number(process.env.BENCH_SORT_RUNS ?? 5)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+// the built app the server serves (BENCH_DIST: another build, e.g. one made with `vite build --outDir`)
+const DIST = process.env.BENCH_DIST ?? join(ROOT, 'dist')
 
 async function barePage(a1: (string | number)[][]): Promise<{ url: string; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-sort-'))
@@ -58,7 +60,7 @@ function sortedAt(page: Page, row: number, col: number, value: number, live: boo
 export const sortBenchmark: Benchmark = {
   name: 'sort in Chromium',
   async run() {
-    if (!existsSync(join(ROOT, 'dist/index.html'))) throw new Error('dist/ is missing: run `vite build` first (npm run bench does)')
+    if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST} is missing: run \`vite build\` first (npm run bench does)`)
     const a1 = makeA1Data()
     const { doc, sheetId } = buildDoc(a1)
     // the header row stays on top and the totals row at the bottom, as a planning sheet's
@@ -77,7 +79,7 @@ export const sortBenchmark: Benchmark = {
     ce.destroy(); engine.destroy()
 
     const dir = mkdtempSync(join(tmpdir(), 'pw-bench-sort-data-'))
-    const server = await startServer({ port: 0, dataDir: dir, staticDir: join(ROOT, 'dist'), logger: silentLogger })
+    const server = await startServer({ port: 0, dataDir: dir, staticDir: DIST, logger: silentLogger })
     const state = Y.encodeStateAsUpdate(doc)
     const tokens: string[] = []
     for (let i = 0; i <= RUNS; i++) {
