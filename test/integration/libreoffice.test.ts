@@ -22,6 +22,7 @@ import { mergeCells } from '../../src/core/workbook/merges'
 import { setHidden } from '../../src/core/workbook/hidden'
 import { comparable, computed, shownByLibreOffice, throughLibreOffice } from '../helpers/libreoffice'
 import { layoutOf, makeDoc, type } from '../helpers/workbook'
+import { localTimeZone } from '../../src/core/workbook/zone'
 
 const registry = loadTemplates(fileURLToPath(new URL('../../templates', import.meta.url)))
 
@@ -57,7 +58,9 @@ describe('the .xlsx in LibreOffice', () => {
     for (const locale of LOCALES) {
       for (const t of registry.all()) {
         const doc = new Y.Doc()
-        buildWorkbook(doc, t, { locale })
+        // LibreOffice computes TODAY() on this machine's clock and zone: the app does it in the
+        // workbook's zone, so the workbooks compared are on this machine's
+        buildWorkbook(doc, t, { locale, timeZone: localTimeZone() ?? 'UTC' })
         docs.set(`${t.id}-${locale}`, doc)
         files.set(`${t.id}-${locale}`, (await exportXlsx(doc, { cachedValues: false })).buffer)
       }
