@@ -133,7 +133,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ? await new PostgresStore(opts.databaseUrl).open()
     : new SqliteStore(resolve(opts.dataDir ?? './data')))
   const roomOptions: Partial<RoomOptions> = {}
-  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes', 'busStateIntervalMs', 'restAfterMs'] as const) {
+  for (const k of ['unloadDelayMs', 'flushDelayMs', 'compactThreshold', 'metaThrottleMs', 'pingIntervalMs', 'maxBufferedBytes', 'maxQueuedMessages', 'maxQueuedBytes', 'messagesPerSecond', 'messageBurst', 'maxDocBytes', 'maxMessageBytes', 'busStateIntervalMs', 'restAfterMs', 'historyQuietMs', 'historyEveryUpdates', 'historyHourlyAfterMs', 'historyDailyAfterMs'] as const) {
     if (opts[k] !== undefined) roomOptions[k] = opts[k]
   }
   // templates people saved or uploaded join the shipped ones; one that no longer builds is left out, loudly
@@ -286,6 +286,13 @@ async function main(): Promise<void> {
     if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number of milliseconds, got ${JSON.stringify(v)}`)
     return n
   }
+  const count = (name: string): number | undefined => {
+    const v = env[name]
+    if (v === undefined || v === '') return undefined
+    const n = Number(v)
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a whole number above 0, got ${JSON.stringify(v)}`)
+    return n
+  }
   const bytes = (name: string): number | undefined => {
     const v = env[name]
     if (v === undefined || v === '') return undefined
@@ -301,6 +308,10 @@ async function main(): Promise<void> {
     flushDelayMs: ms('FLUSH_DELAY_MS'),
     busStateIntervalMs: ms('BUS_STATE_INTERVAL_MS'),
     restAfterMs: ms('REST_AFTER_MS'),
+    historyQuietMs: ms('HISTORY_QUIET_MS'),
+    historyEveryUpdates: count('HISTORY_EVERY_UPDATES'),
+    historyHourlyAfterMs: ms('HISTORY_HOURLY_AFTER_MS'),
+    historyDailyAfterMs: ms('HISTORY_DAILY_AFTER_MS'),
     port,
     host: env.HOST || '127.0.0.1',
     dataDir: env.DATA_DIR || './data',

@@ -1,5 +1,5 @@
 /** Room settings, events, origins and limits shared by the room, its hooks and the manager. */
-import type { Connection } from './connection'
+import type { Connection, ConnectionIdentity } from './connection'
 
 export interface RoomOptions {
   /** ms after the last connection leaves before the room is freed (default 30 000) */
@@ -30,6 +30,14 @@ export interface RoomOptions {
   maxMessageBytes: number
   /** a loaded room whose doc did not change for this long rests (default 60 000; 0: never) */
   restAfterMs: number
+  /** history: an automatic version after this long without edits (default 5 minutes) … */
+  historyQuietMs: number
+  /** … or after this many stored changes, whichever first (default 200) */
+  historyEveryUpdates: number
+  /** automatic versions older than this are thinned to one an hour (default a week) … */
+  historyHourlyAfterMs: number
+  /** … and older than this to one a day (default 30 days); named versions are never thinned */
+  historyDailyAfterMs: number
 }
 
 export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
@@ -47,6 +55,10 @@ export const DEFAULT_ROOM_OPTIONS: RoomOptions = {
   maxDocBytes: 100 * 1024 * 1024,
   maxMessageBytes: 10 * 1024 * 1024,
   restAfterMs: 60_000,
+  historyQuietMs: 5 * 60_000,
+  historyEveryUpdates: 200,
+  historyHourlyAfterMs: 7 * 24 * 3_600_000,
+  historyDailyAfterMs: 30 * 24 * 3_600_000,
 }
 
 export const MAX_TITLE_LENGTH = 200
@@ -56,6 +68,14 @@ export const MAX_AWARENESS_CLIENTS = 4
 
 /** origin of server-side changes (API rename etc.) */
 export const SERVER_ORIGIN = 'server'
+
+/**
+ * Origin of a change the server makes for a person through the API (a restore): the audit trail names
+ * them, and the change is theirs like one they typed.
+ */
+export class ActingOrigin {
+  constructor(readonly who: ConnectionIdentity, readonly action: 'restore' | 'edit' = 'edit', readonly detail: string | null = null) {}
+}
 
 /** origin of changes another instance made (through the bus) or the store holds: relayed, not stored again */
 export const BUS_ORIGIN = 'bus'
@@ -77,6 +97,10 @@ export interface RoomEvents {
   'connection-closed': [id: string, info: { code: number; reason: string }]
   /** a view of the workbook's current version was kept for the pages that open it; `complete`: with its first screen */
   'view-kept': [id: string, complete: boolean]
+  /** audit entries were stored (`refused`: of a refused change) */
+  audited: [id: string, info: { entries: number }]
+  /** a version was stored (automatic, named or at a sign-off lock) */
+  versioned: [id: string, info: { versionId: string; auto: boolean; name: string | null }]
 }
 
 export class WorkbookGoneError extends Error {

@@ -26,6 +26,8 @@ import { ProtocolError, RefusedUpdate, encodeAwarenessMessage, encodeSyncStep1, 
 import { BUS_ORIGIN, WorkbookGoneError, type RoomEvents, type RoomOptions } from './options'
 import { FanoutHook } from './hooks/fanout'
 import { GuardHook } from './hooks/guard'
+import { AuditHook } from './hooks/audit'
+import { HistoryHook } from './hooks/history'
 import { PersistenceHook } from './hooks/persistence'
 import { PresenceHook } from './hooks/presence'
 import { RestingHook, newRoomDoc, type ViewEntry } from './hooks/resting'
@@ -77,6 +79,8 @@ export class Room {
   readonly presence: PresenceHook
   readonly resting: RestingHook
   readonly fanout: FanoutHook
+  readonly audit: AuditHook
+  readonly history: HistoryHook
   /** in order: fan-out joins the bus before persistence reads the store; the size limit before the access check */
   private readonly hooks: RoomHook[]
 
@@ -93,7 +97,10 @@ export class Room {
       dropped: () => deps.droppedElsewhere(this),
       claims: payload => this.guard.applyRemoteClaims(payload),
     })
-    this.hooks = [this.fanout, this.persistence, this.guard, this.resting, this.presence, ...deps.extraHooks.map(make => make(ctx))]
+    this.history = new HistoryHook(ctx)
+    this.audit = new AuditHook(ctx, entries => this.history.recorded(entries))
+    // the audit trail writes after the changes it records are stored; history after the trail
+    this.hooks = [this.fanout, this.persistence, this.guard, this.resting, this.presence, this.audit, this.history, ...deps.extraHooks.map(make => make(ctx))]
     this.ready = this.load()
     // failures are handled in load(); this keeps the promise from being reported as unhandled
     this.ready.catch(() => {})
@@ -115,6 +122,7 @@ export class Room {
       enqueue: task => room.enqueue(task),
       forgetCompressed: buf => deps.forgetCompressed(buf),
       publish: (kind, payload) => deps.bus?.publish(room.id, kind, payload),
+      encodedState: () => room.resting.encodedState(),
       stateVector: () => room.resting.stateVector(),
       holdsAll: (update, thorough) => room.resting.holdsAll(update, thorough),
     }
@@ -272,6 +280,7 @@ export class Room {
 
   private refuse(conn: Connection, r: Refusal): never {
     const who = conn.who
+    this.each('onRefused', h => h.onRefused?.(conn, r))
     this.deps.log.info(`[collab] ${this.id}: refused a change by ${who.role} ${JSON.stringify(who.name)}: ${refusalLog(r)}`)
     throw new RefusedUpdate(CLOSE_FOR[r.code] ?? CLOSE.refused, refusalReason(r))
   }

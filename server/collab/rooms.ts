@@ -7,7 +7,7 @@ export { Room } from './room'
 export { Connection, LOCAL_OWNER, type ConnectionIdentity } from './connection'
 export { CLOSE, closeReason } from './close'
 export {
-  BUS_ORIGIN, DEFAULT_ROOM_OPTIONS, MAX_AWARENESS_CLIENTS, MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError,
+  ActingOrigin, BUS_ORIGIN, DEFAULT_ROOM_OPTIONS, MAX_AWARENESS_CLIENTS, MAX_TITLE_LENGTH, SERVER_ORIGIN, WorkbookGoneError,
   type RoomEvents, type RoomOptions,
 } from './options'
 export type { RoomContext, RoomHook, RoomState } from './hooks/types'

@@ -9,6 +9,7 @@ import { exportCsv, SheetNotFound } from './csv'
 import { reviewData } from './review'
 import { computeView, firstScreenOf, viewOf } from '../../src/core/workbook/view'
 import type { ExportJob, ExportReply } from './messages'
+import { diffDocs } from '../../src/core/history/diff'
 
 export async function runExport(job: ExportJob): Promise<ExportReply> {
   const doc = new Y.Doc()
@@ -39,6 +40,15 @@ export async function runExport(job: ExportJob): Promise<ExportReply> {
           }
         }
         return { id: job.id, ok: true, kind: 'view', title, json: JSON.stringify(view) }
+      }
+      case 'diff': {
+        const from = new Y.Doc()
+        try {
+          Y.applyUpdate(from, job.from)
+          return { id: job.id, ok: true, kind: 'diff', title, diff: diffDocs(from, doc, { values: job.values }) }
+        } finally {
+          from.destroy()
+        }
       }
     }
   } catch (e) {

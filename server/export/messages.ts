@@ -7,6 +7,7 @@ import type { ExportReport } from './xlsx'
 import type { ReviewData } from './review'
 import type { SheetFilter } from '../../src/core/workbook/filter'
 import type { LicenseKeys } from '../../src/core/licenses'
+import type { WorkbookDiff } from '../../src/core/history/diff'
 
 /** what the worker thread is started with */
 export interface ExportWorkerData {
@@ -21,12 +22,15 @@ export type ExportJob =
   | { id: number; kind: 'json'; state: Uint8Array }
   /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */
   | { id: number; kind: 'view'; state: Uint8Array; first?: boolean }
+  /** what changed from the version `from` to `state` (src/core/history/diff.ts), as JSON */
+  | { id: number; kind: 'diff'; state: Uint8Array; from: Uint8Array; values: boolean }
 
 export type ExportReply =
   | { id: number; ok: true; kind: 'xlsx'; title: string; body: Uint8Array; report: ExportReport }
   | { id: number; ok: true; kind: 'csv'; title: string; body: Uint8Array; sheetName: string }
   | { id: number; ok: true; kind: 'json'; title: string; review: ReviewData }
   | { id: number; ok: true; kind: 'view'; title: string; json: string }
+  | { id: number; ok: true; kind: 'diff'; title: string; diff: WorkbookDiff }
   | { id: number; ok: false; status: 404 | 500 | 503; message: string }
 
 type DistributiveOmit<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never

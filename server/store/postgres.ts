@@ -5,8 +5,10 @@
  */
 import pg from 'pg'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
+import type { HistoryStore } from './history'
+import { POSTGRES_HISTORY_SCHEMA, PostgresHistory } from './postgres-history'
 
-const SCHEMA_VERSION = 1
+const SCHEMA_VERSION = 2
 const MIGRATION_LOCK = 72_410_001
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: string; updated_at: string }
@@ -38,6 +40,8 @@ export class PostgresStore implements Store {
   readonly pool: pg.Pool
   private closed = false
   private readonly ready: Promise<void>
+  /** versions and the audit trail */
+  readonly history: HistoryStore
 
   constructor(url: string, private readonly opts: PostgresOptions = {}) {
     if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`bad schema name ${opts.schema}`)
@@ -45,6 +49,7 @@ export class PostgresStore implements Store {
     this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10, ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}) })
     // a database that goes away must not take the process with it: queries fail, and are retried by the rooms
     this.pool.on('error', () => {})
+    this.history = new PostgresHistory((text, values) => this.q(text, values), fn => this.tx(fn))
     this.ready = this.migrate()
     this.ready.catch(() => {})
   }
@@ -98,7 +103,15 @@ export class PostgresStore implements Store {
             CREATE TABLE IF NOT EXISTS user_templates (id text PRIMARY KEY, json text NOT NULL, created_at bigint NOT NULL);
           `)
           await c.query('DELETE FROM pw_schema')
-          await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [SCHEMA_VERSION])
+          await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [1])
+          await c.query('COMMIT')
+        }
+        if (version < 2) {
+          // versions and the audit trail (issue 19)
+          await c.query('BEGIN')
+          await c.query(POSTGRES_HISTORY_SCHEMA)
+          await c.query('DELETE FROM pw_schema')
+          await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [2])
           await c.query('COMMIT')
         }
       } catch (e) {

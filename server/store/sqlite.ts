@@ -4,8 +4,10 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
+import type { HistoryStore } from './history'
+import { SQLITE_HISTORY_SCHEMA, SqliteHistory } from './sqlite-history'
 
-const SCHEMA_VERSION = 4
+const SCHEMA_VERSION = 5
 /** log pages (4 KB) past which a commit on the serving thread checkpoints itself */
 const CHECKPOINT_BACKSTOP_PAGES = 10_000
 
@@ -31,6 +33,8 @@ export class SqliteStore implements Store {
   /** the thread that checkpoints the write-ahead log (started with the first append) */
   private checkpointer: Worker | null = null
   private readonly stmts
+  /** versions and the audit trail */
+  readonly history: HistoryStore
 
   /** `dataDir` is created if missing; the database file is `<dataDir>/workbooks.sqlite`. */
   constructor(dataDir: string, fileName = 'workbooks.sqlite') {
@@ -71,6 +75,7 @@ export class SqliteStore implements Store {
       listTemplates: db.prepare<[], { id: string; json: string; created_at: number }>('SELECT id, json, created_at FROM user_templates ORDER BY created_at, id'),
       deleteTemplate: db.prepare('DELETE FROM user_templates WHERE id = ?'),
     }
+    this.history = new SqliteHistory(db, () => this.check())
   }
 
   private migrate(): void {
@@ -132,6 +137,12 @@ export class SqliteStore implements Store {
           created_at INTEGER NOT NULL
         );
         PRAGMA user_version = 4;
+      `)
+    }
+    if (version < 5) {
+      // versions and the audit trail (issue 19)
+      this.db.exec(`${SQLITE_HISTORY_SCHEMA}
+        PRAGMA user_version = 5;
       `)
     }
   }
@@ -227,6 +238,8 @@ export class SqliteStore implements Store {
       this.stmts.deleteUpdates.run(id)
       this.stmts.deleteLinks.run(id)
       this.stmts.deleteClients.run(id)
+      this.db.prepare('DELETE FROM versions WHERE workbook_id = ?').run(id)
+      this.db.prepare('DELETE FROM audit WHERE workbook_id = ?').run(id)
       return this.stmts.deleteWorkbook.run(id).changes > 0
     })()
   }

@@ -20,6 +20,7 @@ export interface WorkbookRecord {
 
 export type { Role } from '../../src/core/access/access'
 import { ROLES, type Role } from '../../src/core/access/access'
+import type { HistoryStore } from './history'
 
 /**
  * The roles as an SQL list for the schemas' CHECK constraints (`'owner', 'editor', 'viewer'`), from the
@@ -51,6 +52,8 @@ export interface StoredUpdate {
 }
 
 export interface Store {
+  /** versions and the audit trail (server/store/history.ts) */
+  readonly history: HistoryStore
   /** Creates the workbook row and, in the same transaction, its first update and its owner link (if given). */
   createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array, ownerLink?: { link: LinkRecord; tokenHash: string }): Promise<WorkbookRecord>
   /** Throws if the workbook does not exist. */

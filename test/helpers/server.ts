@@ -295,6 +295,7 @@ export class GatedStore implements Store {
   readonly appendGate = new Gate()
   readonly loadGate = new Gate()
   constructor(dataDir: string) { this.inner = new SqliteStore(dataDir) }
+  get history() { return this.inner.history }
   createWorkbook(r: WorkbookRecord, u?: Uint8Array, l?: { link: LinkRecord; tokenHash: string }) { return this.inner.createWorkbook(r, u, l) }
   createLink(l: LinkRecord, h: string) { return this.inner.createLink(l, h) }
   findLink(h: string) { return this.inner.findLink(h) }

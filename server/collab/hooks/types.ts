@@ -6,6 +6,7 @@
  *   onLoad      before any client is answered: read what the hook needs from the store
  *   onReady     the doc is loaded and listened to
  *   authorize   a received change, decoded, not applied: a Refusal (nothing is applied) or null
+ *   onRefused   a change was refused (the audit trail records it)
  *   onChange    the doc changed (any origin), before it is stored
  *   onStored    a batch of changes is stored (and relayed)
  *   onConnect / onDisconnect   a connection joined (and is started) / left
@@ -59,6 +60,8 @@ export interface RoomContext {
   forgetCompressed(buf: Uint8Array): void
   /** to the other instances (nothing without a bus) */
   publish(kind: BusKind, payload: Uint8Array): void
+  /** the doc's whole state as one update (cached per version; at rest: the encoded state itself) */
+  encodedState(): Uint8Array
   /** the doc's state vector (at rest: the encoded one) */
   stateVector(): Uint8Array
   /** true when the room holds every change of `update` already (`thorough`: asked of a live doc too) */
@@ -85,6 +88,8 @@ export interface RoomHook {
   onLoad?(): Promise<void>
   onReady?(): void
   authorize?(change: IncomingChange): Refusal | null
+  /** a hook refused a change of `conn` (nothing of it was applied) */
+  onRefused?(conn: Connection, refusal: Refusal): void
   onChange?(update: Uint8Array, source: ChangeSource, origin: unknown): void
   onStored?(batch: StoredBatch): void
   onAwareness?(change: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void

@@ -9,6 +9,7 @@ import { authorize } from '../../auth'
 import { ALL, attachment, currentState, runExport, type ApiContext, type Route } from '../context'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
 import { sheetFilterSchema, type SheetFilter } from '../../../src/core/workbook/filter'
+import { auditEvent } from './history'
 
 /** Chart pictures sent with an export: at most one per chart, PNG only, of a sane size. */
 const MAX_IMAGES_BODY = 12 * 1024 * 1024
@@ -77,6 +78,7 @@ export const exportRoutes: Route[] = [
     methods: {
       GET: async (req, res, url, ctx, id, format) => {
         const me = await authorize(req, url, ctx, id, ALL)
+        await auditEvent(ctx, id, me, 'export', format)
         if (format === 'xlsx') {
           await sendXlsx(res, ctx, id, me.name)
           return
@@ -105,6 +107,7 @@ export const exportRoutes: Route[] = [
         if (format !== 'xlsx') throw new HttpError(405, 'only the .xlsx export takes chart pictures and filters')
         const me = await authorize(req, url, ctx, id, ALL)
         const { images, filters } = await readBody(req, MAX_IMAGES_BODY, exportBody)
+        await auditEvent(ctx, id, me, 'export', 'xlsx')
         await sendXlsx(res, ctx, id, me.name, chartImages(images ?? []), sheetFilters(filters))
       },
     },

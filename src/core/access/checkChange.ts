@@ -58,6 +58,8 @@ const access: Checker = (ctx, keys) => {
 
 /** The title and settings of the workbook: anyone who may edit; a time zone must be one. */
 const meta: Checker = (ctx, keys) => {
+  if (keys.has('historyViewers') && !ctx.owner) return { code: 'history-owner-only' }
+  if (keys.has('historyViewers') && typeof metaOf(ctx.after).get('historyViewers') !== 'boolean' && metaOf(ctx.after).get('historyViewers') !== undefined) return { code: 'not-workbook' }
   if (keys.has('timeZone')) {
     const z = metaOf(ctx.after).get('timeZone')
     if (z !== undefined && !isTimeZone(z)) return { code: 'not-a-time-zone' }

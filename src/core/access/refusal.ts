@@ -21,6 +21,8 @@ export const REFUSAL_CODES = [
   'lock-own-name',
   /** only owners may change protections */
   'protections-owner-only',
+  /** only owners may choose who reads the workbook's history */
+  'history-owner-only',
   /** only owners may delete a protected sheet */
   'protected-sheet-delete',
   /** what was written into the charts is not a chart */

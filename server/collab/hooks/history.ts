@@ -1,0 +1,106 @@
+/**
+ * Automatic history: a version (the doc's whole encoded state, so compaction of the stored updates can
+ * never take what it needs) after `historyQuietMs` without edits or every `historyEveryUpdates` stored
+ * changes, whichever comes first, and when the room unloads with edits not yet in one. Each names the
+ * people who edited since the version before and how many cells of each sheet changed. A sign-off lock
+ * saves a named version at once. Old automatic versions are thinned by the retention policy.
+ */
+import { randomBytes } from 'node:crypto'
+import { sheetName } from '../../../src/core/workbook/schema'
+import { thinned, type AuditInput, type VersionLock, type VersionRecord } from '../../store/history'
+import type { RoomContext, RoomHook, StoredBatch } from './types'
+
+export const newVersionId = (): string => randomBytes(9).toString('base64url')
+
+export class HistoryHook implements RoomHook {
+  readonly name = 'history'
+  /** stored changes by people since the last version */
+  private changes = 0
+  private editors = new Set<string>()
+  private cells = new Map<string, Set<string>>()
+  private quietTimer: NodeJS.Timeout | null = null
+  private saving: Promise<void> | null = null
+
+  constructor(private readonly ctx: RoomContext) {}
+
+  /** entries the audit hook wrote: who edited, which cells, and sign-off locks */
+  recorded(entries: readonly AuditInput[]): void {
+    for (const e of entries) {
+      if (e.action === 'refused') continue
+      if (e.by) this.editors.add(e.by)
+      if ((e.action === 'edit' || e.action === 'restore') && e.sheet && e.rowId && e.colId) {
+        let set = this.cells.get(e.sheet)
+        if (!set) this.cells.set(e.sheet, set = new Set())
+        set.add(`${e.rowId}:${e.colId}`)
+      }
+      if (e.action === 'lock' && e.sheet) {
+        const doc = this.ctx.liveDoc()
+        const lock: VersionLock = { sheetId: e.sheet, sheetName: doc ? sheetName(doc, e.sheet) : '' }
+        void this.save({ name: `签核：${lock.sheetName || e.sheet}`, by: [e.by], lock })
+      }
+    }
+  }
+
+  onStored(batch: StoredBatch): void {
+    const people = batch.from.filter(f => f !== 'bus').length
+    if (!people) return
+    this.changes += people
+    if (this.changes >= this.ctx.opts.historyEveryUpdates) { this.checkpoint(); return }
+    if (this.quietTimer) clearTimeout(this.quietTimer)
+    this.quietTimer = setTimeout(() => { this.quietTimer = null; this.checkpoint() }, this.ctx.opts.historyQuietMs)
+    this.quietTimer.unref()
+  }
+
+  /** an automatic version of what is stored now, if anything changed since the last one */
+  private checkpoint(): Promise<void> {
+    if (this.quietTimer) { clearTimeout(this.quietTimer); this.quietTimer = null }
+    if (this.changes === 0) return Promise.resolve()
+    return this.save(null)
+  }
+
+  /**
+   * Saves a version of the doc as stored: on the room's store chain, after every change before it.
+   * `named`: a named version (a sign-off lock); null: automatic.
+   */
+  private save(named: { name: string; by: string[]; lock: VersionLock | null } | null): Promise<void> {
+    const { ctx } = this
+    if (!named) this.changes = 0
+    const run = ctx.enqueue(async () => {
+      if (ctx.deleted()) return
+      // taken here, on the chain: the audit entries of every change before this version are in
+      const summary: Record<string, number> = {}
+      for (const [sheet, set] of this.cells) summary[sheet] = set.size
+      const by = named ? named.by : [...this.editors]
+      if (!named) { this.editors = new Set(); this.cells = new Map() }
+      const state = ctx.encodedState()
+      const v: VersionRecord = {
+        id: newVersionId(), workbookId: ctx.id, name: named?.name ?? null, at: Date.now(), by, auto: !named,
+        lock: named?.lock ?? null, summary, size: state.byteLength,
+      }
+      await ctx.store.history.saveVersion(v, state)
+      ctx.emit('versioned', ctx.id, { versionId: v.id, auto: v.auto, name: v.name })
+      if (v.auto) await this.thin()
+    })
+    const tracked = run.finally(() => { if (this.saving === tracked) this.saving = null })
+    this.saving = tracked
+    return tracked
+  }
+
+  private async thin(): Promise<void> {
+    const { ctx } = this
+    const all = await ctx.store.history.listVersions(ctx.id)
+    const drop = thinned(all, Date.now(), { hourlyAfterMs: ctx.opts.historyHourlyAfterMs, dailyAfterMs: ctx.opts.historyDailyAfterMs })
+    if (drop.length) await ctx.store.history.thinVersions(ctx.id, drop)
+  }
+
+  onIdle(): boolean { return this.saving === null }
+
+  async onUnload(): Promise<void> {
+    await this.checkpoint()
+  }
+
+  onClose(): void {
+    if (this.quietTimer) clearTimeout(this.quietTimer)
+    this.quietTimer = null
+  }
+}

@@ -1,0 +1,230 @@
+// @vitest-environment node
+/**
+ * The review loop against the real server, on SQLite and on PostgreSQL alike, with stock y-websocket
+ * clients: versions (named, automatic, at a sign-off lock), the diff between them with who changed each
+ * cell, restore (the access rules apply), the audit trail (chained: an edit of a stored entry is found),
+ * refused changes in the trail, compaction leaving versions byte for byte, and the bad inputs.
+ */
+import { describe, expect, it } from 'vitest'
+import { join } from 'node:path'
+import * as Y from 'yjs'
+import pg from 'pg'
+import Database from 'better-sqlite3'
+import { lockSheet, setProtections } from '../../src/core/access/access'
+import { sheetIds, sheetsOf, visibleRowIds } from '../../src/core/workbook/schema'
+import { deleteSheet } from '../../src/core/workbook/mutations'
+import type { ServerOptions } from '../../server/index'
+import { createLink, createWorkbook, docUntil, nextEvent, syncedClient, testScope, until, type Client, type TestServer } from '../helpers/server'
+import { DATABASE_URL, freshPostgres } from '../helpers/services'
+import { textAt, type } from '../helpers/workbook'
+
+const { cleanups, server, track } = testScope()
+
+interface Kind {
+  name: string
+  start(opts?: ServerOptions): Promise<TestServer>
+  /** changes one stored audit entry's `after` behind the server's back */
+  tamper(s: TestServer, id: string, n: number): Promise<void>
+}
+
+const kinds: Kind[] = [
+  {
+    name: 'SQLite',
+    start: opts => server(opts),
+    tamper: async (s, id, n) => {
+      const db = new Database(join(s.dataDir, 'workbooks.sqlite'))
+      try { expect(db.prepare('UPDATE audit SET after = ? WHERE workbook_id = ? AND n = ?').run('"999"', id, n).changes).toBe(1) } finally { db.close() }
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    start: async opts => {
+      const p = await freshPostgres()
+      cleanups.push(p.drop)
+      const s = await server({ ...opts, store: p.store })
+      ;(s as TestServer & { schema?: string }).schema = p.schema
+      return s
+    },
+    tamper: async (s, id, n) => {
+      const c = new pg.Client({ connectionString: DATABASE_URL })
+      await c.connect()
+      try {
+        const schema = (s as TestServer & { schema?: string }).schema!
+        const r = await c.query(`UPDATE "${schema}".audit SET after = $1 WHERE workbook_id = $2 AND n = $3`, ['"999"', id, n])
+        expect(r.rowCount).toBe(1)
+      } finally { await c.end() }
+    },
+  },
+]
+
+/** Counts audit entries the server stored; `atLeast(n)` waits on the 'audited' event. */
+function auditWatch(s: TestServer) {
+  let count = 0
+  s.rooms.on('audited', (_id: string, info: { entries: number }) => { count += info.entries })
+  return {
+    get count() { return count },
+    atLeast: (n: number) => until(`${n} audit entries`, () => count >= n, recheck => { s.rooms.on('audited', recheck); return () => { s.rooms.off('audited', recheck) } }),
+  }
+}
+
+const client = async (s: TestServer, id: string, token?: string): Promise<Client> => track(await syncedClient(s, id, token === undefined ? {} : { token }))
+const sheetOf = (c: Client) => sheetIds(c.doc)[0]!
+const auth = (token: string) => ({ headers: { authorization: `Bearer ${token}` } })
+
+for (const kind of kinds) {
+  describe(`history and audit on ${kind.name}`, () => {
+    it('diffs a named version against later edits of two people, restores it for a third client, and records who did what', async () => {
+      const s = await kind.start()
+      const audit = auditWatch(s)
+      const id = await createWorkbook(s, { name: '老板' })
+      const editorToken = await createLink(s, id, 'editor', '小李')
+      const owner = await client(s, id)
+      const editor = await client(s, id, editorToken)
+      const sid = sheetOf(owner)
+      type(owner.doc, sid, 'A1', '100')
+      await docUntil(editor.doc, 'A1 reaches the editor', d => textAt(d, sid, 'A1') === '100')
+      type(editor.doc, sid, 'B1', '目标')
+      await audit.atLeast(2)
+
+      const saved = await s.api('POST', `/api/workbooks/${id}/versions`, { name: 'Q3 计划（已审批）' })
+      expect(saved.status).toBe(201)
+      expect(saved.json).toMatchObject({ name: 'Q3 计划（已审批）' })
+      const vid = saved.json.id as string
+
+      type(owner.doc, sid, 'A1', '120')
+      type(editor.doc, sid, 'C2', '=A1*2')
+      await audit.atLeast(4)
+
+      const list = await s.api('GET', `/api/workbooks/${id}/versions`)
+      expect(list.json[0]).toMatchObject({ id: vid, name: 'Q3 计划（已审批）', auto: false, by: ['老板'] })
+
+      const diff = await s.api('GET', `/api/workbooks/${id}/diff?from=${vid}&to=current`)
+      expect(diff.status).toBe(200)
+      const cells = diff.json.sheets[0].cells as { cell: string; before: unknown; after: unknown; afterValue: unknown; by: string[] }[]
+      expect(cells.map(c => c.cell).sort()).toEqual(['A1', 'C2'])
+      expect(cells.find(c => c.cell === 'A1')).toMatchObject({ before: 100, after: 120, by: ['老板'] })
+      expect(cells.find(c => c.cell === 'C2')).toMatchObject({ before: null, afterValue: 240, by: ['小李'] })
+
+      // the editor's write is in the trail with its author, role, old and new input
+      const trail = await s.api('GET', `/api/workbooks/${id}/audit?sheet=${sid}&cell=A1`)
+      expect(trail.json.map((e: { by: string; before: unknown; after: unknown }) => [e.by, e.before, e.after])).toEqual([['老板', null, 100], ['老板', 100, 120]])
+      const byEditor = await s.api('GET', `/api/workbooks/${id}/audit?by=${encodeURIComponent('小李')}`)
+      expect(byEditor.json.every((e: { role: string }) => e.role === 'editor')).toBe(true)
+      expect(byEditor.json.map((e: { cell: string }) => e.cell)).toEqual(['B1', 'C2'])
+
+      const seen = audit.count
+      const restored = await s.api('POST', `/api/workbooks/${id}/versions/${vid}/restore`, {}, auth(editorToken))
+      expect(restored.status).toBe(200)
+      expect(restored.json.skipped).toEqual([])
+      const third = await client(s, id)
+      expect(textAt(third.doc, sid, 'A1')).toBe('100')
+      expect(textAt(third.doc, sid, 'C2')).toBe('')
+      await docUntil(owner.doc, 'the restore reaches the owner', d => textAt(d, sid, 'A1') === '100')
+      await audit.atLeast(seen + 2)
+      const restoreEntries = (await s.api('GET', `/api/workbooks/${id}/audit?sheet=${sid}`)).json
+      expect(restoreEntries.filter((e: { action: string }) => e.action === 'restore').map((e: { by: string; cell: string }) => [e.by, e.cell]).sort()).toEqual([['小李', 'A1'], ['小李', 'C2']])
+
+      const verify = await s.api('GET', `/api/workbooks/${id}/audit/verify`)
+      expect(verify.json.ok).toBe(true)
+      expect(verify.json.entries).toBeGreaterThan(6)
+    })
+
+    it('finds an edited audit entry, logs refused protected writes with their author and none for a viewer', async () => {
+      const s = await kind.start()
+      const audit = auditWatch(s)
+      const id = await createWorkbook(s, { name: '老板' })
+      const owner = await client(s, id)
+      const sid = sheetOf(owner)
+      const rows = visibleRowIds(sheetsOf(owner.doc).get(sid)!)
+      setProtections(owner.doc, [{ id: 'p1', sheet: sid, rows: [rows[0]!], editors: [] }])
+      type(owner.doc, sid, 'B2', '1')
+      type(owner.doc, sid, 'B3', '2')
+      await audit.atLeast(3)
+
+      const editor = await client(s, id, await createLink(s, id, 'editor', '小王'))
+      const refusedEditor = nextEvent(editor.provider as never, 'connection-close')
+      type(editor.doc, sid, 'A1', 'x')
+      await refusedEditor
+      await audit.atLeast(4)
+      const viewer = await client(s, id, await createLink(s, id, 'viewer', '访客'))
+      // a viewer's changes are dropped without a word: an owner's edit after it shows the server went on
+      type(viewer.doc, sid, 'B2', 'v')
+      type(owner.doc, sid, 'B4', '4')
+      await audit.atLeast(5)
+
+      const all = (await s.api('GET', `/api/workbooks/${id}/audit`)).json as { n: number; action: string; by: string; cell: string; detail: string }[]
+      const refused = all.filter(e => e.action === 'refused')
+      expect(refused).toHaveLength(1)
+      expect(refused[0]).toMatchObject({ by: '小王', cell: 'A1', detail: 'protected' })
+      expect(all.some(e => e.by === '访客' && e.action !== 'link-create')).toBe(false)
+
+      expect((await s.api('GET', `/api/workbooks/${id}/audit/verify`)).json).toMatchObject({ ok: true })
+      const b3 = all.find(e => e.cell === 'B3')!
+      await kind.tamper(s, id, b3.n)
+      expect((await s.api('GET', `/api/workbooks/${id}/audit/verify`)).json).toMatchObject({ ok: false, brokenAt: b3.n })
+    })
+
+    it('saves automatic versions with their editors, a named one at a sign-off lock, and keeps versions byte for byte through compaction', async () => {
+      const s = await kind.start({ historyEveryUpdates: 3, compactThreshold: 5 })
+      const id = await createWorkbook(s, { name: '老板' })
+      const owner = await client(s, id)
+      const sid = sheetOf(owner)
+      const auto = nextEvent(s.rooms, 'versioned', (_id: unknown, info: { auto: boolean }) => info.auto)
+      for (let i = 1; i <= 3; i++) type(owner.doc, sid, `A${i}`, String(i))
+      await auto
+      const versions = (await s.api('GET', `/api/workbooks/${id}/versions`)).json
+      expect(versions[0]).toMatchObject({ auto: true, name: null, by: ['老板'], summary: { [sid]: 3 } })
+      const autoState = await s.store.history.loadVersionState(id, versions[0].id)
+
+      const locked = nextEvent(s.rooms, 'versioned', (_id: unknown, info: { auto: boolean }) => !info.auto)
+      lockSheet(owner.doc, sid, '老板')
+      await locked
+      const withLock = (await s.api('GET', `/api/workbooks/${id}/versions`)).json
+      expect(withLock[0]).toMatchObject({ auto: false, lock: { sheetId: sid }, by: ['老板'] })
+      expect(withLock[0].name).toContain('签核')
+
+      // many more stored updates: compaction runs; every version's state stays as it was stored
+      const { unlockSheet } = await import('../../src/core/access/access')
+      unlockSheet(owner.doc, sid)
+      const compacted = nextEvent(s.rooms, 'compacted')
+      for (let i = 4; i <= 14; i++) {
+        const flushed = nextEvent(s.rooms, 'flushed')
+        type(owner.doc, sid, `B${i}`, String(i))
+        await flushed
+      }
+      await compacted
+      const again = await s.store.history.loadVersionState(id, versions[0].id)
+      expect(Buffer.from(again!).equals(Buffer.from(autoState!))).toBe(true)
+      const doc = new Y.Doc()
+      Y.applyUpdate(doc, again!)
+      expect(textAt(doc, sid, 'A3')).toBe('3')
+      expect(textAt(doc, sid, 'B4')).toBe('')
+    })
+
+    it('answers unknown versions with 404, viewers with 403 on writes, and diffs across a deleted sheet', async () => {
+      const s = await kind.start()
+      const id = await createWorkbook(s, { name: '老板' })
+      const owner = await client(s, id)
+      const viewerToken = await createLink(s, id, 'viewer', '访客')
+      expect((await s.api('GET', `/api/workbooks/${id}/diff?from=nope123&to=current`)).status).toBe(404)
+      expect((await s.api('POST', `/api/workbooks/${id}/versions/nope123/restore`, {})).status).toBe(404)
+      expect((await s.api('GET', `/api/workbooks/${id}/diff`)).status).toBe(400)
+      expect((await s.api('POST', `/api/workbooks/${id}/versions`, { name: '' })).status).toBe(400)
+      expect((await s.api('POST', `/api/workbooks/${id}/versions`, { name: 'x' }, auth(viewerToken))).status).toBe(403)
+      expect((await s.api('GET', `/api/workbooks/${id}/versions`, undefined, auth(viewerToken))).status).toBe(200)
+
+      const sid = sheetOf(owner)
+      type(owner.doc, sid, 'A1', '7')
+      const { addSheet } = await import('../../src/core/workbook/mutations')
+      const second = addSheet(owner.doc, { name: '预算' })
+      await s.rooms.flushAll()
+      const v = (await s.api('POST', `/api/workbooks/${id}/versions`, { name: 'before' })).json.id
+      deleteSheet(owner.doc, second)
+      await s.rooms.flushAll()
+      const diff = await s.api('GET', `/api/workbooks/${id}/diff?from=${v}&to=current`)
+      expect(diff.status).toBe(200)
+      expect(diff.json.sheets.find((x: { sheetId: string }) => x.sheetId === second)).toMatchObject({ status: 'removed', name: '预算' })
+      expect(diff.json.counts.sheetsRemoved).toBe(1)
+    })
+  })
+}
