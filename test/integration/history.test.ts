@@ -136,7 +136,7 @@ for (const kind of kinds) {
       const owner = await client(s, id)
       const sid = sheetOf(owner)
       const rows = visibleRowIds(sheetsOf(owner.doc).get(sid)!)
-      setProtections(owner.doc, [{ id: 'p1', sheet: sid, rows: [rows[0]!], editors: [] }])
+      setProtections(owner.doc, [{ id: 'p1', sheet: sid, rows: [rows[0]!] }])
       type(owner.doc, sid, 'B2', '1')
       type(owner.doc, sid, 'B3', '2')
       await audit.atLeast(3)
