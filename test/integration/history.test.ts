@@ -201,6 +201,40 @@ for (const kind of kinds) {
       expect(textAt(doc, sid, 'B4')).toBe('')
     })
 
+    it('converges when a restore races live edits', async () => {
+      const s = await kind.start()
+      const id = await createWorkbook(s, { name: '老板' })
+      const editorToken = await createLink(s, id, 'editor', '小李')
+      const owner = await client(s, id)
+      const editor = await client(s, id, editorToken)
+      const sid = sheetOf(owner)
+      for (let i = 1; i <= 5; i++) type(owner.doc, sid, `A${i}`, String(i))
+      await docUntil(editor.doc, 'the first edits', d => textAt(d, sid, 'A5') === '5')
+      await s.rooms.flushAll()
+      const vid = (await s.api('POST', `/api/workbooks/${id}/versions`, { name: 'base' })).json.id
+      for (let i = 1; i <= 5; i++) type(owner.doc, sid, `A${i}`, String(i * 10))
+      await docUntil(editor.doc, "the owner's later edits", d => textAt(d, sid, 'A5') === '50')
+      // the editor types while the restore runs: whichever reaches the room first, everyone ends alike
+      const restoring = s.api('POST', `/api/workbooks/${id}/versions/${vid}/restore`, {})
+      for (let i = 1; i <= 20; i++) type(editor.doc, sid, `B${i}`, `e${i}`)
+      expect((await restoring).status).toBe(200)
+      let editorEntries = 0
+      const refresh = async () => { editorEntries = (await s.api('GET', `/api/workbooks/${id}/audit?by=${encodeURIComponent('小李')}`)).json.length }
+      await until('the editor\'s edits in the trail', () => editorEntries >= 20, recheck => {
+        const on = () => { void refresh().then(recheck) }
+        s.rooms.on('audited', on)
+        on()
+        return () => { s.rooms.off('audited', on) }
+      })
+      await s.rooms.flushAll()
+      const third = await client(s, id)
+      const content = (d: Y.Doc) => JSON.stringify([1, 2, 3, 4, 5].map(i => textAt(d, sid, `A${i}`)).concat(Array.from({ length: 20 }, (_, i) => textAt(d, sid, `B${i + 1}`))))
+      const expected = content(third.doc)
+      expect(JSON.parse(expected).slice(0, 5)).toEqual(['1', '2', '3', '4', '5'])
+      await docUntil(owner.doc, 'the owner converges', d => content(d) === expected)
+      await docUntil(editor.doc, 'the editor converges', d => content(d) === expected)
+    })
+
     it('answers unknown versions with 404, viewers with 403 on writes, and diffs across a deleted sheet', async () => {
       const s = await kind.start()
       const id = await createWorkbook(s, { name: '老板' })
