@@ -49,8 +49,21 @@ export interface ReviewMerge { row: number; col: number; rowspan: number; colspa
 export interface ReviewSheet {
   id: string; name: string; columns: string[]; numeric: boolean[]; rows: string[][]; totalsRow: number
   styles?: Record<string, ReviewStyle>; merges?: ReviewMerge[]; charts?: ChartData[]; timeline?: Timeline
+  /** the template's key of the sheet ("appraisal", …) */
+  key?: string
+  /** an appraisal sheet's cells ("row:col" pack indices): who last entered each, and when */
+  entered?: Record<string, { by: string; at: number }>
 }
-export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string; timeZone?: string }
+/** the review pack's "changes since a version" (export.json?since=) */
+export interface ReviewChanges {
+  version: { id: string; name: string | null; at: number }
+  counts: { cells: number; sheetsAdded: number; sheetsRemoved: number; sheetsRenamed: number }
+  sheets: { sheetId: string; name: string; status: string; renamedFrom?: string; rowsInserted: number; rowsDeleted: number;
+    cells: { cell: string; kind: 'added' | 'changed' | 'removed'; before: string; after: string; by: string[] }[] }[]
+}
+export interface ReviewData { title: string; sheets: ReviewSheet[]; exportedAt: number; by: string; timeZone?: string; changes?: ReviewChanges }
+/** a version of the workbook (GET /versions), newest first */
+export interface VersionInfo { id: string; name: string | null; at: number; by: string[]; auto: boolean; lock: { sheetId: string; sheetName: string } | null }
 export interface ImportReport { sheets: number; cells: number; formulas: number; notes: string[] }
 
 /** A file from the API: its bytes, the name the server gave it, and the export's notes. */
@@ -100,7 +113,8 @@ export const api = {
       images?.length || hasFilters ? { images: images ?? [], ...(hasFilters ? { filters } : {}) } : undefined)
   },
   exportCsv: (id: string, sheet: string) => download(`${wbPath(id)}/export.csv?sheet=${encodeURIComponent(sheet)}`, heldToken(id), 'sheet.csv'),
-  review: (id: string) => request<ReviewData>('GET', `${wbPath(id)}/export.json`, undefined, heldToken(id)),
+  review: (id: string, since?: string) => request<ReviewData>('GET', `${wbPath(id)}/export.json${since ? `?since=${encodeURIComponent(since)}` : ''}`, undefined, heldToken(id)),
+  versions: (id: string) => request<VersionInfo[]>('GET', `${wbPath(id)}/versions`, undefined, heldToken(id)),
   importXlsx: async (file: Blob, opts: { title?: string; lang: string; name?: string }) => {
     const zone = localTimeZone()
     const q = new URLSearchParams({ lang: opts.lang, ...(opts.title ? { title: opts.title } : {}), ...(opts.name ? { name: opts.name } : {}), ...(zone ? { timeZone: zone } : {}) })

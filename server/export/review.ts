@@ -8,7 +8,7 @@ import type * as Y from 'yjs'
 import { format as formatCode } from 'numfmt'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { colToLetters } from '../../src/core/formulas/references'
-import { getTitle, RULE_LOOKS, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
+import { getTitle, RULE_LOOKS, sheetKey, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { formatValue } from '../../src/core/format'
 import { ruleStyle, totalsRowOf } from '../../src/core/workbook/table'
 import { extentOf, scaleLook, validScale, type Extent } from '../../src/core/workbook/scale'
@@ -44,6 +44,13 @@ export interface ReviewSheet {
   charts: ChartData[]
   /** a progress sheet's timeline (tasks with dates), drawn under its table; overdue as of the server's day */
   timeline?: Timeline
+  /** what the sheet is, when a template made it ("appraisal", …) */
+  key?: string
+  /** an appraisal sheet's row and column ids by pack index (who entered each score is looked up by them) */
+  rowIds?: string[]
+  colIds?: string[]
+  /** an appraisal sheet's cells by "row:col" pack index: who last entered each, and when (from the audit trail) */
+  entered?: Record<string, { by: string; at: number }>
 }
 
 /** timeZone: the workbook's (its timelines are drawn as of today there) */
@@ -161,7 +168,10 @@ function reviewSheet(doc: Y.Doc, engine: FormulaEngine, id: string): ReviewSheet
   }
   const totals = totalsId
   const timeline = timelineOf(doc, engine, id, zonedToday(workbookTimeZone(doc)))
+  const key = sheetKey(doc, id)
   return {
+    ...(key ? { key } : {}),
+    ...(key === 'appraisal' ? { rowIds: rowAt.slice(0, lastRow + 1).map(i => sl.rows.ids[i]!), colIds: colAt.slice(0, lastCol + 1).map(i => sl.cols.ids[i]!) } : {}),
     id, name: sl.name,
     columns: colAt.slice(0, lastCol + 1).map(at => metas[at]?.title || colToLetters(at)),
     numeric, rows, totalsRow: totals ? packRow.get(sl.rows.indexOf(totals)) ?? -1 : -1,

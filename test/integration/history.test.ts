@@ -11,7 +11,7 @@ import * as Y from 'yjs'
 import pg from 'pg'
 import Database from 'better-sqlite3'
 import { lockSheet, setProtections } from '../../src/core/access/access'
-import { sheetIds, sheetsOf, visibleRowIds } from '../../src/core/workbook/schema'
+import { sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds } from '../../src/core/workbook/schema'
 import { deleteSheet } from '../../src/core/workbook/mutations'
 import type { ServerOptions } from '../../server/index'
 import { createLink, createWorkbook, docUntil, nextEvent, syncedClient, testScope, until, type Client, type TestServer } from '../helpers/server'
@@ -233,6 +233,35 @@ for (const kind of kinds) {
       expect(JSON.parse(expected).slice(0, 5)).toEqual(['1', '2', '3', '4', '5'])
       await docUntil(owner.doc, 'the owner converges', d => content(d) === expected)
       await docUntil(editor.doc, 'the editor converges', d => content(d) === expected)
+    })
+
+    it('puts the changes since a version and who entered each appraisal score into the review pack', async () => {
+      const s = await kind.start()
+      const audit = auditWatch(s)
+      const id = await createWorkbook(s, { template: 'performance-appraisal', name: '老板' })
+      const editorToken = await createLink(s, id, 'editor', '小李')
+      const editor = await client(s, id, editorToken)
+      const sheets = sheetIds(editor.doc)
+      const appraisal = sheets.find(x => sheetsOf(editor.doc).get(x)!.get('key') === 'appraisal')!
+      const pack0 = (await s.api('GET', `/api/workbooks/${id}/export.json`)).json
+      const sheet0 = pack0.sheets.find((x: { id: string }) => x.id === appraisal)
+      const v = (await s.api('POST', `/api/workbooks/${id}/versions`, { name: '考核开始' })).json.id
+      // the manual score column (a person types it), found by its key
+      const parts = sheetParts(sheetsOf(editor.doc).get(appraisal)!)
+      const colIndex = visibleColIds(sheetsOf(editor.doc).get(appraisal)!).findIndex(c => parts.colMeta.get(c)?.key === 'manual')
+      expect(colIndex).toBeGreaterThanOrEqual(0)
+      const lastCol = String.fromCharCode(65 + colIndex)
+      const seen = audit.count
+      type(editor.doc, appraisal, `${lastCol}2`, '已确认')
+      await audit.atLeast(seen + 1)
+      const pack = (await s.api('GET', `/api/workbooks/${id}/export.json?since=${v}`)).json
+      expect(pack.changes.version).toMatchObject({ id: v, name: '考核开始' })
+      const changed = pack.changes.sheets.find((x: { sheetId: string }) => x.sheetId === appraisal)
+      expect(changed.cells).toEqual([expect.objectContaining({ cell: `${lastCol}2`, before: '', after: '已确认', by: ['小李'] })])
+      const entered = pack.sheets.find((x: { id: string }) => x.id === appraisal).entered
+      expect(entered[`1:${colIndex}`]).toMatchObject({ by: '小李' })
+      expect(sheet0.columns.length).toBeGreaterThan(colIndex)
+      expect((await s.api('GET', `/api/workbooks/${id}/export.json?since=nope123`)).status).toBe(404)
     })
 
     it('answers unknown versions with 404, viewers with 403 on writes, and diffs across a deleted sheet', async () => {

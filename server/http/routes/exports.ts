@@ -9,7 +9,8 @@ import { authorize } from '../../auth'
 import { ALL, attachment, currentState, runExport, type ApiContext, type Route } from '../context'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
 import { sheetFilterSchema, type SheetFilter } from '../../../src/core/workbook/filter'
-import { auditEvent } from './history'
+import { auditEvent, authors, versionOf } from './history'
+import type { ReviewData } from '../../export/review'
 
 /** Chart pictures sent with an export: at most one per chart, PNG only, of a sane size. */
 const MAX_IMAGES_BODY = 12 * 1024 * 1024
@@ -38,6 +39,51 @@ function sheetFilters(filters: Record<string, unknown> | undefined): Record<stri
     out[id] = r.data
   }
   return out
+}
+
+const reviewQuery = z.object({
+  /** a version: the pack gets the changes since it */
+  since: z.string().regex(/^[\w-]{1,64}$/, { error: 'must be a version id' }).optional(),
+})
+
+/** Who last entered each cell of the appraisal sheets (from the audit trail), by the pack's indices. */
+async function enteredBy(ctx: ApiContext, id: string, review: ReviewData): Promise<void> {
+  for (const sheet of review.sheets) {
+    if (sheet.key !== 'appraisal' || !sheet.rowIds || !sheet.colIds) continue
+    const rowAt = new Map(sheet.rowIds.map((r, i) => [r, i])), colAt = new Map(sheet.colIds.map((c, i) => [c, i]))
+    const entered: Record<string, { by: string; at: number }> = {}
+    for (let afterN = 0; ;) {
+      const page = await ctx.store.history.listAudit(id, { sheet: sheet.id, afterN, limit: 10_000 })
+      for (const e of page) {
+        if ((e.action !== 'edit' && e.action !== 'restore') || !e.rowId || !e.colId) continue
+        const r = rowAt.get(e.rowId), c = colAt.get(e.colId)
+        if (r === undefined || c === undefined) continue
+        if (e.after === null) delete entered[`${r}:${c}`]
+        else entered[`${r}:${c}`] = { by: e.by, at: e.at }
+      }
+      if (page.length < 10_000) break
+      afterN = page[page.length - 1]!.n
+    }
+    sheet.entered = entered
+    delete sheet.rowIds
+    delete sheet.colIds
+  }
+}
+
+/** The changes since a version, for the pack's "changes since" section: per sheet, each cell's texts and who. */
+async function changesSince(ctx: ApiContext, id: string, vid: string, state: Uint8Array) {
+  const from = await versionOf(ctx, id, vid)
+  const { diff } = await runExport(ctx, { kind: 'diff', state, from: from.state, values: true })
+  const who = await authors(ctx, id, from.v.at, Date.now())
+  return {
+    version: { id: from.v.id, name: from.v.name, at: from.v.at },
+    counts: diff.counts,
+    sheets: diff.sheets.map(s => ({
+      sheetId: s.sheetId, name: s.name, status: s.status, renamedFrom: s.renamedFrom,
+      rowsInserted: s.rowsInserted.length, rowsDeleted: s.rowsDeleted.length,
+      cells: s.cells.map(c => ({ cell: c.cell, kind: c.kind, before: c.beforeText, after: c.afterText, beforeValue: c.beforeValue, afterValue: c.afterValue, by: who.get(`${s.sheetId}:${c.rowId}:${c.colId}`) ?? [] })),
+    })),
+  }
 }
 
 const csvQuery = z.object({
@@ -86,8 +132,11 @@ export const exportRoutes: Route[] = [
         const state = await currentState(ctx, id)
         if (format === 'json') {
           // the review pack: values as shown, for the print view
+          const { since } = readQuery(url, reviewQuery)
           const { review } = await runExport(ctx, { kind: 'json', state })
-          sendJson(res, 200, { ...review, exportedAt: Date.now(), by: me.name })
+          await enteredBy(ctx, id, review)
+          const changes = since ? await changesSince(ctx, id, since, state) : undefined
+          sendJson(res, 200, { ...review, exportedAt: Date.now(), by: me.name, ...(changes ? { changes } : {}) })
           return
         }
         const { sheet } = readQuery(url, csvQuery)

@@ -59,7 +59,7 @@ export async function auditEvent(ctx: ApiContext, id: string, me: LinkRecord, ac
   }])
 }
 
-async function versionOf(ctx: ApiContext, id: string, vid: string): Promise<{ v: VersionRecord; state: Uint8Array }> {
+export async function versionOf(ctx: ApiContext, id: string, vid: string): Promise<{ v: VersionRecord; state: Uint8Array }> {
   const v = await ctx.store.history.getVersion(id, vid)
   const state = v && await ctx.store.history.loadVersionState(id, vid)
   if (!v || !state) throw new HttpError(404, 'version not found')
@@ -69,7 +69,7 @@ async function versionOf(ctx: ApiContext, id: string, vid: string): Promise<{ v:
 const docOf = (state: Uint8Array): Y.Doc => { const d = new Y.Doc(); Y.applyUpdate(d, state); return d }
 
 /** Who changed each cell between two times, from the audit trail, in order. */
-async function authors(ctx: ApiContext, id: string, since: number, until: number): Promise<Map<string, string[]>> {
+export async function authors(ctx: ApiContext, id: string, since: number, until: number): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>()
   for (let afterN = 0; ;) {
     const page = await ctx.store.history.listAudit(id, { since, afterN, limit: 10_000 })
