@@ -36,6 +36,9 @@ export interface GridLabels {
   editLost: (text: string) => string
   /** the calendar of a date cell's editor (weekdays from Monday, the month shown, its buttons) */
   datePicker: DatePickerLabels
+  /** the context menu's way to a cell's history; a reviewed cell's tooltip with what it held */
+  cellHistory: string
+  was: (text: string) => string
 }
 
 export interface Selected {
@@ -62,6 +65,10 @@ export interface GridActions {
   takeDrawnGrid?(): Handsontable | null
   /** where this browser keeps my filters of the workbook (absent: they last as long as the page) */
   filterStorageKey?: string
+  /** under review: how a cell changed since the version compared (marked in the grid), or null */
+  changeAt?(sheetId: string, rowId: string, colId: string): { kind: 'added' | 'changed' | 'removed'; was: string } | null
+  /** open a cell's history (the page owns the panel) */
+  cellHistory?(rowId: string, colId: string, address: string): void
 }
 
 /** The source tag of grid changes that come from the doc (never turned back into mutations). */

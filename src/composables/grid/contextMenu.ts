@@ -146,6 +146,12 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
       sep4: { name: '---------' },
       copy: { name: L.copy },
       cut: { name: L.cut },
+      sep_history: { name: '---------', hidden: () => !actions?.cellHistory },
+      cell_history: {
+        name: L.cellHistory,
+        hidden: () => !actions?.cellHistory,
+        callback: () => { const s = sel(); const r = s && rows.rowIds[s.r1], c = s && rows.colIds[s.c1]; if (s && r && c) actions?.cellHistory?.(r, c, colToLetters(s.c1) + (s.r1 + 1)) },
+      },
     },
   } as Handsontable.GridSettings['contextMenu']
 }

@@ -119,8 +119,14 @@ export function createRender(ctx: GridContext) {
     td.classList.toggle('fmt-bl', col === 0 && !!look.bl)
     const problem = validationProblem(meta, v)
     td.classList.toggle('cell-invalid', !!problem)
-    if (isErrorValue(v) && v.message) td.title = v.message
-    else if (problem) td.title = (cachedLabels ??= labels()).invalid(problem)
+    // under review, a changed cell is marked and its tooltip says what it held (an attribute: text, never HTML)
+    const change = rowId && colIdHere ? actions?.changeAt?.(sheetId.value, rowId, colIdHere) ?? null : null
+    td.classList.toggle('cell-diff-added', change?.kind === 'added')
+    td.classList.toggle('cell-diff-changed', change?.kind === 'changed')
+    td.classList.toggle('cell-diff-removed', change?.kind === 'removed')
+    const was = change ? (cachedLabels ??= labels()).was(change.was) : ''
+    const tip = isErrorValue(v) && v.message ? v.message : problem ? (cachedLabels ??= labels()).invalid(problem) : ''
+    if (tip || was) td.title = tip && was ? `${was}\n${tip}` : was || tip
     else td.removeAttribute('title')
     paintPresence(td, row, col)
   }
