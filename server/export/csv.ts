@@ -6,6 +6,7 @@
  * apostrophe (OWASP's advice on CSV injection).
  */
 import type * as Y from 'yjs'
+import type { BaselineSource } from '../../src/core/formulas/baseline'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
 import { cellKey, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { formatValue } from '../../src/core/format'
@@ -45,8 +46,9 @@ export function findSheet(doc: Y.Doc, engine: FormulaEngine, ref: string): strin
   throw new SheetNotFound(ref, names)
 }
 
-export function exportCsv(doc: Y.Doc, sheetRef = '0'): { text: string; sheetName: string } {
+export function exportCsv(doc: Y.Doc, sheetRef = '0', baselines?: BaselineSource): { text: string; sheetName: string } {
   const engine = new FormulaEngine(doc)
+  if (baselines) engine.setBaselines(baselines)
   try {
     const sheetId = findSheet(doc, engine, sheetRef)
     const sl = engine.layout.sheet(sheetId)!

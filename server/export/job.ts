@@ -10,6 +10,7 @@ import { reviewData } from './review'
 import { computeView, firstScreenOf, viewOf } from '../../src/core/workbook/view'
 import type { ExportJob, ExportReply } from './messages'
 import { diffDocs } from '../../src/core/history/diff'
+import { sourceOf } from '../../src/core/history/baselines'
 
 export async function runExport(job: ExportJob): Promise<ExportReply> {
   const doc = new Y.Doc()
@@ -19,15 +20,15 @@ export async function runExport(job: ExportJob): Promise<ExportReply> {
     switch (job.kind) {
       case 'xlsx': {
         const images = job.images ? new Map(job.images.map(([id, png]) => [id, Buffer.from(png)])) : undefined
-        const { buffer, report } = await exportXlsx(doc, { author: job.author, images, filters: job.filters, now: job.now === undefined ? undefined : new Date(job.now) })
+        const { buffer, report } = await exportXlsx(doc, { author: job.author, images, filters: job.filters, now: job.now === undefined ? undefined : new Date(job.now), baselines: job.baselines && sourceOf(job.baselines) })
         return { id: job.id, ok: true, kind: 'xlsx', title, body: buffer, report }
       }
       case 'csv': {
-        const { text, sheetName } = exportCsv(doc, job.sheet)
+        const { text, sheetName } = exportCsv(doc, job.sheet, job.baselines && sourceOf(job.baselines))
         return { id: job.id, ok: true, kind: 'csv', title, body: Buffer.from(text, 'utf8'), sheetName }
       }
       case 'json':
-        return { id: job.id, ok: true, kind: 'json', title, review: reviewData(doc) }
+        return { id: job.id, ok: true, kind: 'json', title, review: reviewData(doc, job.baselines && sourceOf(job.baselines)) }
       case 'view': {
         const view = viewOf(doc)
         // `first`: with the first screen computed, so that a page shows values before its own engine is built

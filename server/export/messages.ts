@@ -15,11 +15,12 @@ export interface ExportWorkerData {
   licenseKeys: LicenseKeys
 }
 
+/** `baselines`: the named versions BASELINE() formulas read, [name, state] (src/core/formulas/baseline.ts) */
 export type ExportJob =
   /** filters: the exporter's filter of each sheet (by sheet id), written as Excel's autoFilter */
-  | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; filters?: Record<string, SheetFilter>; now?: number }
-  | { id: number; kind: 'csv'; state: Uint8Array; sheet: string }
-  | { id: number; kind: 'json'; state: Uint8Array }
+  | { id: number; kind: 'xlsx'; state: Uint8Array; author?: string; images?: [string, Uint8Array][]; filters?: Record<string, SheetFilter>; now?: number; baselines?: [string, Uint8Array][] }
+  | { id: number; kind: 'csv'; state: Uint8Array; sheet: string; baselines?: [string, Uint8Array][] }
+  | { id: number; kind: 'json'; state: Uint8Array; baselines?: [string, Uint8Array][] }
   /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */
   | { id: number; kind: 'view'; state: Uint8Array; first?: boolean }
   /** what changed from the version `from` to `state` (src/core/history/diff.ts), as JSON */

@@ -7,6 +7,7 @@
 import type * as Y from 'yjs'
 import { format as formatCode } from 'numfmt'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
+import type { BaselineSource } from '../../src/core/formulas/baseline'
 import { colToLetters } from '../../src/core/formulas/references'
 import { getTitle, RULE_LOOKS, sheetKey, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { formatValue } from '../../src/core/format'
@@ -67,8 +68,9 @@ export function cellText(v: CellValue, meta: ColumnMeta | undefined, nf: string 
 /** formats that show on an empty cell, so a cell with one is printed even when it holds nothing */
 const SHOWS_EMPTY: readonly (keyof CellStyle)[] = ['bg', 'bt', 'bb', 'bl', 'br']
 
-export function reviewData(doc: Y.Doc): ReviewData {
+export function reviewData(doc: Y.Doc, baselines?: BaselineSource): ReviewData {
   const engine = new FormulaEngine(doc)
+  if (baselines) engine.setBaselines(baselines)
   try {
     return { title: getTitle(doc), timeZone: workbookTimeZone(doc), sheets: engine.layout.order.map(id => reviewSheet(doc, engine, id)) }
   } finally {

@@ -17,6 +17,7 @@ import { listCharts } from '../../src/core/charts/charts'
 import ExcelJS from 'exceljs'
 import type * as Y from 'yjs'
 import { FormulaEngine, type CellValue } from '../../src/core/formulas/engine'
+import type { BaselineSource } from '../../src/core/formulas/baseline'
 import { colToLetters, decodeFormula } from '../../src/core/formulas/references'
 import {
   getTitle, isDate, isFormula, sheetParts, sheetsOf, type CellInput, type ColorRule, type ColumnMeta,
@@ -171,8 +172,10 @@ export interface ExportReport {
 export type ChartImages = ReadonlyMap<string, Buffer>
 export const CHART_IMAGE = { width: 640, height: 360 }
 
-export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string; cachedValues?: boolean; images?: ChartImages; filters?: Record<string, SheetFilter> } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
+export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string; cachedValues?: boolean; images?: ChartImages; filters?: Record<string, SheetFilter>; baselines?: BaselineSource } = {}): Promise<{ buffer: Buffer; report: ExportReport }> {
   const engine = new FormulaEngine(doc)
+  if (opts.baselines) engine.setBaselines(opts.baselines)
+  let baselineCells = 0
   try {
     const layout = engine.layout
     const docSheets = sheetsOf(doc)
@@ -271,6 +274,13 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
       const ctx = { layout, sheetId }
       /** an input as the file holds it, with its number format and whether ExcelJS would see a number */
       const inFile = (input: CellInput, r: number, c: number): { cell: FileCell; fmt: string | undefined; numeric: boolean } | undefined => {
+        if (isFormula(input) && /BASELINE\s*\(/i.test(input.v)) {
+          // no other program knows BASELINE(): the file holds the value it gave (the version's value)
+          baselineCells++
+          const v = engine.getValue(sheetId, r, c)
+          if (typeof v === 'number') return { cell: { kind: 'n', v }, fmt: formats[c], numeric: true }
+          return { cell: { kind: 's', v: v === null ? '' : typeof v === 'object' ? v.error : String(v) }, fmt: formats[c], numeric: false }
+        }
         if (isFormula(input)) {
           const a1 = decodeFormula(input.v, ctx, decodeOpts)
           const result = opts.cachedValues === false ? undefined : cachedResult(engine.getValue(sheetId, r, c))
@@ -449,6 +459,7 @@ export async function exportXlsx(doc: Y.Doc, opts: { now?: Date; author?: string
     }
     // (ExcelJS writes a table whenever there is a sheet: the meta sheet names it)
     if (strings.used) replacePart(sst!, Buffer.from(strings.xml(), 'utf8'))
+    if (baselineCells) report.notes.push(`${baselineCells} BASELINE() cell(s) are written as the values they showed (no other program knows the function)`)
     return { buffer: await deflateParts(zipParts), report }
   } finally {
     engine.destroy()

@@ -9,6 +9,7 @@
  *   connected   in step with the server; edits go out as they are made
  *   offline     no server; edits are kept in this browser (`unsent` counts them) and sent on reconnect
  */
+import { watchBaselines } from './useBaselines'
 import { onScopeDispose, ref, shallowRef, type Ref, type ShallowRef } from 'vue'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
@@ -148,6 +149,7 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     fromLocalCopy.value = ready.value && !everSynced && !fromServer
   }
 
+  let stopBaselines = () => {}
   /** The engine starts once there is a workbook to show: from the server or from the browser's copy. */
   const start = () => {
     if (engine.value || sheetIds(doc).length === 0) return
@@ -163,6 +165,8 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     e.localOrigins.add(origin)
     e.onChange((c) => { if (c.sheetsChanged) refreshMeta() })
     engine.value = e
+    // BASELINE() formulas get their named versions (./useBaselines.ts)
+    stopBaselines = watchBaselines(id, doc, e)
     refreshMeta()
     ready.value = true
     unreachable.value = false
@@ -274,6 +278,7 @@ export function useWorkbook(id: string, identity: Identity, token = ''): OpenWor
     history.destroy()
     provider.destroy()
     void local?.destroy()
+    stopBaselines()
     engine.value?.destroy()
     doc.destroy()
   })

@@ -10,11 +10,12 @@ import { join } from 'node:path'
 import * as Y from 'yjs'
 import pg from 'pg'
 import Database from 'better-sqlite3'
+import ExcelJS from 'exceljs'
 import { lockSheet, setProtections } from '../../src/core/access/access'
 import { sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds } from '../../src/core/workbook/schema'
 import { deleteSheet } from '../../src/core/workbook/mutations'
 import type { ServerOptions } from '../../server/index'
-import { createLink, createWorkbook, docUntil, nextEvent, syncedClient, testScope, until, type Client, type TestServer } from '../helpers/server'
+import { createLink, createWorkbook, docUntil, nextEvent, ownerTokens, syncedClient, testScope, until, type Client, type TestServer } from '../helpers/server'
 import { DATABASE_URL, freshPostgres } from '../helpers/services'
 import { textAt, type } from '../helpers/workbook'
 
@@ -262,6 +263,33 @@ for (const kind of kinds) {
       expect(entered[`1:${colIndex}`]).toMatchObject({ by: '小李' })
       expect(sheet0.columns.length).toBeGreaterThan(colIndex)
       expect((await s.api('GET', `/api/workbooks/${id}/export.json?since=nope123`)).status).toBe(404)
+    })
+
+    it('computes BASELINE() from a named version in the review pack and writes its value into the .xlsx', async () => {
+      const s = await kind.start()
+      const id = await createWorkbook(s, { name: '老板' })
+      const owner = await client(s, id)
+      const sid = sheetOf(owner)
+      type(owner.doc, sid, 'A1', '100')
+      await s.rooms.flushAll()
+      expect((await s.api('POST', `/api/workbooks/${id}/versions`, { name: 'Q3 计划' })).status).toBe(201)
+      type(owner.doc, sid, 'A1', '130')
+      type(owner.doc, sid, 'B1', '=BASELINE("Q3 计划", A1)')
+      type(owner.doc, sid, 'C1', '=A1-B1')
+      await s.rooms.flushAll()
+      const pack = (await s.api('GET', `/api/workbooks/${id}/export.json`)).json
+      expect(pack.sheets.find((x: { id: string }) => x.id === sid).rows[0].slice(0, 3)).toEqual(['130', '100', '30'])
+      const res = await fetch(`${s.url}/api/workbooks/${id}/export.xlsx`, { headers: { authorization: `Bearer ${ownerTokens.get(id)}` } })
+      expect(res.status).toBe(200)
+      const wb = new ExcelJS.Workbook()
+      await wb.xlsx.load(Buffer.from(await res.arrayBuffer()) as never)
+      const ws = wb.worksheets[0]!
+      // the first row holding A1's value (a header row of column titles may come first)
+      let row = ws.getRow(1)
+      ws.eachRow(r => { if (r.getCell(1).value === 130 && row.getCell(1).value !== 130) row = r })
+      expect(row.getCell(1).value).toBe(130)
+      expect(row.getCell(2).value).toBe(100)
+      expect(JSON.parse(decodeURIComponent(res.headers.get('x-export-notes') ?? '[]')).some((n: string) => n.includes('BASELINE'))).toBe(true)
     })
 
     it('answers unknown versions with 404, viewers with 403 on writes, and diffs across a deleted sheet', async () => {

@@ -9,7 +9,7 @@ import { authorize } from '../../auth'
 import { ALL, attachment, currentState, runExport, type ApiContext, type Route } from '../context'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
 import { sheetFilterSchema, type SheetFilter } from '../../../src/core/workbook/filter'
-import { auditEvent, authors, versionOf } from './history'
+import { auditEvent, authors, baselinesFor, versionOf } from './history'
 import type { ReviewData } from '../../export/review'
 
 /** Chart pictures sent with an export: at most one per chart, PNG only, of a sane size. */
@@ -105,7 +105,7 @@ function chartImages(images: NonNullable<z.output<typeof exportBody>['images']>)
 
 async function sendXlsx(res: ServerResponse, ctx: ApiContext, id: string, author: string, images?: Map<string, Buffer>, filters?: Record<string, SheetFilter>): Promise<void> {
   const state = await currentState(ctx, id)
-  const { body, report, title } = await runExport(ctx, { kind: 'xlsx', state, author, images: images?.size ? [...images] : undefined, filters })
+  const { body, report, title } = await runExport(ctx, { kind: 'xlsx', state, author, images: images?.size ? [...images] : undefined, filters, baselines: await baselinesFor(ctx, id, state) })
   res.writeHead(200, {
     'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
     'Content-Length': body.length,
@@ -133,14 +133,14 @@ export const exportRoutes: Route[] = [
         if (format === 'json') {
           // the review pack: values as shown, for the print view
           const { since } = readQuery(url, reviewQuery)
-          const { review } = await runExport(ctx, { kind: 'json', state })
+          const { review } = await runExport(ctx, { kind: 'json', state, baselines: await baselinesFor(ctx, id, state) })
           await enteredBy(ctx, id, review)
           const changes = since ? await changesSince(ctx, id, since, state) : undefined
           sendJson(res, 200, { ...review, exportedAt: Date.now(), by: me.name, ...(changes ? { changes } : {}) })
           return
         }
         const { sheet } = readQuery(url, csvQuery)
-        const { body, title, sheetName } = await runExport(ctx, { kind: 'csv', state, sheet })
+        const { body, title, sheetName } = await runExport(ctx, { kind: 'csv', state, sheet, baselines: await baselinesFor(ctx, id, state) })
         res.writeHead(200, {
           'Content-Type': 'text/csv; charset=utf-8',
           'Content-Length': body.length,

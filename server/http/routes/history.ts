@@ -85,6 +85,26 @@ export async function authors(ctx: ApiContext, id: string, since: number, until:
   }
 }
 
+/**
+ * The named versions a workbook's BASELINE() formulas read, [name, state], for an export to compute them:
+ * the state is searched for the function and each name as written in a formula (a cheap test that may
+ * take a version too many, never one too few); the newest version of a name wins.
+ */
+export async function baselinesFor(ctx: ApiContext, id: string, state: Uint8Array): Promise<[string, Uint8Array][] | undefined> {
+  const bytes = Buffer.from(state.buffer, state.byteOffset, state.byteLength)
+  if (bytes.indexOf('BASELINE') < 0 && bytes.indexOf('baseline') < 0) return undefined
+  const out: [string, Uint8Array][] = []
+  const seen = new Set<string>()
+  for (const v of await ctx.store.history.listVersions(id)) {
+    if (v.auto || !v.name || seen.has(v.name)) continue
+    seen.add(v.name)
+    if (bytes.indexOf(`"${v.name.replace(/"/g, '""')}"`) < 0) continue
+    const s = await ctx.store.history.loadVersionState(id, v.id)
+    if (s) out.push([v.name, s])
+  }
+  return out
+}
+
 export const historyRoutes: Route[] = [
   {
     pattern: /^\/api\/workbooks\/([^/]+)\/versions$/,

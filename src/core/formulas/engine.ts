@@ -5,13 +5,14 @@
  */
 import { HyperFormula, DetailedCellError, type ConfigParams, type RawCellContent, type SimpleCellAddress } from 'hyperformula'
 import * as Y from 'yjs'
-import { isDate, isFormula, metaOf, sheetOrderOf, sheetsOf, sheetParts, splitCellKey, type CellInput, type SheetMap } from '../workbook/schema'
+import { isFormula, metaOf, sheetOrderOf, sheetsOf, sheetParts, splitCellKey, type CellInput, type SheetMap } from '../workbook/schema'
 import { WorkbookLayout, type SheetLayout } from '../workbook/layout'
-import { OPEN, decodeFormula, needsRefreshAfterStructureChange, rangeEndResolvesThrough } from './references'
+import { OPEN, needsRefreshAfterStructureChange, rangeEndResolvesThrough } from './references'
 import { engineLayout, makeOverlay, onlyReordered, orderSafe, withInserts, type RowOverlay } from './rowOrder'
-import { dateToSerial } from '../workbook/input'
 import { hyperformulaLicenseKey } from '../licenses'
 import { engineContext } from './timezone'
+import './baseline'
+import type { BaselineSource } from './baseline'
 import { workbookTimeZone } from '../workbook/zone'
 
 export const HF_CONFIG: Partial<ConfigParams> = {
@@ -40,29 +41,8 @@ export interface EngineChange {
 type Part = 'rows' | 'cols' | 'rowsGone' | 'colsGone' | 'cells' | 'sheet'
 interface TypeTag { sheetId: string; part: Part }
 
-/** Converts a stored input to what HyperFormula takes. */
-export function rawContent(input: CellInput | undefined, sheetId: string, layout: WorkbookLayout): RawCellContent {
-  if (input === undefined || input === null) return null
-  if (typeof input === 'number' || typeof input === 'boolean') return input
-  if (typeof input === 'string') return `'${input}` // text stays text
-  if (isFormula(input)) return decodeFormula(input.v, { layout, sheetId }, { sheetLabel: 'id' })
-  if (isDate(input)) return dateToSerial(input.v)
-  return null
-}
-
-/** Builds the 2-D content of one sheet straight from the doc. */
-export function sheetContent(sheet: SheetMap, sl: SheetLayout, layout: WorkbookLayout): RawCellContent[][] {
-  const rows = sl.rows.length, cols = sl.cols.length
-  const data: RawCellContent[][] = new Array(rows)
-  for (let r = 0; r < rows; r++) data[r] = new Array(cols).fill(null)
-  const rowPos = sl.rows.pos, colPos = sl.cols.pos
-  sheetParts(sheet).cells.forEach((input, key) => {
-    const i = key.indexOf(':')
-    const r = rowPos.get(key.slice(0, i)), c = colPos.get(key.slice(i + 1))
-    if (r !== undefined && c !== undefined) data[r]![c] = rawContent(input, sl.id, layout)
-  })
-  return data
-}
+export { rawContent, sheetContent } from './content'
+import { rawContent, sheetContent } from './content'
 
 /** Order diff: removals (old indexes, descending) then insertions (new indexes, ascending). */
 export function diffOrder(oldIds: readonly string[], newIds: readonly string[]): { removes: [number, number][]; inserts: [number, number][] } {
@@ -112,6 +92,8 @@ export class FormulaEngine {
   /** sheets whose rows HyperFormula holds in another order than the doc, after a sort (./rowOrder.ts) */
   private readonly overlays = new Map<string, RowOverlay>()
   private engineView: WorkbookLayout | null = null
+  /** the named versions BASELINE() reads (./baseline.ts) */
+  private baselines: BaselineSource | undefined
 
   /**
    * `built`: an instance already computed from this very version of the doc (a workbook view, see
@@ -334,11 +316,23 @@ export class FormulaEngine {
     const zone = workbookTimeZone(this.doc)
     if (zone === this.zone) return
     this.zone = zone
-    this.hf.updateConfig({ context: engineContext(zone) })
-    const change: EngineChange = {
-      structural: new Set(this._layout.order), cells: new Map(), sheetsChanged: false, origin: txn.origin,
-      local: txn.local && (txn.origin === null || this.localOrigins.has(txn.origin)),
+    this.reconfigure(txn.origin, txn.local && (txn.origin === null || this.localOrigins.has(txn.origin)))
+  }
+
+  /** BASELINE() reads these versions from now on (every formula computed again, every sheet drawn again). */
+  setBaselines(source: BaselineSource): void {
+    source.ids = (sheet, row, col) => {
+      const sheetId = this.hf.getSheetName(sheet), sl = sheetId === undefined ? undefined : this.hfLayout.sheet(sheetId)
+      const rowId = sl?.rows.ids[row], colId = sl?.cols.ids[col]
+      return sheetId && rowId && colId ? { sheetId, rowId, colId } : undefined
     }
+    this.baselines = source
+    this.reconfigure(null, false)
+  }
+
+  private reconfigure(origin: unknown, local: boolean): void {
+    this.hf.updateConfig({ context: engineContext(this.zone, this.baselines) })
+    const change: EngineChange = { structural: new Set(this._layout.order), cells: new Map(), sheetsChanged: false, origin, local }
     for (const fn of this.listeners) fn(change)
   }
 

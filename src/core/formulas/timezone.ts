@@ -7,10 +7,11 @@
 import { FunctionPlugin, HyperFormula, type ImplementedFunctions } from 'hyperformula'
 import { dateToSerial } from '../workbook/input'
 import { DEFAULT_TIME_ZONE, isTimeZone, zonedTime, zonedToday } from '../workbook/zone'
+import type { BaselineSource } from './baseline'
 
 /** What a HyperFormula instance is configured with for the zone (its `context`). */
-export interface EngineContext { timeZone: string }
-export const engineContext = (timeZone: string): EngineContext => ({ timeZone })
+export interface EngineContext { timeZone: string; baselines?: BaselineSource }
+export const engineContext = (timeZone: string, baselines?: BaselineSource): EngineContext => (baselines ? { timeZone, baselines } : { timeZone })
 
 /** TODAY() and NOW() in the engine's zone (its `context.timeZone`). */
 export class ZonedTimePlugin extends FunctionPlugin {
