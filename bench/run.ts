@@ -19,8 +19,9 @@ import { memoryBenchmark } from './memory'
 import { fanoutBenchmark } from './fanout'
 import { coldOpenBenchmark } from './cold'
 import { sortBenchmark } from './sort'
+import { historyBenchmark } from './history'
 
-const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark, sortBenchmark]
+const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark, sortBenchmark, historyBenchmark]
 
 // BENCH_ONLY=memory,fan-out runs the benchmarks whose name contains one of the words
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean)

@@ -1,6 +1,6 @@
 /** The PostgreSQL store's versions and audit trail (server/store/history.ts). JSON is kept as text: jsonb would reorder keys and the hashes cover the text. */
 import type pg from 'pg'
-import { chain, clampLimit, type AuditEntry, type AuditFilter, type AuditInput, type HistoryStore, type VersionRecord } from './history'
+import { chain, clampLimit, packState, unpackState, type AuditEntry, type AuditFilter, type AuditInput, type HistoryStore, type VersionRecord } from './history'
 import { AUDIT_COLUMNS, auditFromRow, auditValues, auditWhere, versionFromRow, type AuditRow } from './sqlite-history'
 
 /** Tables of schema version 2 (run inside the store's migration). */
@@ -15,6 +15,7 @@ export const POSTGRES_HISTORY_SCHEMA = `
     lock text,
     summary text NOT NULL,
     size integer NOT NULL,
+    enc text NOT NULL DEFAULT 'raw',
     state bytea NOT NULL,
     seq bigserial,
     PRIMARY KEY (workbook_id, id)
@@ -52,8 +53,9 @@ export class PostgresHistory implements HistoryStore {
   ) {}
 
   async saveVersion(v: VersionRecord, state: Uint8Array): Promise<void> {
-    await this.q('INSERT INTO versions (id, workbook_id, name, at, by_names, auto, lock, summary, size, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-      [v.id, v.workbookId, v.name, v.at, JSON.stringify(v.by), v.auto, json(v.lock), JSON.stringify(v.summary), state.byteLength, Buffer.from(state)])
+    const packed = await packState(state)
+    await this.q('INSERT INTO versions (id, workbook_id, name, at, by_names, auto, lock, summary, size, enc, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+      [v.id, v.workbookId, v.name, v.at, JSON.stringify(v.by), v.auto, json(v.lock), JSON.stringify(v.summary), state.byteLength, 'br', packed])
   }
 
   async listVersions(workbookId: string): Promise<VersionRecord[]> {
@@ -67,9 +69,9 @@ export class PostgresHistory implements HistoryStore {
   }
 
   async loadVersionState(workbookId: string, id: string): Promise<Uint8Array | null> {
-    const { rows } = await this.q<{ state: Buffer }>('SELECT state FROM versions WHERE workbook_id = $1 AND id = $2', [workbookId, id])
+    const { rows } = await this.q<{ state: Buffer; enc: string }>('SELECT state, enc FROM versions WHERE workbook_id = $1 AND id = $2', [workbookId, id])
     const b = rows[0]?.state
-    return b ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : null
+    return b ? unpackState(new Uint8Array(b.buffer, b.byteOffset, b.byteLength), rows[0]!.enc) : null
   }
 
   async thinVersions(workbookId: string, ids: readonly string[]): Promise<number> {

@@ -1,6 +1,6 @@
 /** The SQLite store's versions and audit trail (server/store/history.ts), on the store's database. */
 import type Database from 'better-sqlite3'
-import { chain, clampLimit, type AuditEntry, type AuditFilter, type AuditInput, type HistoryStore, type VersionRecord } from './history'
+import { chain, clampLimit, packState, unpackState, type AuditEntry, type AuditFilter, type AuditInput, type HistoryStore, type VersionRecord } from './history'
 
 /** Tables of schema version 5 (run inside the store's migration). */
 export const SQLITE_HISTORY_SCHEMA = `
@@ -14,6 +14,7 @@ export const SQLITE_HISTORY_SCHEMA = `
     lock TEXT,
     summary TEXT NOT NULL,
     size INTEGER NOT NULL,
+    enc TEXT NOT NULL DEFAULT 'raw',
     state BLOB NOT NULL,
     PRIMARY KEY (workbook_id, id)
   );
@@ -86,10 +87,10 @@ export class SqliteHistory implements HistoryStore {
 
   constructor(private readonly db: Database.Database, private readonly check: () => void) {
     this.stmts = {
-      insertVersion: db.prepare('INSERT INTO versions (id, workbook_id, name, at, by_names, auto, lock, summary, size, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertVersion: db.prepare('INSERT INTO versions (id, workbook_id, name, at, by_names, auto, lock, summary, size, enc, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       listVersions: db.prepare<[string], VersionRow>('SELECT id, workbook_id, name, at, by_names, auto, lock, summary, size FROM versions WHERE workbook_id = ? ORDER BY at DESC, rowid DESC'),
       getVersion: db.prepare<[string, string], VersionRow>('SELECT id, workbook_id, name, at, by_names, auto, lock, summary, size FROM versions WHERE workbook_id = ? AND id = ?'),
-      versionState: db.prepare<[string, string], { state: Buffer }>('SELECT state FROM versions WHERE workbook_id = ? AND id = ?'),
+      versionState: db.prepare<[string, string], { state: Buffer; enc: string }>('SELECT state, enc FROM versions WHERE workbook_id = ? AND id = ?'),
       thin: db.prepare('DELETE FROM versions WHERE workbook_id = ? AND id = ? AND auto = 1'),
       lastAudit: db.prepare<[string], { n: number; hash: string }>('SELECT n, hash FROM audit WHERE workbook_id = ? ORDER BY n DESC LIMIT 1'),
       insertAudit: db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (${Array(16).fill('?').join(', ')})`),
@@ -98,7 +99,9 @@ export class SqliteHistory implements HistoryStore {
 
   async saveVersion(v: VersionRecord, state: Uint8Array): Promise<void> {
     this.check()
-    this.stmts.insertVersion.run(v.id, v.workbookId, v.name, v.at, JSON.stringify(v.by), v.auto ? 1 : 0, json(v.lock), JSON.stringify(v.summary), state.byteLength, state)
+    const packed = await packState(state)
+    this.check()
+    this.stmts.insertVersion.run(v.id, v.workbookId, v.name, v.at, JSON.stringify(v.by), v.auto ? 1 : 0, json(v.lock), JSON.stringify(v.summary), state.byteLength, 'br', packed)
   }
 
   async listVersions(workbookId: string): Promise<VersionRecord[]> {
@@ -115,7 +118,7 @@ export class SqliteHistory implements HistoryStore {
   async loadVersionState(workbookId: string, id: string): Promise<Uint8Array | null> {
     this.check()
     const row = this.stmts.versionState.get(workbookId, id)
-    return row ? new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength) : null
+    return row ? unpackState(new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength), row.enc) : null
   }
 
   async thinVersions(workbookId: string, ids: readonly string[]): Promise<number> {

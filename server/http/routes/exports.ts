@@ -9,7 +9,7 @@ import { authorize } from '../../auth'
 import { ALL, attachment, currentState, runExport, type ApiContext, type Route } from '../context'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
 import { sheetFilterSchema, type SheetFilter } from '../../../src/core/workbook/filter'
-import { auditEvent, authors, baselinesFor, versionOf } from './history'
+import { auditEvent, authors, baselinesFor, mayReadHistory, versionOf } from './history'
 import type { ReviewData } from '../../export/review'
 
 /** Chart pictures sent with an export: at most one per chart, PNG only, of a sane size. */
@@ -134,7 +134,11 @@ export const exportRoutes: Route[] = [
           // the review pack: values as shown, for the print view
           const { since } = readQuery(url, reviewQuery)
           const { review } = await runExport(ctx, { kind: 'json', state, baselines: await baselinesFor(ctx, id, state) })
-          await enteredBy(ctx, id, review)
+          // who entered what comes from the history: not for view-only links the owner keeps it from
+          const history = await mayReadHistory(ctx, id, me)
+          if (since && !history) throw new HttpError(403, 'the owner has turned the history off for view-only links')
+          if (history) await enteredBy(ctx, id, review)
+          else for (const sheet of review.sheets) { delete sheet.rowIds; delete sheet.colIds }
           const changes = since ? await changesSince(ctx, id, since, state) : undefined
           sendJson(res, 200, { ...review, exportedAt: Date.now(), by: me.name, ...(changes ? { changes } : {}) })
           return

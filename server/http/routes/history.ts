@@ -17,7 +17,7 @@ import { ActingOrigin, MAX_TITLE_LENGTH } from '../../collab/rooms'
 import { newVersionId } from '../../collab/hooks/history'
 import type { LinkRecord } from '../../store/types'
 import type { VersionRecord } from '../../store/history'
-import { authorize } from '../../auth'
+import { authorize, sameSecret } from '../../auth'
 import { ALL, WRITERS, currentState, orGone, runExport, sendCreated, storeNew, type ApiContext, type Route } from '../context'
 import { body } from '../fields'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
@@ -45,11 +45,14 @@ const principal = (l: LinkRecord): Principal & { linkId: string } => ({ role: l.
 /** A link that may read the history: any live one, view-only ones unless the owner turned that off. */
 export async function historyReader(req: IncomingMessage, url: URL, ctx: ApiContext, id: string): Promise<LinkRecord> {
   const me = await authorize(req, url, ctx, id, ALL)
-  if (me.role === 'viewer') {
-    const open = await orGone(() => ctx.rooms.withDoc(id, doc => metaOf(doc).get('historyViewers') !== false))
-    if (!open) throw new HttpError(403, 'the owner has turned the history off for view-only links')
-  }
+  if (!await mayReadHistory(ctx, id, me)) throw new HttpError(403, 'the owner has turned the history off for view-only links')
   return me
+}
+
+/** Whether this link may read the workbook's history and audit trail. */
+export async function mayReadHistory(ctx: ApiContext, id: string, me: LinkRecord): Promise<boolean> {
+  if (me.role !== 'viewer') return true
+  return orGone(() => ctx.rooms.withDoc(id, doc => metaOf(doc).get('historyViewers') !== false))
 }
 
 /** Records an event of the API in the audit trail. */
@@ -205,6 +208,11 @@ export const historyRoutes: Route[] = [
     methods: {
       POST: async (req, res, url, ctx, id, vid) => {
         const me = await authorize(req, url, ctx, id, WRITERS)
+        // a new workbook: with a create secret set, making one takes it (as X-Create-Secret, the link is the bearer)
+        if (ctx.createSecret) {
+          const given = req.headers['x-create-secret']
+          if (typeof given !== 'string' || !sameSecret(given, ctx.createSecret)) throw new HttpError(403, 'copying into a new workbook needs the server\'s create secret (X-Create-Secret)')
+        }
         const { v, state } = await versionOf(ctx, id, vid)
         const record = await ctx.store.getWorkbook(id)
         if (!record) throw new HttpError(404, 'workbook not found')
