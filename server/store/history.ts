@@ -77,7 +77,7 @@ export interface AuditInput {
 export interface AuditEntry extends AuditInput {
   /** 1, 2, 3 … per workbook */
   n: number
-  prevHash: string
+  /** SHA-256 over the entry before's hash and this entry's fields (the entry before's is not stored again) */
   hash: string
 }
 
@@ -123,13 +123,13 @@ export function entryHash(prevHash: string, e: AuditInput & { n: number }): stri
 }
 
 /** Gives entries numbers and hashes after `last` (the workbook's newest entry, or null). */
-export function chain(last: { n: number; hash: string } | null, entries: readonly AuditInput[]): AuditEntry[] {
+export function chain(last: { n: number; hash: string } | null, entries: readonly AuditInput[]): (AuditEntry & { prevHash: string })[] {
   let n = last?.n ?? 0
   let prev = last?.hash ?? GENESIS_HASH
   return entries.map(e => {
     n++
     const hash = entryHash(prev, { ...e, n })
-    const out: AuditEntry = { ...e, n, prevHash: prev, hash }
+    const out = { ...e, n, prevHash: prev, hash }
     prev = hash
     return out
   })
@@ -148,7 +148,7 @@ export async function verifyChain(store: HistoryStore, workbookId: string): Prom
   for (;;) {
     const page = await store.listAudit(workbookId, { afterN: expectN - 1, limit: MAX_AUDIT_PAGE })
     for (const e of page) {
-      if (e.n !== expectN || e.prevHash !== prev || entryHash(prev, e) !== e.hash) return { ok: false, entries: count, brokenAt: expectN }
+      if (e.n !== expectN || entryHash(prev, e) !== e.hash) return { ok: false, entries: count, brokenAt: expectN }
       prev = e.hash
       expectN++
       count++

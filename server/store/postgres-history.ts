@@ -36,7 +36,6 @@ export const POSTGRES_HISTORY_SCHEMA = `
     before text,
     after text,
     detail text,
-    prev_hash text NOT NULL,
     hash text NOT NULL,
     PRIMARY KEY (workbook_id, n)
   );
@@ -95,7 +94,7 @@ export class PostgresHistory implements HistoryStore {
         const tuples = chunk.map(e => {
           const base = values.length
           values.push(...auditValues(workbookId, e))
-          return `(${Array.from({ length: 16 }, (_, k) => `$${base + k + 1}`).join(', ')})`
+          return `(${Array.from({ length: 15 }, (_, k) => `$${base + k + 1}`).join(', ')})`
         })
         await c.query(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES ${tuples.join(', ')}`, values)
       }

@@ -34,7 +34,6 @@ export const SQLITE_HISTORY_SCHEMA = `
     before TEXT,
     after TEXT,
     detail TEXT,
-    prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL,
     PRIMARY KEY (workbook_id, n)
   );
@@ -45,7 +44,7 @@ interface VersionRow { id: string; workbook_id: string; name: string | null; at:
 export interface AuditRow {
   workbook_id: string; n: number; at: number | string; link_id: string; by_name: string; role: string; action: string
   sheet: string | null; cell: string | null; row_id: string | null; col_id: string | null
-  before: string | null; after: string | null; detail: string | null; prev_hash: string; hash: string
+  before: string | null; after: string | null; detail: string | null; hash: string
 }
 
 export const versionFromRow = (r: VersionRow | (Omit<VersionRow, 'at' | 'size' | 'auto'> & { at: string; size: number | string; auto: boolean | number })): VersionRecord => ({
@@ -59,14 +58,14 @@ const parse = (t: string | null): unknown => t === null ? null : JSON.parse(t)
 export const auditFromRow = (r: AuditRow): AuditEntry => ({
   n: Number(r.n), at: Number(r.at), linkId: r.link_id, by: r.by_name, role: r.role, action: r.action as AuditEntry['action'],
   sheet: r.sheet, cell: r.cell, rowId: r.row_id, colId: r.col_id, before: parse(r.before), after: parse(r.after), detail: r.detail,
-  prevHash: r.prev_hash, hash: r.hash,
+  hash: r.hash,
 })
 
 /** An entry as the row's values, in the INSERT's column order. */
 export const auditValues = (workbookId: string, e: AuditEntry): unknown[] => [
-  workbookId, e.n, e.at, e.linkId, e.by, e.role, e.action, e.sheet, e.cell, e.rowId, e.colId, json(e.before), json(e.after), e.detail, e.prevHash, e.hash,
+  workbookId, e.n, e.at, e.linkId, e.by, e.role, e.action, e.sheet, e.cell, e.rowId, e.colId, json(e.before), json(e.after), e.detail, e.hash,
 ]
-export const AUDIT_COLUMNS = 'workbook_id, n, at, link_id, by_name, role, action, sheet, cell, row_id, col_id, before, after, detail, prev_hash, hash'
+export const AUDIT_COLUMNS = 'workbook_id, n, at, link_id, by_name, role, action, sheet, cell, row_id, col_id, before, after, detail, hash'
 
 /** WHERE conditions of a filter, with `?` or `$n` placeholders. */
 export function auditWhere(filter: AuditFilter, placeholder: (i: number) => string): { where: string; values: unknown[] } {
@@ -93,7 +92,7 @@ export class SqliteHistory implements HistoryStore {
       versionState: db.prepare<[string, string], { state: Buffer; enc: string }>('SELECT state, enc FROM versions WHERE workbook_id = ? AND id = ?'),
       thin: db.prepare('DELETE FROM versions WHERE workbook_id = ? AND id = ? AND auto = 1'),
       lastAudit: db.prepare<[string], { n: number; hash: string }>('SELECT n, hash FROM audit WHERE workbook_id = ? ORDER BY n DESC LIMIT 1'),
-      insertAudit: db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (${Array(16).fill('?').join(', ')})`),
+      insertAudit: db.prepare(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')})`),
     }
   }
 

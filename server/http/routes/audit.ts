@@ -24,7 +24,7 @@ const auditQuery = z.object({
   format: z.enum(['json', 'csv', 'xlsx'], { error: 'must be json, csv or xlsx' }).default('json'),
 }).refine(q => !q.cell || q.sheet || q.cell.includes(':'), { error: 'an A1 cell needs its sheet' })
 
-type Shown = Omit<AuditEntry, 'prevHash'> & { beforeText: string; afterText: string }
+type Shown = AuditEntry & { beforeText: string; afterText: string }
 
 const text = (v: unknown, layout: WorkbookLayout, sheetId: string | null): string => {
   if (v === null || v === undefined) return ''
@@ -88,7 +88,7 @@ export const auditRoutes: Route[] = [
             }
           }
           const list = await ctx.store.history.listAudit(id, filter)
-          return list.map(({ prevHash: _, ...e }): Shown => ({ ...e, beforeText: text(e.before, layout, e.sheet), afterText: text(e.after, layout, e.sheet) }))
+          return list.map((e): Shown => ({ ...e, beforeText: text(e.before, layout, e.sheet), afterText: text(e.after, layout, e.sheet) }))
         })
         if (q.format === 'csv') send(res, 'text/csv; charset=utf-8', 'audit', csvOf(entries))
         else if (q.format === 'xlsx') send(res, 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'audit', await xlsxOf(entries))
