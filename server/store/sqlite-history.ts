@@ -125,15 +125,40 @@ export class SqliteHistory implements HistoryStore {
     return this.db.transaction(() => ids.reduce((n, id) => n + this.stmts.thin.run(workbookId, id).changes, 0))()
   }
 
-  async appendAudit(workbookId: string, entries: readonly AuditInput[]): Promise<AuditEntry[]> {
-    this.check()
-    if (!entries.length) return []
-    // one transaction: the last entry read and the new ones written cannot interleave with another writer's
-    return this.db.transaction(() => {
-      const stored = chain(this.stmts.lastAudit.get(workbookId) ?? null, entries)
-      for (const e of stored) this.stmts.insertAudit.run(...auditValues(workbookId, e))
-      return stored
-    }).immediate()
+  /**
+   * Appends made in one run of microtasks (the rooms whose changes were stored together) are written in
+   * one transaction, as the updates are: a commit each was a cost per room per write.
+   */
+  appendAudit(workbookId: string, entries: readonly AuditInput[]): Promise<AuditEntry[]> {
+    try { this.check() } catch (e) { return Promise.reject(e) }
+    if (!entries.length) return Promise.resolve([])
+    return new Promise((resolve, reject) => {
+      if (this.audits.length === 0) queueMicrotask(() => this.writeAudits())
+      this.audits.push({ workbookId, entries, resolve, reject })
+    })
+  }
+
+  private audits: { workbookId: string; entries: readonly AuditInput[]; resolve: (e: AuditEntry[]) => void; reject: (e: unknown) => void }[] = []
+
+  private appendOne(workbookId: string, entries: readonly AuditInput[]): AuditEntry[] {
+    const stored = chain(this.stmts.lastAudit.get(workbookId) ?? null, entries)
+    for (const e of stored) this.stmts.insertAudit.run(...auditValues(workbookId, e))
+    return stored
+  }
+
+  private writeAudits(): void {
+    const batch = this.audits
+    this.audits = []
+    try {
+      // one transaction: the last entry read and the new ones written cannot interleave with another writer's
+      const out = this.db.transaction(() => batch.map(a => this.appendOne(a.workbookId, a.entries))).immediate()
+      batch.forEach((a, i) => a.resolve(out[i]!))
+    } catch {
+      // one that cannot be written (its workbook deleted meanwhile) fails alone
+      for (const a of batch) {
+        try { a.resolve(this.db.transaction(() => this.appendOne(a.workbookId, a.entries)).immediate()) } catch (e) { a.reject(e) }
+      }
+    }
   }
 
   async listAudit(workbookId: string, filter: AuditFilter = {}): Promise<AuditEntry[]> {
