@@ -183,6 +183,7 @@ for (const kind of kinds) {
       const withLock = (await s.api('GET', `/api/workbooks/${id}/versions`)).json
       expect(withLock[0]).toMatchObject({ auto: false, lock: { sheetId: sid }, by: ['老板'] })
       expect(withLock[0].name).toContain('签核')
+      const lockState = await s.store.history.loadVersionState(id, withLock[0].id)
 
       // many more stored updates: compaction runs; every version's state stays as it was stored
       const { unlockSheet } = await import('../../src/core/access/access')
@@ -196,6 +197,12 @@ for (const kind of kinds) {
       await compacted
       const again = await s.store.history.loadVersionState(id, versions[0].id)
       expect(Buffer.from(again!).equals(Buffer.from(autoState!))).toBe(true)
+      // the named one too, and re-encoded it is the same bytes
+      const named = await s.store.history.loadVersionState(id, withLock[0].id)
+      expect(Buffer.from(named!).equals(Buffer.from(lockState!))).toBe(true)
+      const reencoded = new Y.Doc()
+      Y.applyUpdate(reencoded, named!)
+      expect(Buffer.from(Y.encodeStateAsUpdate(reencoded)).equals(Buffer.from(lockState!))).toBe(true)
       const doc = new Y.Doc()
       Y.applyUpdate(doc, again!)
       expect(textAt(doc, sid, 'A3')).toBe('3')
