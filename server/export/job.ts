@@ -9,38 +9,19 @@ import { exportCsv, SheetNotFound } from './csv'
 import { reviewData } from './review'
 import { computeView, firstScreenOf, viewOf } from '../../src/core/workbook/view'
 import type { ExportJob, ExportReply } from './messages'
-import { diffDocs } from '../../src/core/history/diff'
+import { runDiff } from './diffs'
 import { sourceOf } from '../../src/core/history/baselines'
-
-/**
- * Versions diffed lately, decoded and with their values once computed: a review diffs the same version
- * against now again and again (refresh, the review pack). Versions never change; two are kept.
- */
-interface Decoded { doc: Y.Doc; hf: () => ReturnType<typeof computeView>; drop(): void }
-const versions = new Map<string, Decoded>()
-const KEPT_VERSIONS = 2
-
-function decoded(key: string | undefined, state: Uint8Array): Decoded {
-  const kept = key === undefined ? undefined : versions.get(key)
-  if (kept) { versions.delete(key!); versions.set(key!, kept); return kept }
-  const doc = new Y.Doc()
-  Y.applyUpdate(doc, state)
-  let hf: ReturnType<typeof computeView> | undefined
-  const d: Decoded = { doc, hf: () => (hf ??= computeView(viewOf(doc))), drop: () => { hf?.destroy(); doc.destroy() } }
-  if (key !== undefined) {
-    versions.set(key, d)
-    while (versions.size > KEPT_VERSIONS) { const [k, old] = versions.entries().next().value!; versions.delete(k); old.drop() }
-  }
-  return d
-}
 
 export async function runExport(job: ExportJob): Promise<ExportReply> {
   const doc = new Y.Doc()
   try {
-    // a diff to a version kept decoded reads that one instead
-    const cachedTo = job.kind === 'diff' && job.toKey ? decoded(job.toKey, job.state) : null
-    if (!cachedTo) Y.applyUpdate(doc, job.state)
-    const title = getTitle(cachedTo?.doc ?? doc) || 'workbook'
+    // a diff reads its states into docs it may keep (./diffs.ts)
+    if (job.kind === 'diff') {
+      const { diff, title } = runDiff(job)
+      return { id: job.id, ok: true, kind: 'diff', title: getTitle(title) || 'workbook', diff }
+    }
+    Y.applyUpdate(doc, job.state)
+    const title = getTitle(doc) || 'workbook'
     switch (job.kind) {
       case 'xlsx': {
         const images = job.images ? new Map(job.images.map(([id, png]) => [id, Buffer.from(png)])) : undefined
@@ -65,16 +46,6 @@ export async function runExport(job: ExportJob): Promise<ExportReply> {
           }
         }
         return { id: job.id, ok: true, kind: 'view', title, json: JSON.stringify(view) }
-      }
-      case 'diff': {
-        const from = decoded(job.fromKey, job.from)
-        const to = cachedTo
-        try {
-          const diff = diffDocs(from.doc, to?.doc ?? doc, { values: job.values, engines: { before: from.hf, after: to?.hf } })
-          return { id: job.id, ok: true, kind: 'diff', title, diff }
-        } finally {
-          if (!job.fromKey) from.drop()
-        }
       }
     }
   } catch (e) {

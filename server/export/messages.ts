@@ -24,8 +24,11 @@ export type ExportJob =
   /** the workbook view (src/core/workbook/view.ts) as JSON: made here too, off the server's thread */
   | { id: number; kind: 'view'; state: Uint8Array; first?: boolean }
   /** what changed from the version `from` to `state` (src/core/history/diff.ts), as JSON */
-  /** `fromKey`/`toKey`: a version's cache key (workbook:version; versions never change), absent for the current state */
-  | { id: number; kind: 'diff'; state: Uint8Array; from: Uint8Array; values: boolean; fromKey?: string; toKey?: string }
+  /**
+   * `fromKey`/`toKey`: a version's key (workbook:version; versions never change) for the worker to keep it;
+   * `currentKey`: the workbook whose current state `state` is (no toKey), kept and brought up to date
+   */
+  | { id: number; kind: 'diff'; state: Uint8Array; from: Uint8Array; values: boolean; fromKey?: string; toKey?: string; currentKey?: string }
 
 export type ExportReply =
   | { id: number; ok: true; kind: 'xlsx'; title: string; body: Uint8Array; report: ExportReport }

@@ -106,9 +106,18 @@ for (const kind of kinds) {
       expect(cells.find(c => c.cell === 'A1')).toMatchObject({ before: 100, after: 120, by: ['老板'] })
       expect(cells.find(c => c.cell === 'C2')).toMatchObject({ before: null, afterValue: 240, by: ['小李'] })
 
+      // compared again after another edit: the worker's kept copy of now follows it, values too
+      type(owner.doc, sid, 'A1', '125')
+      await audit.atLeast(5)
+      const again = (await s.api('GET', `/api/workbooks/${id}/diff?from=${vid}&to=current`)).json.sheets[0].cells as typeof cells
+      expect(again.find(c => c.cell === 'A1')).toMatchObject({ before: 100, after: 125 })
+      expect(again.find(c => c.cell === 'C2')).toMatchObject({ afterValue: 250 })
+      type(owner.doc, sid, 'A1', '120')
+      await audit.atLeast(6)
+
       // the editor's write is in the trail with its author, role, old and new input
       const trail = await s.api('GET', `/api/workbooks/${id}/audit?sheet=${sid}&cell=A1`)
-      expect(trail.json.map((e: { by: string; before: unknown; after: unknown }) => [e.by, e.before, e.after])).toEqual([['老板', null, 100], ['老板', 100, 120]])
+      expect(trail.json.map((e: { by: string; before: unknown; after: unknown }) => [e.by, e.before, e.after])).toEqual([['老板', null, 100], ['老板', 100, 120], ['老板', 120, 125], ['老板', 125, 120]])
       const byEditor = await s.api('GET', `/api/workbooks/${id}/audit?by=${encodeURIComponent('小李')}`)
       expect(byEditor.json.every((e: { role: string }) => e.role === 'editor')).toBe(true)
       expect(byEditor.json.map((e: { cell: string }) => e.cell)).toEqual(['B1', 'C2'])

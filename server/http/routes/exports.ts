@@ -73,7 +73,7 @@ async function enteredBy(ctx: ApiContext, id: string, review: ReviewData): Promi
 /** The changes since a version, for the pack's "changes since" section: per sheet, each cell's texts and who. */
 async function changesSince(ctx: ApiContext, id: string, vid: string, state: Uint8Array) {
   const from = await versionOf(ctx, id, vid)
-  const { diff } = await runExport(ctx, { kind: 'diff', state, from: from.state, values: true, fromKey: `${id}:${vid}` })
+  const { diff } = await runExport(ctx, { kind: 'diff', state, from: from.state, values: true, fromKey: `${id}:${vid}`, currentKey: id })
   const who = await authors(ctx, id, from.v.at, Date.now())
   return {
     version: { id: from.v.id, name: from.v.name, at: from.v.at },

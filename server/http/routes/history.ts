@@ -147,7 +147,7 @@ export const historyRoutes: Route[] = [
         const from = await versionOf(ctx, id, q.from)
         const to = q.to === 'current' ? { v: null, state: await currentState(ctx, id) } : await versionOf(ctx, id, q.to)
         const started = performance.now()
-        const reply = await runExport(ctx, { kind: 'diff', state: to.state, from: from.state, values: q.values === '1', fromKey: `${id}:${q.from}`, toKey: q.to === 'current' ? undefined : `${id}:${q.to}` })
+        const reply = await runExport(ctx, { kind: 'diff', state: to.state, from: from.state, values: q.values === '1', fromKey: `${id}:${q.from}`, toKey: q.to === 'current' ? undefined : `${id}:${q.to}`, currentKey: q.to === 'current' ? id : undefined })
         const diff: WorkbookDiff & { sheets: (WorkbookDiff['sheets'][number] & { cells: { by?: string[] }[] })[] } = reply.diff
         const lo = Math.min(from.v.at, to.v?.at ?? Date.now()), hi = Math.max(from.v.at, to.v?.at ?? Date.now())
         const who = await authors(ctx, id, lo, hi)

@@ -56,24 +56,27 @@ export interface WorkbookDiff {
   counts: { cells: number; sheetsAdded: number; sheetsRemoved: number; sheetsRenamed: number }
 }
 
+export type ValueAt = (sheetId: string, row: number, col: number) => CellValue
+
 export interface DiffOptions {
   /** default true */
   values?: boolean
-  /** the computed values of a side, when the caller keeps them (a version diffed again): made when first asked, not destroyed here */
-  engines?: { before?: () => HyperFormula; after?: () => HyperFormula }
+  /** a side's computed values by visible position, when the caller keeps them (a version diffed again) */
+  valuesOf?: { before?: ValueAt; after?: ValueAt }
 }
 
 /** One version: its layout, and what is read of it at most once (the computed values, protections, charts). */
 class Side {
   readonly layout: WorkbookLayout
   private hf: HyperFormula | undefined
-  private readonly kept: (() => HyperFormula) | undefined
+  private readonly kept: ValueAt | undefined
   private prot: Map<string, string> | undefined
   private chartMap: Map<string, Map<string, ChartSpec>> | undefined
-  constructor(readonly doc: Y.Doc, kept?: () => HyperFormula) { this.layout = new WorkbookLayout(doc); this.kept = kept }
+  constructor(readonly doc: Y.Doc, kept?: ValueAt) { this.layout = new WorkbookLayout(doc); this.kept = kept }
 
   value(sheetId: string, row: number, col: number): CellValue {
-    this.hf ??= this.kept ? this.kept() : computeView(viewOf(this.doc))
+    if (this.kept) return this.kept(sheetId, row, col)
+    this.hf ??= computeView(viewOf(this.doc))
     const sheet = this.hf.getSheetId(sheetId)
     return sheet === undefined ? null : toCellValue(this.hf.getCellValue({ sheet, row, col }))
   }
@@ -101,7 +104,7 @@ class Side {
     return this.chartMap.get(sheetId) ?? new Map()
   }
 
-  destroy(): void { if (!this.kept) this.hf?.destroy() }
+  destroy(): void { this.hf?.destroy() }
 }
 
 const cmp = (a: string | number, b: string | number): number => (a < b ? -1 : a > b ? 1 : 0)
@@ -238,7 +241,7 @@ function diffSheet(sheetId: string, b: Side, a: Side, pending: Pending[]): Sheet
 
 /** What changed from `before` to `after` (two versions of one workbook). */
 export function diffDocs(before: Y.Doc, after: Y.Doc, opts: DiffOptions = {}): WorkbookDiff {
-  const b = new Side(before, opts.engines?.before), a = new Side(after, opts.engines?.after)
+  const b = new Side(before, opts.valuesOf?.before), a = new Side(after, opts.valuesOf?.after)
   try {
     const pending: Pending[] = []
     const ids = [...a.layout.order, ...b.layout.order.filter(id => !a.layout.sheet(id))]
