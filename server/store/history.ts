@@ -91,6 +91,10 @@ export interface AuditFilter {
   since?: number
   /** entries after this number (paging, oldest first) */
   afterN?: number
+  /** entries before this number (paging, newest first) */
+  beforeN?: number
+  /** default oldest first */
+  order?: 'asc' | 'desc'
   /** default 1000, at most 10,000 */
   limit?: number
 }
@@ -106,7 +110,7 @@ export interface HistoryStore {
   thinVersions(workbookId: string, ids: readonly string[]): Promise<number>
   /** Appends entries in order, chaining each to the one before; returns them as stored. */
   appendAudit(workbookId: string, entries: readonly AuditInput[]): Promise<AuditEntry[]>
-  /** Oldest first. */
+  /** Oldest first (`order: 'desc'`: newest first). */
   listAudit(workbookId: string, filter?: AuditFilter): Promise<AuditEntry[]>
 }
 

@@ -104,7 +104,7 @@ export class PostgresHistory implements HistoryStore {
 
   async listAudit(workbookId: string, filter: AuditFilter = {}): Promise<AuditEntry[]> {
     const { where, values } = auditWhere(filter, i => `$${i}`)
-    const { rows } = await this.q<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ${where} ORDER BY n LIMIT $${values.length + 2}`,
+    const { rows } = await this.q<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ${where} ORDER BY n ${filter.order === 'desc' ? 'DESC' : ''} LIMIT $${values.length + 2}`,
       [workbookId, ...values, clampLimit(filter.limit)])
     return rows.map(auditFromRow)
   }

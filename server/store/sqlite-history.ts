@@ -78,6 +78,7 @@ export function auditWhere(filter: AuditFilter, placeholder: (i: number) => stri
   if (filter.by !== undefined) add('by_name = ?', filter.by)
   if (filter.since !== undefined) add('at >= ?', filter.since)
   if (filter.afterN !== undefined) add('n > ?', filter.afterN)
+  if (filter.beforeN !== undefined) add('n < ?', filter.beforeN)
   return { where: conds.join(' AND '), values }
 }
 
@@ -164,7 +165,7 @@ export class SqliteHistory implements HistoryStore {
   async listAudit(workbookId: string, filter: AuditFilter = {}): Promise<AuditEntry[]> {
     this.check()
     const { where, values } = auditWhere(filter, () => '?')
-    const rows = this.db.prepare<unknown[], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ${where} ORDER BY n LIMIT ?`)
+    const rows = this.db.prepare<unknown[], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit WHERE ${where} ORDER BY n ${filter.order === 'desc' ? 'DESC' : ''} LIMIT ?`)
       .all(workbookId, ...values, clampLimit(filter.limit))
     return rows.map(auditFromRow)
   }

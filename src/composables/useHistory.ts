@@ -7,22 +7,30 @@
  * A restore is made here, not by the server: the version's state is fetched, planned against the doc
  * with my own access (core/history/restore: what I may not edit is skipped and reported) and applied
  * with my origin, so it goes out like any edit of mine and Ctrl+Z takes it back in one step.
+ *
+ * The activity (the whole audit trail, filtered) is ./useActivity.ts. Whether view-only links may read
+ * the history is the doc's `meta.historyViewers` (owners set it here, the server enforces it): a viewer
+ * it is off for is told so in the panel, and the panel reads again when the owner turns it back on.
  */
 import { computed, onScopeDispose, ref, shallowRef, watch } from 'vue'
 import { useI18n } from 'vue-i18n'
 import * as Y from 'yjs'
 import type { Principal } from '../core/access/access'
+import { metaOf } from '../core/workbook/schema'
 import { applyRestore, planRestore, planSize, type RestorePlan, type RestoreScope } from '../core/history/restore'
 import { holdLink } from '../sync/links'
 import { ApiError } from '../api'
 import { historyApi, type AuditEntry, type CellChange, type VersionDiff, type VersionInfo } from '../components/history/historyApi'
 import type { OpenWorkbook } from './useWorkbook'
+import { useActivity } from './useActivity'
 
 /** How a changed cell is marked in the grid, and what it held in the version. */
 export interface ChangeMark { kind: CellChange['kind']; was: string }
 
 /** One change the review steps through: a cell that is on its sheet now. */
 export interface ReviewStep { sheetId: string; rowId: string; colId: string; change: CellChange }
+
+export type HistoryView = 'versions' | 'changes' | 'cell' | 'activity'
 
 export interface CellTarget { sheetId: string; rowId: string; colId: string; address: string }
 
@@ -49,8 +57,40 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
   const api = historyApi(workbookId, token)
 
   const open = ref(false)
-  /** what the panel shows: the versions, the review's changes, or a cell's history */
-  const view = ref<'versions' | 'changes' | 'cell'>('versions')
+  /** what the panel shows: the versions, the review's changes, a cell's history, or the activity */
+  const view = ref<HistoryView>('versions')
+
+  // ---- who may read the history: view-only links unless the owner turned that off
+  const meta = metaOf(wb.doc)
+  const viewersMayRead = ref(meta.get('historyViewers') !== false)
+  /** the server said no to me, a viewer (the doc may not have told me yet) */
+  const refused = ref(false)
+  const isOwner = computed(() => who().role === 'owner')
+  /** the history is closed to me: I am a viewer and the owner turned it off */
+  const shut = computed(() => who().role === 'viewer' && (!viewersMayRead.value || refused.value))
+  const onMeta = (ev: Y.YMapEvent<unknown>) => {
+    if (!ev.keysChanged.has('historyViewers')) return
+    const now = meta.get('historyViewers') !== false
+    if (now === viewersMayRead.value) return
+    viewersMayRead.value = now
+    refused.value = false
+    // closed: the review's marks go with the rest of the history
+    if (!now && who().role === 'viewer') exitReview()
+    // opened again: what the panel shows is read again
+    if (now && open.value && who().role === 'viewer') reloadView()
+  }
+  meta.observe(onMeta)
+  onScopeDispose(() => meta.unobserve(onMeta))
+  /** Owners: whether view-only links may read the history (one change of mine, undoable like any). */
+  function setViewersMayRead(on: boolean): void {
+    if (!isOwner.value || on === viewersMayRead.value) return
+    wb.mutate((doc, origin) => doc.transact(() => metaOf(doc).set('historyViewers', on), origin))
+  }
+  /** an error of the API in words; a 403 to a viewer closes the panel's history */
+  const why = (e: unknown): string => {
+    if (e instanceof ApiError && e.status === 403 && who().role === 'viewer') refused.value = true
+    return reason(e, t)
+  }
 
   // ---- versions
   const versions = ref<VersionInfo[]>([])
@@ -64,17 +104,31 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
     error.value = ''
     try {
       const list = await api.versions()
-      if (seq === loadSeq) versions.value = list
+      if (seq === loadSeq) { versions.value = list; refused.value = false }
     } catch (e) {
-      if (seq === loadSeq) error.value = reason(e, t)
+      if (seq === loadSeq) error.value = why(e)
     } finally {
       if (seq === loadSeq) loading.value = false
     }
   }
-  function show(which: 'versions' | 'changes' | 'cell' = 'versions'): void {
+  function show(which: HistoryView = 'versions'): void {
     open.value = true
     view.value = which
+    // closed to me: nothing is asked of the server (the panel says why)
+    if (shut.value) return
     if (which === 'versions') void load()
+    if (which === 'activity') {
+      void activity.load()
+      // the versions name the restores of the trail
+      if (!versions.value.length && !loading.value) void load()
+    }
+  }
+  /** What the panel shows, read again (after the owner opened the history again, or to try again). */
+  function reloadView(): void {
+    refused.value = false
+    if (view.value === 'changes') { if (review.value) void refresh(); else view.value = 'versions' }
+    if (view.value === 'cell' && cell.value) void openCell(cell.value)
+    else if (view.value !== 'changes') show(view.value)
   }
   function close(): void { open.value = false }
 
@@ -86,7 +140,7 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
       await load()
       return v
     } catch (e) {
-      hooks.notice(t('history.failed', { error: reason(e, t) }))
+      hooks.notice(t('history.failed', { error: why(e) }))
       return null
     } finally { busy.value = '' }
   }
@@ -133,7 +187,7 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
       at.value = -1
       build(diff)
     } catch (e) {
-      reviewError.value = reason(e, t)
+      reviewError.value = why(e)
     } finally { reviewLoading.value = false }
   }
   /** the review read again (after edits since it was opened) */
@@ -199,7 +253,7 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
       if (review.value) void refresh()
       return n > 0
     } catch (e) {
-      hooks.notice(t('history.failed', { error: reason(e, t) }))
+      hooks.notice(t('history.failed', { error: why(e) }))
       return false
     } finally {
       version?.destroy()
@@ -219,7 +273,7 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
       hooks.notice(t('history.copied', { title: made.title }))
     } catch (e) {
       tab?.close()
-      hooks.notice(t('history.failed', { error: reason(e, t) }))
+      hooks.notice(t('history.failed', { error: why(e) }))
     } finally { busy.value = '' }
   }
 
@@ -241,7 +295,7 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
       const list = await api.cellAudit(target.sheetId, target.rowId, target.colId)
       if (seq === cellSeq) entries.value = list
     } catch (e) {
-      if (seq === cellSeq) cellError.value = reason(e, t)
+      if (seq === cellSeq) cellError.value = why(e)
     } finally {
       if (seq === cellSeq) cellLoading.value = false
     }
@@ -252,11 +306,19 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
   async function verify(): Promise<void> {
     busy.value = 'verify'
     check.value = null
-    try { check.value = await api.verify() } catch (e) { hooks.notice(t('history.failed', { error: reason(e, t) })) } finally { busy.value = '' }
+    try { check.value = await api.verify() } catch (e) { hooks.notice(t('history.failed', { error: why(e) })) } finally { busy.value = '' }
   }
+  // ---- the activity: the whole trail, filtered
+  const activity = useActivity(api, why)
+  /** Selects an entry's cell (on its sheet); says so when its row, column or sheet is gone. */
+  async function goToEntry(e: AuditEntry): Promise<void> {
+    if (!e.sheet || !e.rowId || !e.colId) return
+    if (!await hooks.select(e.sheet, e.rowId, e.colId, false)) hooks.notice(t('history.activity.gone', { cell: e.cell ?? '' }))
+  }
+  /** the trail as a file, with the activity's filters */
   async function exportAudit(format: 'csv' | 'xlsx'): Promise<void> {
     busy.value = `export:${format}`
-    try { hooks.notice(t('history.exported', { name: await api.exportAudit(format) })) } catch (e) { hooks.notice(t('history.failed', { error: reason(e, t) })) } finally { busy.value = '' }
+    try { hooks.notice(t('history.exported', { name: await activity.exportFile(format) })) } catch (e) { hooks.notice(t('history.failed', { error: why(e) })) } finally { busy.value = '' }
   }
 
   // Escape leaves the review (not while a cell is being typed in, nor from a field or a dialog)
@@ -273,15 +335,26 @@ export function useHistory(wb: OpenWorkbook, workbookId: string, who: () => Prin
   window.addEventListener('keydown', onKey, true)
   onScopeDispose(() => window.removeEventListener('keydown', onKey, true))
   // a sheet that appeared or went: the review's cells are placed again
-  watch(wb.sheets, () => { if (review.value) build(review.value.diff) })
+  // (and the activity's sheet filter of a sheet gone is let go)
+  watch(wb.sheets, (list) => {
+    if (review.value) build(review.value.diff)
+    const f = activity.filter.value.sheet
+    if (f && !list.some(s => s.id === f)) {
+      activity.filter.value = { ...activity.filter.value, sheet: '' }
+      if (open.value && view.value === 'activity') void activity.load()
+    }
+  })
 
   return {
     open, view, show, close,
+    /** the workbook's sheets now (the activity's sheet filter) */
+    sheets: wb.sheets,
     versions, loading, error, busy, load, save, label,
     review, reviewLoading, reviewError, steps, at, compare, refresh, exitReview, changeAt, goToStep, step,
     restore, copy,
     cell, entries, cellLoading, cellError, openCell,
-    check, verify, exportAudit,
+    check, verify, exportAudit, activity, goToEntry,
+    viewersMayRead, setViewersMayRead, isOwner, shut, reloadView,
     /** how the page tells whether a cell is being typed in (Escape then closes the editor, not the review) */
     setEditing(fn: () => boolean) { editing = fn },
   }

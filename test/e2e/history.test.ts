@@ -206,7 +206,9 @@ describe('version history', () => {
     await expect.poll(() => copy.getByTestId('workbook-title').inputValue()).toBe('预算 历史（初稿 v1）')
     await copy.close()
 
-    // ── the audit trail ──────────────────────────────────────────────────────────────────────────
+    // ── the audit trail (the activity tab's tools) ───────────────────────────────────────────────
+    await A.page.getByTestId('history-tab-activity').click()
+    await A.page.getByTestId('activity-entries').waitFor()
     await A.page.getByTestId('audit-verify').click()
     await expect.poll(() => A.page.getByTestId('audit-check').innerText()).toMatch(/审计链完整：共 \d+ 条记录/)
     const download = A.page.waitForEvent('download')

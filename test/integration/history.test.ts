@@ -168,6 +168,15 @@ for (const kind of kinds) {
       expect(refused[0]).toMatchObject({ by: '小王', cell: 'A1', detail: 'protected' })
       expect(all.some(e => e.by === '访客' && e.action !== 'link-create')).toBe(false)
 
+      // newest first, a page below an entry number
+      const newest = (await s.api('GET', `/api/workbooks/${id}/audit?order=desc&limit=2`)).json as { n: number }[]
+      expect(newest.map(e => e.n)).toEqual([all[all.length - 1]!.n, all[all.length - 2]!.n])
+      const older = (await s.api('GET', `/api/workbooks/${id}/audit?order=desc&before=${newest[1]!.n}&limit=1`)).json as { n: number }[]
+      expect(older.map(e => e.n)).toEqual([all[all.length - 3]!.n])
+      expect((await s.api('GET', `/api/workbooks/${id}/audit?order=sideways`)).status).toBe(400)
+      const csv = await s.api('GET', `/api/workbooks/${id}/audit?format=csv`)
+      expect(csv.text.trim().split('\r\n')).toHaveLength(all.length + 1)
+
       expect((await s.api('GET', `/api/workbooks/${id}/audit/verify`)).json).toMatchObject({ ok: true })
       const b3 = all.find(e => e.cell === 'B3')!
       await kind.tamper(s, id, b3.n)

@@ -20,6 +20,9 @@ const auditQuery = z.object({
   by: z.string().max(200).optional(),
   since: z.coerce.number({ error: 'must be epoch milliseconds' }).int().nonnegative().optional(),
   after: z.coerce.number({ error: 'must be an entry number' }).int().nonnegative().optional(),
+  before: z.coerce.number({ error: 'must be an entry number' }).int().positive().optional(),
+  /** asc (default): oldest first; desc: newest first */
+  order: z.enum(['asc', 'desc'], { error: 'must be asc or desc' }).default('asc'),
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(10_000).optional(),
   format: z.enum(['json', 'csv', 'xlsx'], { error: 'must be json, csv or xlsx' }).default('json'),
 }).refine(q => !q.cell || q.sheet || q.cell.includes(':'), { error: 'an A1 cell needs its sheet' })
@@ -75,8 +78,20 @@ export const auditRoutes: Route[] = [
       GET: async (req, res, url, ctx, id) => {
         await historyReader(req, url, ctx, id)
         const q = readQuery(url, auditQuery)
+        const whole = async (filter: AuditFilter, cap: number): Promise<AuditEntry[]> => {
+          const out: AuditEntry[] = []
+          let f: AuditFilter = { ...filter, limit: 10_000 }
+          while (out.length < cap) {
+            const page = await ctx.store.history.listAudit(id, f)
+            out.push(...page.slice(0, cap - out.length))
+            if (page.length < 10_000) break
+            const last = page[page.length - 1]!.n
+            f = filter.order === 'desc' ? { ...f, beforeN: last } : { ...f, afterN: last }
+          }
+          return out
+        }
         const entries = await orGone(() => ctx.rooms.withDoc(id, doc => ({ layout: new WorkbookLayout(doc) }))).then(async ({ layout }) => {
-          const filter: AuditFilter = { sheet: q.sheet, by: q.by, since: q.since, afterN: q.after, limit: q.limit }
+          const filter: AuditFilter = { sheet: q.sheet, by: q.by, since: q.since, afterN: q.after, beforeN: q.before, order: q.order, limit: q.limit }
           if (q.cell) {
             if (q.cell.includes(':')) [filter.rowId, filter.colId] = q.cell.split(':') as [string, string]
             else {
@@ -87,7 +102,9 @@ export const auditRoutes: Route[] = [
               filter.colId = colId
             }
           }
-          const list = await ctx.store.history.listAudit(id, filter)
+          // a file holds the whole trail (as filtered), read a page at a time, up to a cap
+          const list = q.format === 'json' ? await ctx.store.history.listAudit(id, filter) : await whole(filter, q.format === 'csv' ? 200_000 : 50_000)
+          if (list.length === (q.format === 'csv' ? 200_000 : 50_000)) res.setHeader('X-Audit-Truncated', 'true')
           return list.map((e): Shown => ({ ...e, beforeText: text(e.before, layout, e.sheet), afterText: text(e.after, layout, e.sheet) }))
         })
         if (q.format === 'csv') send(res, 'text/csv; charset=utf-8', 'audit', csvOf(entries))

@@ -60,7 +60,30 @@ export interface AuditEntry {
   detail: string | null; hash: string
 }
 
+/** What the activity shows of the trail: one person's entries, one sheet's (none: all). */
+export interface AuditFilter { by?: string; sheet?: string }
+
+/** A page of the trail: the entries numbered above `after` that pass the filter, oldest first, at most `limit`. */
+/** a page of the trail: `order: 'desc'` newest first, `before` an entry number (older ones), or `after` one (newer ones) */
+export interface AuditPage extends AuditFilter { after?: number; before?: number; order?: 'asc' | 'desc'; limit: number }
+
+const auditQuery = (f: AuditFilter & Partial<AuditPage> & { format?: string }): string => {
+  const q = new URLSearchParams()
+  if (f.sheet) q.set('sheet', f.sheet)
+  if (f.by) q.set('by', f.by)
+  if (f.after) q.set('after', String(f.after))
+  if (f.before) q.set('before', String(f.before))
+  if (f.order) q.set('order', f.order)
+  if (f.limit) q.set('limit', String(f.limit))
+  if (f.format) q.set('format', f.format)
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
 export interface AuditCheck { ok: boolean; entries: number; brokenAt?: number }
+
+/** the most entries the server gives in one answer */
+export const MAX_AUDIT_PAGE = 10_000
 
 const base = (id: string) => `/api/workbooks/${encodeURIComponent(id)}`
 
@@ -104,10 +127,12 @@ export function historyApi(id: string, token?: string) {
     /** a cell's entries by its ids (stable while rows and columns move), oldest first */
     cellAudit: (sheetId: string, rowId: string, colId: string) =>
       json<AuditEntry[]>(call('GET', `${base(id)}/audit?sheet=${encodeURIComponent(sheetId)}&cell=${encodeURIComponent(`${rowId}:${colId}`)}`, tk())),
+    /** a page of the trail (see AuditPage) */
+    audit: (page: AuditPage) => json<AuditEntry[]>(call('GET', `${base(id)}/audit${auditQuery(page)}`, tk())),
     verify: () => json<AuditCheck>(call('GET', `${base(id)}/audit/verify`, tk())),
-    /** the whole trail as a file, saved by the browser */
-    exportAudit: async (format: 'csv' | 'xlsx'): Promise<string> => {
-      const res = await call('GET', `${base(id)}/audit?format=${format}`, tk())
+    /** the trail (as filtered, all of it the server gives at once) as a file, saved by the browser */
+    exportAudit: async (format: 'csv' | 'xlsx', filter: AuditFilter = {}): Promise<string> => {
+      const res = await call('GET', `${base(id)}/audit${auditQuery({ ...filter, limit: MAX_AUDIT_PAGE, format })}`, tk())
       const name = fileNameOf(res, `audit.${format}`)
       const url = URL.createObjectURL(await res.blob())
       const a = document.createElement('a')
