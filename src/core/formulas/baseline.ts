@@ -9,7 +9,7 @@
  * no version has gives #REF!, a cell the version did not have gives an empty value (0), as a blank does.
  */
 import { CellError, ErrorType, FunctionArgumentType, FunctionPlugin, HyperFormula, type ImplementedFunctions } from 'hyperformula'
-import type { CellValue } from './engine'
+import type { CellValue } from './value'
 
 export interface BaselineIds { sheetId: string; rowId: string; colId: string }
 

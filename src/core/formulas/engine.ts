@@ -25,7 +25,8 @@ export const HF_CONFIG: Partial<ConfigParams> = {
   dateFormats: ['YYYY-MM-DD'],
 }
 
-export type CellValue = number | string | boolean | null | { error: string; message?: string }
+export type { CellValue } from './value'
+import type { CellValue } from './value'
 
 export interface EngineChange {
   /** sheets whose rows/columns/sheet list changed (re-render everything of them) */
