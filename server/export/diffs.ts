@@ -8,6 +8,7 @@
  *    the whole workbook again for every "compare with now".
  */
 import * as Y from 'yjs'
+import { getHeapStatistics } from 'node:v8'
 import { computeView, viewOf } from '../../src/core/workbook/view'
 import { FormulaEngine, toCellValue, type CellValue } from '../../src/core/formulas/engine'
 import { diffDocs, type WorkbookDiff } from '../../src/core/history/diff'
@@ -76,4 +77,17 @@ export function runDiff(job: Extract<ExportJob, { kind: 'diff' }>): { diff: Work
   if (!job.fromKey) from.drop()
   if (!job.toKey && !job.currentKey) to.drop()
   return { diff, title: to.doc }
+}
+
+/**
+ * Lets the kept docs go when the worker's heap is past half its limit (a large export is about to need
+ * it): what is kept only saves time, and a worker out of memory fails the job in hand.
+ */
+export function trimKept(): void {
+  const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics()
+  if (used < limit / 2) return
+  for (const side of versions.values()) side.drop()
+  versions.clear()
+  current?.drop()
+  current = null
 }

@@ -9,13 +9,14 @@ import { exportCsv, SheetNotFound } from './csv'
 import { reviewData } from './review'
 import { computeView, firstScreenOf, viewOf } from '../../src/core/workbook/view'
 import type { ExportJob, ExportReply } from './messages'
-import { runDiff } from './diffs'
+import { runDiff, trimKept } from './diffs'
 import { sourceOf } from '../../src/core/history/baselines'
 
 export async function runExport(job: ExportJob): Promise<ExportReply> {
   const doc = new Y.Doc()
   try {
     // a diff reads its states into docs it may keep (./diffs.ts)
+    trimKept()
     if (job.kind === 'diff') {
       const { diff, title } = runDiff(job)
       return { id: job.id, ok: true, kind: 'diff', title: getTitle(title) || 'workbook', diff }
