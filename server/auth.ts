@@ -97,3 +97,18 @@ export function requireCreateSecret(req: IncomingMessage, url: URL, ctx: AuthCon
   if (!given) throw new HttpError(401, 'this server needs its create secret (Authorization: Bearer <secret>)', { 'WWW-Authenticate': 'Bearer' })
   throw new HttpError(403, 'wrong create secret')
 }
+
+/**
+ * The create secret as `X-Create-Secret`, for what makes something of the server's on top of a link (a
+ * template in the gallery, a workbook copied from a version): wrong guesses count against the address
+ * like wrong tokens, so a link holder cannot try secrets without end.
+ */
+export function requireSecretHeader(req: IncomingMessage, ctx: AuthContext, secret: string | undefined, what: string): void {
+  if (!secret) return
+  const addr = remoteAddress(req)
+  const given = req.headers['x-create-secret']
+  if (typeof given === 'string' && sameSecret(given, secret)) return
+  if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
+  ctx.failures.fail(addr)
+  throw new HttpError(403, `${what} needs the server's create secret (X-Create-Secret)`)
+}

@@ -328,6 +328,9 @@ for (const kind of kinds) {
       expect((await s.api('POST', `/api/workbooks/${id}/versions`, { name: '' })).status).toBe(400)
       expect((await s.api('POST', `/api/workbooks/${id}/versions`, { name: 'x' }, auth(viewerToken))).status).toBe(403)
       expect((await s.api('GET', `/api/workbooks/${id}/versions`, undefined, auth(viewerToken))).status).toBe(200)
+      // a name is one version's: BASELINE() and the review pack find versions by it
+      expect((await s.api('POST', `/api/workbooks/${id}/versions`, { name: '已审批' })).status).toBe(201)
+      expect((await s.api('POST', `/api/workbooks/${id}/versions`, { name: '已审批' })).status).toBe(409)
 
       const sid = sheetOf(owner)
       type(owner.doc, sid, 'A1', '7')

@@ -72,9 +72,15 @@ export class HistoryHook implements RoomHook {
       for (const [sheet, set] of this.cells) summary[sheet] = set.size
       const by = named ? named.by : [...this.editors]
       if (!named) { this.editors = new Set(); this.cells = new Map() }
+      // a name is one version's (BASELINE finds versions by it): a sheet signed off again is numbered
+      let name = named?.name ?? null
+      if (name !== null) {
+        const taken = new Set((await ctx.store.history.listVersions(ctx.id)).map(v => v.name))
+        for (let i = 2; taken.has(name); i++) name = `${named!.name} (${i})`
+      }
       const state = ctx.encodedState()
       const v: VersionRecord = {
-        id: newVersionId(), workbookId: ctx.id, name: named?.name ?? null, at: Date.now(), by, auto: !named,
+        id: newVersionId(), workbookId: ctx.id, name, at: Date.now(), by, auto: !named,
         lock: named?.lock ?? null, summary, size: state.byteLength,
       }
       await ctx.store.history.saveVersion(v, state)

@@ -13,14 +13,17 @@ import { attachment, orGone, type Route } from '../context'
 import { HttpError, readQuery, sendJson } from '../util'
 import { historyReader } from './history'
 
+/** entries are numbered in a 32-bit column (PostgreSQL's integer) */
+const MAX_ENTRY = 2_147_483_647
+
 const auditQuery = z.object({
   sheet: z.string().regex(/^[\w-]{1,64}$/, { error: 'must be a sheet id' }).optional(),
   /** an A1 address on `sheet`, or rowId:colId */
   cell: z.string().regex(/^([A-Za-z]{1,3}[1-9][0-9]{0,6}|[\w-]{1,64}:[\w-]{1,64})$/, { error: 'must be an address such as B3' }).optional(),
-  by: z.string().max(200).optional(),
+  by: z.string().max(200).refine(v => !/[\u0000-\u001f]/.test(v), { error: 'must be a name' }).optional(),
   since: z.coerce.number({ error: 'must be epoch milliseconds' }).int().nonnegative().optional(),
-  after: z.coerce.number({ error: 'must be an entry number' }).int().nonnegative().optional(),
-  before: z.coerce.number({ error: 'must be an entry number' }).int().positive().optional(),
+  after: z.coerce.number({ error: 'must be an entry number' }).int().nonnegative().max(MAX_ENTRY, { error: 'must be an entry number' }).optional(),
+  before: z.coerce.number({ error: 'must be an entry number' }).int().positive().max(MAX_ENTRY, { error: 'must be an entry number' }).optional(),
   /** asc (default): oldest first; desc: newest first */
   order: z.enum(['asc', 'desc'], { error: 'must be asc or desc' }).default('asc'),
   limit: z.coerce.number({ error: 'must be a number' }).int().min(1).max(10_000).optional(),

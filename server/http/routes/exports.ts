@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { MAX_CHARTS } from '../../../src/core/charts/charts'
 import { authorize } from '../../auth'
+import type { LinkRecord } from '../../store/types'
 import { ALL, attachment, currentState, runExport, type ApiContext, type Route } from '../context'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
 import { sheetFilterSchema, type SheetFilter } from '../../../src/core/workbook/filter'
@@ -103,9 +104,10 @@ function chartImages(images: NonNullable<z.output<typeof exportBody>['images']>)
   return out
 }
 
-async function sendXlsx(res: ServerResponse, ctx: ApiContext, id: string, author: string, images?: Map<string, Buffer>, filters?: Record<string, SheetFilter>): Promise<void> {
+async function sendXlsx(res: ServerResponse, ctx: ApiContext, id: string, me: LinkRecord, images?: Map<string, Buffer>, filters?: Record<string, SheetFilter>): Promise<void> {
   const state = await currentState(ctx, id)
-  const { body, report, title } = await runExport(ctx, { kind: 'xlsx', state, author, images: images?.size ? [...images] : undefined, filters, baselines: await baselinesFor(ctx, id, state) })
+  const { body, report, title } = await runExport(ctx, { kind: 'xlsx', state, author: me.name, images: images?.size ? [...images] : undefined, filters, baselines: await baselinesFor(ctx, id, state, me) })
+  await auditEvent(ctx, id, me, 'export', 'xlsx')
   res.writeHead(200, {
     'Content-Type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
     'Content-Length': body.length,
@@ -124,27 +126,28 @@ export const exportRoutes: Route[] = [
     methods: {
       GET: async (req, res, url, ctx, id, format) => {
         const me = await authorize(req, url, ctx, id, ALL)
-        await auditEvent(ctx, id, me, 'export', format)
         if (format === 'xlsx') {
-          await sendXlsx(res, ctx, id, me.name)
+          await sendXlsx(res, ctx, id, me)
           return
         }
         const state = await currentState(ctx, id)
         if (format === 'json') {
           // the review pack: values as shown, for the print view
           const { since } = readQuery(url, reviewQuery)
-          const { review } = await runExport(ctx, { kind: 'json', state, baselines: await baselinesFor(ctx, id, state) })
+          const { review } = await runExport(ctx, { kind: 'json', state, baselines: await baselinesFor(ctx, id, state, me) })
           // who entered what comes from the history: not for view-only links the owner keeps it from
           const history = await mayReadHistory(ctx, id, me)
           if (since && !history) throw new HttpError(403, 'the owner has turned the history off for view-only links')
           if (history) await enteredBy(ctx, id, review)
           else for (const sheet of review.sheets) { delete sheet.rowIds; delete sheet.colIds }
           const changes = since ? await changesSince(ctx, id, since, state) : undefined
+          await auditEvent(ctx, id, me, 'export', 'json')
           sendJson(res, 200, { ...review, exportedAt: Date.now(), by: me.name, ...(changes ? { changes } : {}) })
           return
         }
         const { sheet } = readQuery(url, csvQuery)
-        const { body, title, sheetName } = await runExport(ctx, { kind: 'csv', state, sheet, baselines: await baselinesFor(ctx, id, state) })
+        const { body, title, sheetName } = await runExport(ctx, { kind: 'csv', state, sheet, baselines: await baselinesFor(ctx, id, state, me) })
+        await auditEvent(ctx, id, me, 'export', 'csv')
         res.writeHead(200, {
           'Content-Type': 'text/csv; charset=utf-8',
           'Content-Length': body.length,
@@ -160,8 +163,7 @@ export const exportRoutes: Route[] = [
         if (format !== 'xlsx') throw new HttpError(405, 'only the .xlsx export takes chart pictures and filters')
         const me = await authorize(req, url, ctx, id, ALL)
         const { images, filters } = await readBody(req, MAX_IMAGES_BODY, exportBody)
-        await auditEvent(ctx, id, me, 'export', 'xlsx')
-        await sendXlsx(res, ctx, id, me.name, chartImages(images ?? []), sheetFilters(filters))
+        await sendXlsx(res, ctx, id, me, chartImages(images ?? []), sheetFilters(filters))
       },
     },
   },

@@ -17,7 +17,7 @@ import { ActingOrigin, MAX_TITLE_LENGTH } from '../../collab/rooms'
 import { newVersionId } from '../../collab/hooks/history'
 import type { LinkRecord } from '../../store/types'
 import type { VersionRecord } from '../../store/history'
-import { authorize, sameSecret } from '../../auth'
+import { authorize, requireSecretHeader } from '../../auth'
 import { ALL, WRITERS, currentState, orGone, runExport, sendCreated, storeNew, type ApiContext, type Route } from '../context'
 import { body } from '../fields'
 import { HttpError, readBody, readQuery, sendJson } from '../util'
@@ -38,6 +38,8 @@ const diffQuery = z.object({
   values: z.enum(['0', '1'], { error: 'must be 0 or 1' }).default('1'),
 })
 
+export const MAX_NAMED_VERSIONS = 1000
+
 export const versionJson = (v: VersionRecord) => ({ id: v.id, name: v.name, at: v.at, by: v.by, auto: v.auto, lock: v.lock, summary: v.summary, size: v.size })
 
 const principal = (l: LinkRecord): Principal & { linkId: string } => ({ role: l.role, name: l.name, linkId: l.id })
@@ -56,7 +58,7 @@ export async function mayReadHistory(ctx: ApiContext, id: string, me: LinkRecord
 }
 
 /** Records an event of the API in the audit trail. */
-export async function auditEvent(ctx: ApiContext, id: string, me: LinkRecord, action: 'version' | 'restore' | 'link-create' | 'link-revoke' | 'export', detail: string | null, after: unknown = null, sheet: string | null = null): Promise<void> {
+export async function auditEvent(ctx: ApiContext, id: string, me: LinkRecord, action: 'version' | 'restore' | 'copy' | 'link-create' | 'link-revoke' | 'export', detail: string | null, after: unknown = null, sheet: string | null = null): Promise<void> {
   await ctx.store.history.appendAudit(id, [{
     at: Date.now(), linkId: me.id, by: me.name, role: me.role, action, sheet, cell: null, rowId: null, colId: null, before: null, after, detail,
   }])
@@ -93,7 +95,9 @@ export async function authors(ctx: ApiContext, id: string, since: number, until:
  * the state is searched for the function and each name as written in a formula (a cheap test that may
  * take a version too many, never one too few); the newest version of a name wins.
  */
-export async function baselinesFor(ctx: ApiContext, id: string, state: Uint8Array): Promise<[string, Uint8Array][] | undefined> {
+export async function baselinesFor(ctx: ApiContext, id: string, state: Uint8Array, me: LinkRecord): Promise<[string, Uint8Array][] | undefined> {
+  // a version's values are history: not for a view-only link the owner keeps from it (BASELINE gives #REF!)
+  if (!await mayReadHistory(ctx, id, me)) return []
   const bytes = Buffer.from(state.buffer, state.byteOffset, state.byteLength)
   if (bytes.indexOf('BASELINE') < 0 && bytes.indexOf('baseline') < 0) return undefined
   const out: [string, Uint8Array][] = []
@@ -119,6 +123,10 @@ export const historyRoutes: Route[] = [
       POST: async (req, res, url, ctx, id) => {
         const me = await authorize(req, url, ctx, id, WRITERS)
         const { name } = await readBody(req, ctx.maxBodyBytes, newVersion)
+        // a name is one version's: BASELINE() and the review pack find versions by it
+        const named = (await ctx.store.history.listVersions(id)).filter(v => !v.auto)
+        if (named.some(v => v.name === name)) throw new HttpError(409, 'a version of that name exists; choose another name')
+        if (named.length >= MAX_NAMED_VERSIONS) throw new HttpError(409, `a workbook keeps at most ${MAX_NAMED_VERSIONS} named versions`)
         const state = await currentState(ctx, id)
         const v: VersionRecord = { id: newVersionId(), workbookId: id, name, at: Date.now(), by: [me.name], auto: false, lock: null, summary: {}, size: state.byteLength }
         await ctx.store.history.saveVersion(v, state)
@@ -133,7 +141,8 @@ export const historyRoutes: Route[] = [
       GET: async (req, res, url, ctx, id, vid) => {
         await historyReader(req, url, ctx, id)
         const { state } = await versionOf(ctx, id, vid)
-        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(state.byteLength), 'Cache-Control': 'private, max-age=31536000, immutable' })
+        // never kept by the browser: a link revoked, or history turned off, must stop it being read
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(state.byteLength), 'Cache-Control': 'no-store' })
         res.end(Buffer.from(state.buffer, state.byteOffset, state.byteLength))
       },
     },
@@ -209,10 +218,7 @@ export const historyRoutes: Route[] = [
       POST: async (req, res, url, ctx, id, vid) => {
         const me = await authorize(req, url, ctx, id, WRITERS)
         // a new workbook: with a create secret set, making one takes it (as X-Create-Secret, the link is the bearer)
-        if (ctx.createSecret) {
-          const given = req.headers['x-create-secret']
-          if (typeof given !== 'string' || !sameSecret(given, ctx.createSecret)) throw new HttpError(403, 'copying into a new workbook needs the server\'s create secret (X-Create-Secret)')
-        }
+        requireSecretHeader(req, ctx, ctx.createSecret, 'copying into a new workbook')
         const { v, state } = await versionOf(ctx, id, vid)
         const record = await ctx.store.getWorkbook(id)
         if (!record) throw new HttpError(404, 'workbook not found')
@@ -220,7 +226,9 @@ export const historyRoutes: Route[] = [
         try {
           const label = v.name ?? new Date(v.at).toISOString().slice(0, 16).replace('T', ' ')
           setTitle(doc, `${getTitle(doc)}（${label}）`.slice(0, MAX_TITLE_LENGTH))
-          sendCreated(res, await storeNew(ctx, doc, record.template, me.name))
+          const created = await storeNew(ctx, doc, record.template, me.name)
+          await auditEvent(ctx, id, me, 'copy', vid, { workbook: created.id })
+          sendCreated(res, created)
         } finally {
           doc.destroy()
         }

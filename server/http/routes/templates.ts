@@ -8,7 +8,7 @@ import { getTitle } from '../../../src/core/workbook/schema'
 import { TemplateError } from '../../../src/core/templates/template'
 import { templateFromWorkbook } from '../../../src/core/templates/fromWorkbook'
 import { newId } from '../../../src/core/workbook/ids'
-import { requireCreateSecret, sameSecret, authorize } from '../../auth'
+import { requireCreateSecret, requireSecretHeader, authorize } from '../../auth'
 import { WRITERS, attachment, snapshot, type ApiContext, type Route } from '../context'
 import { body, locale, title } from '../fields'
 import { HttpError, readBody, readQuery, sendJson, sendNoContent } from '../util'
@@ -85,10 +85,7 @@ export const templateRoutes: Route[] = [
       POST: async (req, res, url, ctx, id) => {
         // the gallery is the server's: adding to it takes what uploading a template takes, and a writer's link
         await authorize(req, url, ctx, id, WRITERS)
-        if (ctx.createSecret) {
-          const given = req.headers['x-create-secret']
-          if (typeof given !== 'string' || !sameSecret(given, ctx.createSecret)) throw new HttpError(403, 'adding to the template gallery needs the server\'s create secret (X-Create-Secret)')
-        }
+        requireSecretHeader(req, ctx, ctx.createSecret, 'adding to the template gallery')
         const options = await readBody(req, ctx.maxBodyBytes, saveAsTemplate, { optional: true })
         const doc = await snapshot(ctx, id)
         try {

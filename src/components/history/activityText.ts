@@ -77,6 +77,8 @@ export function activitySentence(e: AuditEntry, t: T, names: ActivityNames): str
     }
     case 'export':
       return k('export', { format: e.detail ?? '' })
+    case 'copy':
+      return k('copy', { name: (e.detail && names.version(e.detail)) || '' })
     default:
       return String(e.action)
   }

@@ -36,6 +36,25 @@ export function visibleOf(s: SheetMap | undefined, axis: Axis): string[] {
 const calcOf = (s: SheetMap | undefined, colId: string): string | undefined =>
   s ? (sheetParts(s).colMeta.get(colId) as ColumnMeta | undefined)?.formula : undefined
 
+/**
+ * Why this person may not take the row out (or bring it back): a cell of it they could not clear. A
+ * calculated column's own formula is the workbook's, not theirs. `doc` answers the person column.
+ */
+export function rowGoneRefusal(view: AccessView, doc: Y.Doc, who: Principal, sid: string, sheet: SheetMap | undefined, rowId: string): Refusal | null {
+  if (!sheet) return null
+  const { cells } = sheetParts(sheet)
+  let rows: string[] | undefined
+  for (const colId of visibleOf(sheet, 'cols')) {
+    const v = cells.get(cellKey(rowId, colId))
+    if (v === undefined) continue
+    const calc = calcOf(sheet, colId)
+    if (calc && sameInput(v, columnFormulaFor(calc, rowId, rows ??= visibleOf(sheet, 'rows')))) continue
+    const r = cellRefusal(view, doc, who, sid, rowId, colId)
+    if (r) return { ...r, sheet: sid, cell: cellKey(rowId, colId) }
+  }
+  return null
+}
+
 const REF = /\u27e6[^\u27e7]*\u27e7/g
 
 /**
@@ -136,17 +155,6 @@ export class ChangeContext implements CellContext {
 
   /** Deleting a row deletes its protected values (a calculated column's own formula is nobody's value). */
   rowGone(sid: string, sheet: SheetMap | undefined, rowId: string): Refusal | null {
-    if (!sheet) return null
-    const { cells } = sheetParts(sheet)
-    let rows: string[] | undefined
-    for (const colId of visibleOf(sheet, 'cols')) {
-      const v = cells.get(cellKey(rowId, colId))
-      if (v === undefined) continue
-      const calc = calcOf(sheet, colId)
-      if (calc && sameInput(v, columnFormulaFor(calc, rowId, rows ??= visibleOf(sheet, 'rows')))) continue
-      const r = cellRefusal(this.view, this.before, this.who, sid, rowId, colId)
-      if (r) return { ...r, sheet: sid, cell: cellKey(rowId, colId) }
-    }
-    return null
+    return rowGoneRefusal(this.view, this.before, this.who, sid, sheet, rowId)
   }
 }

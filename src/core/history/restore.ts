@@ -9,7 +9,7 @@
  * settings, charts, styles, protections and locks (access is never rolled back by a restore).
  */
 import * as Y from 'yjs'
-import { cellRefusal, readAccess, sheetRefusal, type Principal, type RefusalCode } from '../access/access'
+import { cellRefusal, columnRefusal, readAccess, rowGoneRefusal, sheetRefusal, type Principal, type RefusalCode } from '../access/access'
 import { cellKey, sheetIds, sheetName, sheetParts, sheetsOf, visibleIds, type CellInput } from '../workbook/schema'
 import { deleteCols, deleteRows, renameSheet, setCells, validateSheetName, type CellWrite } from '../workbook/mutations'
 
@@ -59,8 +59,19 @@ export function planRestore(current: Y.Doc, version: Y.Doc, who: Principal, scop
       if (undelete.rows.length || undelete.cols.length || remove.rows.length || remove.cols.length || rename) {
         if (structure) plan.skipped.push({ sheetId, code: structure.code })
         else {
-          out.undelete = undelete
-          out.remove = remove
+          // a row taken out or brought back takes the right to each of its cells; a column, to the column
+          const rowOk = (rowId: string) => {
+            const r = rowGoneRefusal(access, current, who, sheetId, cur, rowId)
+            if (r) plan.skipped.push({ sheetId, rowId, code: r.code })
+            return !r
+          }
+          const colOk = (colId: string) => {
+            const r = columnRefusal(access, who, sheetId, colId)
+            if (r) plan.skipped.push({ sheetId, colId, code: r.code })
+            return !r
+          }
+          out.undelete = { rows: undelete.rows.filter(rowOk), cols: undelete.cols.filter(colOk) }
+          out.remove = { rows: remove.rows.filter(rowOk), cols: remove.cols.filter(colOk) }
           if (rename) {
             try { validateSheetName(current, rename, sheetId); out.rename = rename } catch { plan.skipped.push({ sheetId, code: 'name-taken' }) }
           }
