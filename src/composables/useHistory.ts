@@ -47,7 +47,10 @@ export interface HistoryHooks {
 
 /** An error of the API in words: a history turned off for view-only links is said in the person's language. */
 function reason(e: unknown, t: (k: string) => string): string {
-  return e instanceof ApiError && e.status === 403 ? t('history.forbidden') : (e as Error).message
+  if (e instanceof ApiError && e.status === 403) return t('history.forbidden')
+  // 409 on saving: the name is another version's (or the workbook holds as many named versions as it may)
+  if (e instanceof ApiError && e.status === 409) return t(/name exists/.test(e.message) ? 'history.nameTaken' : 'history.tooMany')
+  return (e as Error).message
 }
 
 const key = (sheetId: string, rowId: string, colId: string) => `${sheetId}\u0000${rowId}\u0000${colId}`
