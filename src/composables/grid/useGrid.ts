@@ -25,6 +25,7 @@ import { contextMenu } from './contextMenu'
 import { cancelCut, clipboardSettings } from './clipboard'
 import { followDoc } from './docToGrid'
 import { phoneLayout, touchEditing } from './phone'
+import { realDoubleClicks } from './doubleClick'
 
 export type { GridActions, GridLabels, Selected } from './context'
 
@@ -35,6 +36,9 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   // on a touch screen the editor a double-tap opens keeps its caret at the end
   const offPhone = phoneLayout(rows, () => container.value, () => ctx.hot?.updateSettings(rows.layoutSettings()))
   const offTouch = touchEditing(() => container.value, () => ctx.hot)
+  // two single clicks on a cell (typing or a click outside between them) are no double-click: they
+  // opened the editor on the cell's text, and what was typed next was added to it
+  const doubleClicks = realDoubleClicks(() => ctx.hot)
   const ctx: GridContext = { wb, sheetId, labels, onError, actions, rows, hot: null, scheduleRender, refreshSelected }
   const render = createRender(ctx)
   const edits = createEdits(ctx)
@@ -185,6 +189,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       // while dragging a range, colleagues see it grow
       afterSelection: () => refreshSelected(),
       beforeKeyDown,
+      beforeBeginEditing: doubleClicks.beforeBeginEditing,
       ...clipboardSettings(ctx, edits),
     }
     // the grid drawn from the workbook view while the doc was read becomes this one: no second grid
@@ -231,6 +236,7 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
   function destroy(): void {
     offPhone()
     offTouch()
+    doubleClicks.off()
     unsubscribe?.()
     unsubscribe = null
     ctx.hot?.destroy()
