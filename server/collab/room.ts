@@ -97,7 +97,7 @@ export class Room {
       dropped: () => deps.droppedElsewhere(this),
       claims: payload => this.guard.applyRemoteClaims(payload),
     })
-    this.history = new HistoryHook(ctx)
+    this.history = new HistoryHook(ctx, job => deps.background(job))
     this.audit = new AuditHook(ctx, entries => this.history.recorded(entries))
     // the audit trail writes after the changes it records are stored; history after the trail
     this.hooks = [this.fanout, this.persistence, this.guard, this.resting, this.presence, this.audit, this.history, ...deps.extraHooks.map(make => make(ctx))]

@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
-import type { HistoryStore } from './history'
 import { SQLITE_HISTORY_SCHEMA, SqliteHistory } from './sqlite-history'
 
 const SCHEMA_VERSION = 5
@@ -34,7 +33,7 @@ export class SqliteStore implements Store {
   private checkpointer: Worker | null = null
   private readonly stmts
   /** versions and the audit trail */
-  readonly history: HistoryStore
+  readonly history: SqliteHistory
 
   /** `dataDir` is created if missing; the database file is `<dataDir>/workbooks.sqlite`. */
   constructor(dataDir: string, fileName = 'workbooks.sqlite') {
@@ -334,6 +333,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return
+    // the audit entries still gathering go in first
+    try { this.history.flushPending() } catch { /* each append was told */ }
     this.closed = true
     const w = this.checkpointer
     this.checkpointer = null

@@ -180,20 +180,29 @@ export class AuditHook implements RoomHook {
     this.write(entries)
   }
 
+  /** the trail's writes of this room, in order (apart from the room's store chain: they hold up no change) */
+  private writing: Promise<void> = Promise.resolve()
+
   private write(entries: AuditInput[]): void {
     if (!entries.length) return
     const { ctx } = this
-    void ctx.enqueue(async () => {
+    // counted at once: a version taken next (on the store chain) names these people and cells
+    this.recorded(entries)
+    this.writing = this.writing.then(async () => {
       if (ctx.deleted()) return
-      await ctx.store.history.appendAudit(ctx.id, entries)
-      ctx.emit('audited', ctx.id, { entries: entries.length })
-      this.recorded(entries)
+      try {
+        await ctx.store.history.appendAudit(ctx.id, entries)
+        ctx.emit('audited', ctx.id, { entries: entries.length })
+      } catch (e) {
+        if (!ctx.deleted()) ctx.log.error(`[collab] ${ctx.id}: ${entries.length} audit entries could not be written:`, e)
+      }
     })
   }
 
-  /** entries not yet written wait for nothing more: the room is leaving (its changes were flushed before) */
+  /** the room is leaving (its changes were flushed before): what is left is written, and waited for */
   async onUnload(): Promise<void> {
     const rest = this.groups.splice(0).flatMap(g => g.entries)
     if (rest.length) this.write(rest)
+    await this.writing
   }
 }

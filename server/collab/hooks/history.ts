@@ -21,7 +21,17 @@ export class HistoryHook implements RoomHook {
   private quietTimer: NodeJS.Timeout | null = null
   private saving: Promise<void> | null = null
 
-  constructor(private readonly ctx: RoomContext) {}
+  /** `background`: heavy work of many rooms one job at a time, with pauses between (the manager's) */
+  constructor(private readonly ctx: RoomContext, private readonly background: (job: () => Promise<void>) => Promise<void> = job => job()) {
+    // rooms edited at one pace from one start would all save at the same moment: each its own count
+    let h = 0
+    for (let i = 0; i < ctx.id.length; i++) h = (h * 31 + ctx.id.charCodeAt(i)) >>> 0
+    const every = ctx.opts.historyEveryUpdates
+    this.every = every + (every >= 4 ? h % Math.floor(every / 2) : 0)
+  }
+
+  /** stored changes per automatic version, this room's (the option, spread over rooms) */
+  private readonly every: number
 
   /** entries the audit hook wrote: who edited, which cells, and sign-off locks */
   recorded(entries: readonly AuditInput[]): void {
@@ -45,27 +55,29 @@ export class HistoryHook implements RoomHook {
     const people = batch.from.filter(f => f !== 'bus').length
     if (!people) return
     this.changes += people
-    if (this.changes >= this.ctx.opts.historyEveryUpdates) { this.checkpoint(); return }
+    if (this.changes >= this.every) { void this.checkpoint(); return }
     if (this.quietTimer) clearTimeout(this.quietTimer)
-    this.quietTimer = setTimeout(() => { this.quietTimer = null; this.checkpoint() }, this.ctx.opts.historyQuietMs)
+    this.quietTimer = setTimeout(() => { this.quietTimer = null; void this.checkpoint() }, this.ctx.opts.historyQuietMs)
     this.quietTimer.unref()
   }
 
   /** an automatic version of what is stored now, if anything changed since the last one */
-  private checkpoint(): Promise<void> {
+  private checkpoint(now = false): Promise<void> {
     if (this.quietTimer) { clearTimeout(this.quietTimer); this.quietTimer = null }
     if (this.changes === 0) return Promise.resolve()
-    return this.save(null)
+    return this.save(null, now)
   }
 
   /**
    * Saves a version of the doc as stored: on the room's store chain, after every change before it.
    * `named`: a named version (a sign-off lock); null: automatic.
    */
-  private save(named: { name: string; by: string[]; lock: VersionLock | null } | null): Promise<void> {
+  private save(named: { name: string; by: string[]; lock: VersionLock | null } | null, now = false): Promise<void> {
     const { ctx } = this
     if (!named) this.changes = 0
-    const run = ctx.enqueue(async () => {
+    // an automatic version waits its turn among the rooms' background work (not at unload: the room is leaving)
+    const queue = (task: () => Promise<void>) => (named || now ? ctx.enqueue(task) : this.background(() => ctx.enqueue(task)))
+    const run = queue(async () => {
       if (ctx.deleted()) return
       // taken here, on the chain: the audit entries of every change before this version are in
       const summary: Record<string, number> = {}
@@ -102,7 +114,7 @@ export class HistoryHook implements RoomHook {
   onIdle(): boolean { return this.saving === null }
 
   async onUnload(): Promise<void> {
-    await this.checkpoint()
+    await this.checkpoint(true)
   }
 
   onClose(): void {
