@@ -85,6 +85,16 @@ describe('restore plans', () => {
     expect(refused.skipped.every(s => s.code === 'locked')).toBe(true)
   })
 
+  it('restores one sheet only when asked for one', () => {
+    const doc = makeDoc([{ name: 'Plan', id: 's1', rows: 3, cols: 2 }, { name: 'Actual', id: 's2', rows: 3, cols: 2 }])
+    type(doc, 's1', 'A1', '1'); type(doc, 's2', 'A1', '2')
+    const version = new Y.Doc()
+    Y.applyUpdate(version, Y.encodeStateAsUpdate(doc))
+    type(doc, 's1', 'A1', '10'); type(doc, 's2', 'A1', '20')
+    applyRestore(doc, planRestore(doc, version, editor, { sheetId: 's1' }), null)
+    expect([textAt(doc, 's1', 'A1'), textAt(doc, 's2', 'A1')]).toEqual(['1', '20'])
+  })
+
   it('restores one cell only when asked for one', () => {
     const { doc, version } = setup()
     type(doc, 's1', 'A1', '10'); type(doc, 's1', 'B1', '20')
