@@ -13,7 +13,8 @@ import { verifyChain } from '../server/store/history'
 import type { Store } from '../server/store/types'
 
 const id = process.argv[2]
-if (!id || id.startsWith('-')) { console.error('usage: npm run audit:verify -- <workbook-id>'); process.exit(2) }
+// (a workbook id may start with '-': only a help flag is one)
+if (!id || id === '--help' || id === '-h') { console.error('usage: npm run audit:verify -- <workbook-id>'); process.exit(2) }
 const store: Store = process.env.DATABASE_URL ? await new PostgresStore(process.env.DATABASE_URL).open() : new SqliteStore(resolve(process.env.DATA_DIR || './data'))
 let code = 0
 try {

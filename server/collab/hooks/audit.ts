@@ -203,6 +203,7 @@ export class AuditHook implements RoomHook {
   async onUnload(): Promise<void> {
     const rest = this.groups.splice(0).flatMap(g => g.entries)
     if (rest.length) this.write(rest)
-    await this.writing
+    // someone came meanwhile: the room stays, and need not wait for the trail
+    if (this.ctx.idle()) await this.writing
   }
 }

@@ -113,8 +113,9 @@ export class HistoryHook implements RoomHook {
 
   onIdle(): boolean { return this.saving === null }
 
+  /** the edits since the last version go into one before the room leaves (not when someone came meanwhile: it stays) */
   async onUnload(): Promise<void> {
-    await this.checkpoint(true)
+    if (this.ctx.idle()) await this.checkpoint(true)
   }
 
   onClose(): void {
