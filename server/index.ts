@@ -31,6 +31,7 @@ import { DEFAULT_EXPORT_OPTIONS, ExportRunner, type ExportRunnerOptions } from '
 import { loadTemplates } from './templates'
 import { consoleLogger, createLogger, parseLogFormat, parseLogLevel, type Logger } from './log'
 import { setLicenseKeys, withDefaultKeys, type LicenseKeys } from '../src/core/licenses'
+import { ROLES } from '../src/core/access/access'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -208,7 +209,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       // the link is checked before anything of the workbook is loaded
       let link
       try {
-        link = await authorize(req, url, { store, failures }, id, ['owner', 'editor', 'viewer'])
+        link = await authorize(req, url, { store, failures }, id, ROLES)
       } catch (e) {
         if (e instanceof HttpError) return refuseUpgrade(socket, e.status, e.message)
         throw e

@@ -8,7 +8,7 @@ import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate,
 import type { HistoryStore } from './history'
 import { POSTGRES_HISTORY_SCHEMA, PostgresHistory } from './postgres-history'
 
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 const MIGRATION_LOCK = 72_410_001
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: string; updated_at: string }
@@ -114,6 +114,25 @@ export class PostgresStore implements Store {
           await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [2])
           await c.query('COMMIT')
         }
+        if (version < 3) {
+          // comments (issue 20): the commenter role, what each link has read of its inbox
+          await c.query('BEGIN')
+          await c.query(`
+            ALTER TABLE links DROP CONSTRAINT IF EXISTS links_role_check;
+            ALTER TABLE links ADD CONSTRAINT links_role_check CHECK (role IN (${sqlRoleList()}));
+            CREATE TABLE IF NOT EXISTS inbox_reads (
+              link_id text NOT NULL,
+              workbook_id text NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
+              item text NOT NULL,
+              at bigint NOT NULL,
+              PRIMARY KEY (link_id, item)
+            );
+            CREATE INDEX IF NOT EXISTS inbox_reads_by_workbook ON inbox_reads (workbook_id);
+          `)
+          await c.query('DELETE FROM pw_schema')
+          await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [3])
+          await c.query('COMMIT')
+        }
       } catch (e) {
         await c.query('ROLLBACK').catch(() => {})
         throw e
@@ -149,6 +168,17 @@ export class PostgresStore implements Store {
   }
 
   async ping(): Promise<void> { await this.q('SELECT 1') }
+
+  async markRead(workbookId: string, linkId: string, items: readonly string[], at: number): Promise<void> {
+    if (items.length === 0) return
+    await this.q('INSERT INTO inbox_reads (link_id, workbook_id, item, at) SELECT $1, $2, unnest($3::text[]), $4 ON CONFLICT DO NOTHING', [linkId, workbookId, [...items], at])
+  }
+
+  async readItems(linkIds: readonly string[]): Promise<Set<string>> {
+    if (linkIds.length === 0) return new Set()
+    const { rows } = await this.q<{ link_id: string; item: string }>('SELECT link_id, item FROM inbox_reads WHERE link_id = ANY($1::text[])', [[...linkIds]])
+    return new Set(rows.map(r => `${r.link_id} ${r.item}`))
+  }
 
   async createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array, ownerLink?: { link: LinkRecord; tokenHash: string }): Promise<WorkbookRecord> {
     await this.tx(async c => {

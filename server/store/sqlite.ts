@@ -6,7 +6,7 @@ import Database from 'better-sqlite3'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
 import { SQLITE_HISTORY_SCHEMA, SqliteHistory } from './sqlite-history'
 
-const SCHEMA_VERSION = 5
+const SCHEMA_VERSION = 6
 /** log pages (4 KB) past which a commit on the serving thread checkpoints itself */
 const CHECKPOINT_BACKSTOP_PAGES = 10_000
 
@@ -144,6 +144,37 @@ export class SqliteStore implements Store {
         PRAGMA user_version = 5;
       `)
     }
+    if (version < 6) {
+      // comments (issue 20): the commenter role (a CHECK is replaced by rebuilding its table), what each
+      // link has read of its inbox
+      this.db.transaction(() => {
+        this.db.exec(`
+          CREATE TABLE links_v6 (
+            id TEXT PRIMARY KEY,
+            workbook_id TEXT NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN (${sqlRoleList()})),
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+          );
+          INSERT INTO links_v6 (id, workbook_id, role, name, token_hash, created_at, revoked_at)
+            SELECT id, workbook_id, role, name, token_hash, created_at, revoked_at FROM links;
+          DROP TABLE links;
+          ALTER TABLE links_v6 RENAME TO links;
+          CREATE INDEX IF NOT EXISTS links_by_workbook ON links (workbook_id, created_at);
+          CREATE TABLE IF NOT EXISTS inbox_reads (
+            link_id TEXT NOT NULL,
+            workbook_id TEXT NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
+            item TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (link_id, item)
+          );
+          CREATE INDEX IF NOT EXISTS inbox_reads_by_workbook ON inbox_reads (workbook_id);
+          PRAGMA user_version = 6;
+        `)
+      })()
+    }
   }
 
   private check(): void {
@@ -231,12 +262,27 @@ export class SqliteStore implements Store {
     })()
   }
 
+  async markRead(workbookId: string, linkId: string, items: readonly string[], at: number): Promise<void> {
+    this.check()
+    const put = this.db.prepare('INSERT OR IGNORE INTO inbox_reads (link_id, workbook_id, item, at) VALUES (?, ?, ?, ?)')
+    this.db.transaction(() => { for (const item of items) put.run(linkId, workbookId, item, at) })()
+  }
+
+  async readItems(linkIds: readonly string[]): Promise<Set<string>> {
+    this.check()
+    const out = new Set<string>()
+    const get = this.db.prepare<[string], { item: string }>('SELECT item FROM inbox_reads WHERE link_id = ?')
+    for (const id of linkIds) for (const r of get.all(id)) out.add(`${id} ${r.item}`)
+    return out
+  }
+
   async deleteWorkbook(id: string): Promise<boolean> {
     this.check()
     return this.db.transaction(() => {
       this.stmts.deleteUpdates.run(id)
       this.stmts.deleteLinks.run(id)
       this.stmts.deleteClients.run(id)
+      this.db.prepare('DELETE FROM inbox_reads WHERE workbook_id = ?').run(id)
       this.db.prepare('DELETE FROM versions WHERE workbook_id = ?').run(id)
       this.db.prepare('DELETE FROM audit WHERE workbook_id = ?').run(id)
       return this.stmts.deleteWorkbook.run(id).changes > 0

@@ -93,6 +93,10 @@ export interface Store {
    * 0 (and nothing written) when some of them are gone already (another compaction won).
    */
   compact(id: string, merged: Uint8Array, replaced: readonly number[]): Promise<number>
+  /** Marks inbox items (`commentId:kind[:replyId]`) read for a link; items already read stay as they were. */
+  markRead(workbookId: string, linkId: string, items: readonly string[], at: number): Promise<void>
+  /** The items these links have read, as `linkId item`. */
+  readItems(linkIds: readonly string[]): Promise<Set<string>>
   /** Resolves when the store answers (health checks). */
   ping(): Promise<void>
   close(): Promise<void>

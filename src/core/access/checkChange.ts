@@ -15,10 +15,11 @@ import { isMergeEnd, mergesOf, parseMergeKey, type MergeEnd } from '../workbook/
 import { WorkbookLayout } from '../workbook/layout'
 import { cellWriteRefusal } from './cells'
 import { ChangeContext, visibleOf, type Axis } from './context'
-import { readAccess, sheetLock, type Principal } from './model'
+import { mayComment, mayEdit, readAccess, sheetLock, type Principal } from './model'
+import { commentsRefusal } from './comments'
 import { rangeMoveRefusal } from './ranges'
 import type { Refusal } from './refusal'
-import { canLock, cellRefusal, columnRefusal, sheetDeleteRefusal, sheetRefusal } from './rules'
+import { canLock, roleRefusal, cellRefusal, columnRefusal, sheetDeleteRefusal, sheetRefusal } from './rules'
 import { defineRoots, ID_TEXT, isSheetShape, KNOWN_ROOTS, SHEET_PARTS } from './shape'
 
 type Keys = ReadonlySet<string | null>
@@ -197,7 +198,7 @@ const merges: Checker = (ctx, keys) => {
 }
 
 // (maps, not objects: a type named like an Object property must not find a checker)
-const ROOTS = new Map<string, Checker>([['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden], ['filterViews', filterViews], ['merges', merges]])
+const ROOTS = new Map<string, Checker>([['comments', (ctx, keys) => commentsRefusal(ctx, keys)], ['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden], ['filterViews', filterViews], ['merges', merges]])
 
 // ── a sheet ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -304,7 +305,11 @@ const notWorkbook: Checker = () => ({ code: 'not-workbook' })
 /** A signed-off sheet: only its cells may change, where the workbook rewrites formulas by itself (see cells). */
 const lockedSheet: Checker = (_ctx, _keys, { sheet: sid }) => ({ code: 'locked', sheet: sid })
 
+/** A role that edits nothing (commenters): anything but the comments is refused. */
+const roleOnly: Checker = (ctx) => roleRefusal(ctx.who)
+
 function checkerFor(ctx: ChangeContext, at: Place): Checker {
+  if (!mayEdit(ctx.who.role) && at.root !== 'comments') return roleOnly
   if (at.root !== 'sheets' || at.sheet === undefined) return ROOTS.get(at.root) ?? notWorkbook
   if (at.part === undefined) return sheetKeys
   if (ctx.view.locks.has(at.sheet) && at.part !== 'cells') return lockedSheet
@@ -326,7 +331,7 @@ function reordered(ctx: ChangeContext, sid: string, axis: Axis): boolean {
  * `before`, the same doc without it. Returns the first reason to refuse it, or null.
  */
 export function checkChange(before: Y.Doc, after: Y.Doc, tr: Y.Transaction, who: Principal): Refusal | null {
-  if (who.role === 'viewer') return { code: 'read-only' }
+  if (!mayComment(who.role)) return { code: 'read-only' }
   defineRoots(before)
   const ctx = new ChangeContext(before, after, tr, who, readAccess(before))
   function* places(): Generator<[Place, Keys]> {

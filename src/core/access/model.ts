@@ -17,9 +17,14 @@
 import * as Y from 'yjs'
 import { z } from '../zod'
 
-export const ROLES = ['owner', 'editor', 'viewer'] as const
+/** Highest first: owners run the workbook, editors edit, commenters read and comment, viewers read. */
+export const ROLES = ['owner', 'editor', 'commenter', 'viewer'] as const
 export type Role = typeof ROLES[number]
 export const isRole = (v: unknown): v is Role => typeof v === 'string' && (ROLES as readonly string[]).includes(v)
+/** The roles that may change cells and structure (within protections and locks). */
+export const mayEdit = (role: Role): boolean => role === 'owner' || role === 'editor'
+/** The roles that may write comments: every one but viewers. */
+export const mayComment = (role: Role): boolean => role !== 'viewer'
 
 /** The person behind a connection, as the server knows them from their link. */
 export interface Principal { role: Role; name: string }

@@ -16,6 +16,7 @@ import { cellWriteRefusal } from './cells'
 import { judgeChange, type Place } from './checkChange'
 import { ChangeContext, stillContext, type Axis } from './context'
 import { readAccess, type AccessView, type Principal } from './model'
+import { roleRefusal } from './rules'
 import type { Refusal } from './refusal'
 import { defineRoots } from './shape'
 
@@ -144,7 +145,8 @@ function structAt(doc: Y.Doc, client: number, clock: number): Y.Item | Y.GC | nu
  * an edit the doc has, building on edits it lacks, repeating some it holds): the full check decides.
  */
 export function quickCellCheck(doc: Y.Doc, update: Uint8Array, decoded: DecodedStructs, who: Principal): Refusal | null | undefined {
-  if (who.role === 'viewer') return { code: 'read-only' }
+  const denied = roleRefusal(who)
+  if (denied) return denied
   try {
     defineRoots(doc)
     // one group of structs per client: Yjs keeps only the last group a client id has in an update

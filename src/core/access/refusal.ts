@@ -53,6 +53,16 @@ export const REFUSAL_CODES = [
   'not-a-filter-view',
   /** a filter view is changed or deleted by the one who saved it, or an owner */
   'filter-view-not-yours',
+  /** a commenter's link: comments only, no cell or structure */
+  'comment-only',
+  /** what was written into the comments is not a comment */
+  'not-a-comment',
+  /** a comment written under another person's name */
+  'comment-as-other',
+  /** a comment, reply or assignment changed or deleted by someone it is not for */
+  'comment-not-yours',
+  /** the workbook holds as many comments as it may */
+  'too-many-comments',
   /** what was written into the merged cells is not a merge */
   'not-a-merge',
   /** the workbook's time zone is not one */

@@ -5,13 +5,19 @@
  */
 import type * as Y from 'yjs'
 import { cellKey, sheetParts, sheetsOf, type SheetMap } from '../workbook/schema'
-import { cleanPersonName, type AccessView, type Principal, type Protection } from './model'
+import { cleanPersonName, mayEdit, type AccessView, type Principal, type Protection } from './model'
 import type { Refusal } from './refusal'
+
+/** Why this person's role changes no cell or structure at all (viewers: nothing; commenters: comments only). */
+export function roleRefusal(who: Principal): Refusal | null {
+  if (mayEdit(who.role)) return null
+  return who.role === 'commenter' ? { code: 'comment-only' } : { code: 'read-only' }
+}
 
 /** The protection lets this person edit regardless of row (owner, named, or by role). */
 export function allows(p: Protection, who: Principal): boolean {
   if (who.role === 'owner') return true
-  if (who.role === 'viewer') return false
+  if (!mayEdit(who.role)) return false
   return (!!who.name && !!p.names?.includes(who.name)) || !!p.roles?.includes(who.role)
 }
 
@@ -39,9 +45,10 @@ function personIn(sheet: SheetMap | undefined, rowId: string, colId: string): st
   return typeof v === 'string' ? cleanPersonName(v) : ''
 }
 
-/** Viewers change nothing; nobody changes a signed-off sheet. */
+/** Viewers change nothing, commenters only comments; nobody changes a signed-off sheet. */
 function baseRefusal(view: AccessView, who: Principal, sheetId: string): Refusal | null {
-  if (who.role === 'viewer') return { code: 'read-only' }
+  const r = roleRefusal(who)
+  if (r) return r
   if (view.locks.has(sheetId)) return { code: 'locked', sheet: sheetId }
   return null
 }

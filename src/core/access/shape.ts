@@ -9,7 +9,7 @@ import { isFormula } from '../workbook/schema'
 export const ID_TEXT = /^[\w-]{1,64}$/
 
 /** The roots a workbook has. */
-export const KNOWN_ROOTS: ReadonlySet<string> = new Set(['meta', 'sheetOrder', 'sheets', 'access', 'charts', 'styles', 'hidden', 'filterViews', 'merges'])
+export const KNOWN_ROOTS: ReadonlySet<string> = new Set(['meta', 'sheetOrder', 'sheets', 'access', 'charts', 'styles', 'hidden', 'filterViews', 'merges', 'comments'])
 
 /** The parts of a sheet, made with it and never replaced. */
 export const SHEET_PARTS: ReadonlySet<string> = new Set(['rows', 'cols', 'rowsGone', 'colsGone', 'colMeta', 'cells'])
@@ -52,5 +52,5 @@ export function isSheetShape(s: unknown): boolean {
  * by class, and asking replaces the instance (so the types a transaction lists would not be the doc's).
  */
 export function defineRoots(doc: Y.Doc): void {
-  doc.getMap('meta'); doc.getArray('sheetOrder'); doc.getMap('sheets'); doc.getMap('access'); doc.getMap('charts'); doc.getMap('styles'); doc.getMap('hidden'); doc.getMap('filterViews'); doc.getMap('merges')
+  doc.getMap('meta'); doc.getArray('sheetOrder'); doc.getMap('sheets'); doc.getMap('access'); doc.getMap('charts'); doc.getMap('styles'); doc.getMap('hidden'); doc.getMap('filterViews'); doc.getMap('merges'); doc.getMap('comments')
 }
