@@ -6,7 +6,7 @@
 import { computed, onScopeDispose, shallowRef, type Ref } from 'vue'
 import * as Y from 'yjs'
 import {
-  accessOf, canLock, cellRefusal, checkChange, columnRefusal, defineRoots, inProtection, readAccess, sheetRefusal,
+  accessOf, canLock, cellRefusal, checkChange, columnRefusal, defineRoots, inProtection, mayComment, mayEdit, readAccess, sheetRefusal,
   type AccessView, type Principal, type Protection, type Refusal,
 } from '../core/access/access'
 import type { OpenWorkbook } from './useWorkbook'
@@ -23,7 +23,12 @@ export function useAccess(wb: OpenWorkbook, who: Ref<Principal>) {
 
   return {
     view,
-    isViewer: computed(() => who.value.role === 'viewer'),
+    /** cells and structure are read-only to me: a viewer's link, or a commenter's (who comments, edits nothing) */
+    isViewer: computed(() => !mayEdit(who.value.role)),
+    /** a commenter's link: read-only cells, but comments */
+    isCommenter: computed(() => who.value.role === 'commenter'),
+    /** I may write comments (everyone but viewers) */
+    mayComment: computed(() => mayComment(who.value.role)),
     isOwner: computed(() => who.value.role === 'owner'),
     /** why I may not edit this cell, or null */
     cellRefusal: (sheetId: string, rowId: string, colId: string) => cellRefusal(view.value, wb.doc, who.value, sheetId, rowId, colId),

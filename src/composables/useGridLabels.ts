@@ -17,6 +17,7 @@ export function useGridLabels(): () => GridLabels {
     datePicker: { weekdays: t('grid.datePicker.weekdays').split(' '), month: (year, month) => t('grid.datePicker.month', { year, month, name: t('grid.datePicker.months').split(' ')[month - 1] ?? '' }), today: t('grid.datePicker.today'), prevMonth: t('grid.datePicker.prevMonth'), nextMonth: t('grid.datePicker.nextMonth') },
     formatTooMany: (max) => t('grid.formatTooMany', { max }),
     sortAsc: t('grid.sortAsc'), sortDesc: t('grid.sortDesc'),
+    comment: t('comments.insert'),
     cellHistory: t('history.cellHistory'), was: (text) => t('history.was', { text: text || t('history.empty1') }),
     merge: t('grid.merge'), mergeAcross: t('grid.mergeAcross'), unmerge: t('grid.unmerge'),
     hideRows: t('grid.hideRows'), unhideRows: t('grid.unhideRows'), hideCols: t('grid.hideCols'), unhideCols: t('grid.unhideCols'),

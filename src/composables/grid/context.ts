@@ -39,6 +39,8 @@ export interface GridLabels {
   /** the context menu's way to a cell's history; a reviewed cell's tooltip with what it held */
   cellHistory: string
   was: (text: string) => string
+  /** the context menu's way to comment on a cell */
+  comment: string
 }
 
 export interface Selected {
@@ -69,6 +71,13 @@ export interface GridActions {
   changeAt?(sheetId: string, rowId: string, colId: string): { kind: 'added' | 'changed' | 'removed'; was: string } | null
   /** open a cell's history (the page owns the panel) */
   cellHistory?(rowId: string, colId: string, address: string): void
+  /** the cell's open comments, marked in its corner: 'assigned' when one is an assignment not done, or null */
+  commentMark?(rowId: string, colId: string): 'open' | 'assigned' | null
+  /** start a comment on a cell (the page owns the thread card); absent or false: I may not comment */
+  comment?(rowId: string, colId: string): void
+  mayComment?(): boolean
+  /** the pointer is over a cell (null: it left the grid's cells), for showing a marked cell's thread */
+  hoverCell?(cell: { rowId: string; colId: string; td: HTMLTableCellElement } | null): void
 }
 
 /** The source tag of grid changes that come from the doc (never turned back into mutations). */

@@ -54,8 +54,17 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
     }
     structural((d, o) => mergeCells(d, rows.engine().layout, sheetId.value, { rowId: rows.rowIds[s.r1]!, colId: rows.colIds[s.c1]! }, { rowId: rows.rowIds[s.r2]!, colId: rows.colIds[s.c2]! }, across, o))
   }
-  return {
+  // a read-only link (viewer, commenter) gets only what changes nothing: copying, comments, the history
+  const readOnly = () => !!actions?.access?.isViewer.value
+  const keep = new Set(['copy', 'sep_history', 'cell_history', 'comment'])
+  const menu = {
     items: {
+      comment: {
+        name: L.comment,
+        hidden: () => !actions?.comment || !(actions.mayComment?.() ?? true),
+        callback: () => { const s = sel(); const r = s && rows.rowIds[s.r1], c = s && rows.colIds[s.c1]; if (r && c) actions?.comment?.(r, c) },
+      },
+      sep_comment: { name: '---------', hidden: () => readOnly() || !actions?.comment || !(actions.mayComment?.() ?? true) },
       row_above: { name: L.rowAbove, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r1, s.r2 - s.r1 + 1, o)) } },
       row_below: { name: L.rowBelow, callback: () => { const s = sel(); if (s) structural((d, o) => m.insertRows(d, sheetId.value, s.r2 + 1, s.r2 - s.r1 + 1, o)) } },
       sep1: { name: '---------' },
@@ -152,6 +161,12 @@ export function contextMenu(ctx: GridContext, edits: Pick<GridEdits, 'structural
         hidden: () => !actions?.cellHistory,
         callback: () => { const s = sel(); const r = s && rows.rowIds[s.r1], c = s && rows.colIds[s.c1]; if (s && r && c) actions?.cellHistory?.(r, c, colToLetters(s.c1) + (s.r1 + 1)) },
       },
-    },
-  } as Handsontable.GridSettings['contextMenu']
+    } as Record<string, { name: string; hidden?: () => boolean }>,
+  }
+  for (const [key, item] of Object.entries(menu.items)) {
+    if (keep.has(key)) continue
+    const was = item.hidden
+    item.hidden = () => readOnly() || (was?.() ?? false)
+  }
+  return menu as Handsontable.GridSettings['contextMenu']
 }

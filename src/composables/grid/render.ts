@@ -129,6 +129,15 @@ export function createRender(ctx: GridContext) {
     if (tip || was) td.title = tip && was ? `${was}\n${tip}` : was || tip
     else td.removeAttribute('title')
     paintPresence(td, row, col)
+    // an open comment: a triangle in the top-right corner (another tint while it assigns work not done)
+    const mark = rowId && colIdHere ? actions?.commentMark?.(rowId, colIdHere) ?? null : null
+    td.classList.toggle('cell-comment', !!mark)
+    if (mark) {
+      const span = document.createElement('span')
+      span.className = mark === 'assigned' ? 'comment-mark assigned' : 'comment-mark'
+      span.setAttribute('aria-hidden', 'true')
+      td.appendChild(span)
+    }
   }
 
   /** The cell's own format; numbers go right unless the cell says otherwise (as in Excel). */

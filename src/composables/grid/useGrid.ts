@@ -189,6 +189,13 @@ export function useGrid(container: Ref<HTMLElement | null>, wb: OpenWorkbook, sh
       // while dragging a range, colleagues see it grow
       afterSelection: () => refreshSelected(),
       beforeKeyDown,
+      // a marked cell's thread shows while the pointer is on it
+      afterOnCellMouseOver: (_e: MouseEvent, at: { row: number | null; col: number | null }, td: HTMLTableCellElement) => {
+        const r = at.row ?? -1, c = at.col ?? -1
+        const rowId = rows.rowIds[r], colId = rows.colIds[c]
+        actions?.hoverCell?.(r >= 0 && c >= 0 && rowId && colId ? { rowId, colId, td } : null)
+      },
+      afterOnCellMouseOut: () => actions?.hoverCell?.(null),
       beforeBeginEditing: doubleClicks.beforeBeginEditing,
       ...clipboardSettings(ctx, edits),
     }
