@@ -14,13 +14,15 @@ import { exportRoutes } from './routes/exports'
 import { linkRoutes } from './routes/links'
 import { historyRoutes } from './routes/history'
 import { auditRoutes } from './routes/audit'
+import { commentRoutes } from './routes/comments'
+import { inboxRoutes } from './routes/inbox'
 
 export { WORKBOOK_ID, attachment, linkUrl, newWorkbookId, workbookJson, type ApiContext, type WorkbookJson } from './context'
 export { DEFAULT_LOCALE } from './fields'
 export { LOCALES } from '../../src/core/templates/template'
 export { MAX_LINKS } from './routes/links'
 
-const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes]
+const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes]
 
 /** Handles a request whose path starts with /api. Never throws. */
 export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {

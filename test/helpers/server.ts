@@ -117,7 +117,7 @@ export function socketUrl(server: { wsUrl: string }, workbookId: string, token =
 }
 
 /** Makes a share link through the API (as the owner); returns its token. */
-export async function createLink(server: TestServer, workbookId: string, role: 'owner' | 'editor' | 'viewer', name: string): Promise<string> {
+export async function createLink(server: TestServer, workbookId: string, role: 'owner' | 'editor' | 'commenter' | 'viewer', name: string): Promise<string> {
   const res = await server.api('POST', `/api/workbooks/${workbookId}/links`, { role, name })
   if (res.status !== 201) throw new Error(`creating a link failed: ${res.status} ${res.text}`)
   return res.json.token as string

@@ -5,6 +5,9 @@
  * server on each.
  */
 import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SqliteStore } from '../../server/store/sqlite'
 import type { LinkRecord, Store } from '../../server/store/types'
@@ -169,6 +172,21 @@ describe.each(kinds)('%s store', (_name, make) => {
     expect(await store.deleteTemplate('u-1')).toBe(false)
   })
 
+  it('commenter links, inbox read marks per link (gone with their workbook)', async () => {
+    const { store } = await make()
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('w'))
+    await store.createLink(link('c1', 'w', 'commenter'), 'hc')
+    expect(await store.findLink('hc')).toMatchObject({ role: 'commenter' })
+    await store.markRead('w', 'c1', ['a:mention', 'b:reply'], 10)
+    await store.markRead('w', 'c1', ['a:mention'], 20)
+    await store.markRead('w', 'c2', ['a:mention'], 20)
+    expect([...await store.readItems(['c1'])].sort()).toEqual(['c1 a:mention', 'c1 b:reply'])
+    expect((await store.readItems(['c1', 'c2'])).size).toBe(3)
+    expect(await store.deleteWorkbook('w')).toBe(true)
+    expect((await store.readItems(['c1', 'c2'])).size).toBe(0)
+  })
+
   it('a real workbook through the server: edits stored, compacted, and there after a restart', async () => {
     const { store, reopen } = await make()
     const s = await startTestServer({ store, compactThreshold: 5 })
@@ -215,5 +233,55 @@ describe('sqlite store: the write-ahead log', () => {
     const again = new SqliteStore(t.dir)
     cleanups.push(() => again.close())
     expect((await again.loadUpdates('w')).length).toBe(32)
+  })
+})
+
+describe('a database made before commenters', () => {
+  it('SQLite: keeps its links and takes commenter links after the migration', async () => {
+    const t = tempDir('pw-store-')
+    cleanups.push(t.remove)
+    const first = new SqliteStore(t.dir)
+    await first.createWorkbook(wb('w'))
+    await first.createLink(link('l1', 'w', 'viewer'), 'h1')
+    await first.close()
+    // put the database back to schema 5: the links table with the CHECK of three roles
+    const db = new Database(join(t.dir, 'workbooks.sqlite'))
+    db.exec(`
+      CREATE TABLE links_old (id TEXT PRIMARY KEY, workbook_id TEXT NOT NULL REFERENCES workbooks (id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'editor', 'viewer')), name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL, revoked_at INTEGER);
+      INSERT INTO links_old SELECT * FROM links; DROP TABLE links; ALTER TABLE links_old RENAME TO links; DROP TABLE inbox_reads;
+      PRAGMA user_version = 5;`)
+    expect(() => db.prepare("INSERT INTO links VALUES ('x', 'w', 'commenter', 'n', 'hx', 1, NULL)").run()).toThrow(/CHECK/)
+    db.close()
+    const again = new SqliteStore(t.dir)
+    cleanups.push(() => again.close())
+    expect(await again.findLink('h1')).toMatchObject({ id: 'l1', role: 'viewer' })
+    await again.createLink(link('l2', 'w', 'commenter'), 'h2')
+    expect((await again.listLinks('w')).map(l => [l.id, l.role])).toEqual([['l1', 'viewer'], ['l2', 'commenter']])
+    await again.markRead('w', 'l2', ['a:mention'], 1)
+    expect(await again.readItems(['l2'])).toEqual(new Set(['l2 a:mention']))
+  })
+
+  it('PostgreSQL: the same', async () => {
+    const p = await freshPostgres()
+    cleanups.push(p.drop)
+    await p.store.createWorkbook(wb('w'))
+    await p.store.createLink(link('l1', 'w', 'viewer'), 'h1')
+    await p.store.close()
+    const { DATABASE_URL } = await import('../helpers/services')
+    const c = new pg.Client({ connectionString: DATABASE_URL })
+    await c.connect()
+    try {
+      await c.query(`SET search_path TO "${p.schema}"`)
+      await c.query("ALTER TABLE links DROP CONSTRAINT links_role_check; ALTER TABLE links ADD CONSTRAINT links_role_check CHECK (role IN ('owner', 'editor', 'viewer')); DROP TABLE inbox_reads; UPDATE pw_schema SET version = 2")
+    } finally { await c.end() }
+    const { PostgresStore } = await import('../../server/store/postgres')
+    const again = await new PostgresStore(DATABASE_URL, { schema: p.schema }).open()
+    cleanups.push(() => again.close())
+    await again.createLink(link('l2', 'w', 'commenter'), 'h2')
+    expect((await again.listLinks('w')).map(l => [l.id, l.role])).toEqual([['l1', 'viewer'], ['l2', 'commenter']])
+    await again.markRead('w', 'l2', ['a:mention'], 1)
+    expect(await again.readItems(['l2'])).toEqual(new Set(['l2 a:mention']))
   })
 })

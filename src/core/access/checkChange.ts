@@ -16,7 +16,7 @@ import { WorkbookLayout } from '../workbook/layout'
 import { cellWriteRefusal } from './cells'
 import { ChangeContext, visibleOf, type Axis } from './context'
 import { mayComment, mayEdit, readAccess, sheetLock, type Principal } from './model'
-import { commentsRefusal } from './comments'
+import { appliedChange, commentsRefusal } from './comments'
 import { rangeMoveRefusal } from './ranges'
 import type { Refusal } from './refusal'
 import { canLock, roleRefusal, cellRefusal, columnRefusal, sheetDeleteRefusal, sheetRefusal } from './rules'
@@ -198,7 +198,7 @@ const merges: Checker = (ctx, keys) => {
 }
 
 // (maps, not objects: a type named like an Object property must not find a checker)
-const ROOTS = new Map<string, Checker>([['comments', (ctx, keys) => commentsRefusal(ctx, keys)], ['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden], ['filterViews', filterViews], ['merges', merges]])
+const ROOTS = new Map<string, Checker>([['comments', (ctx, keys) => commentsRefusal(appliedChange(ctx.before, ctx.after, ctx.who), keys)], ['access', access], ['meta', meta], ['charts', charts], ['sheetOrder', sheetOrder], ['sheets', sheets], ['styles', styles], ['hidden', hidden], ['filterViews', filterViews], ['merges', merges]])
 
 // ── a sheet ───────────────────────────────────────────────────────────────────────────────────────
 

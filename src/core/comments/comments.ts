@@ -201,67 +201,102 @@ export interface NewComment {
   due?: string
 }
 
-/** Starts a thread on a cell; returns its id. */
-export function addComment(doc: Y.Doc, c: NewComment, by: string, origin: unknown = null, at = Date.now()): string {
+/**
+ * What a change to the comments writes: key → entry, or undefined to delete it. Planned first, so the
+ * server can check it (check.ts) before anything is applied; applied as one transaction.
+ */
+export type CommentWrites = Map<string, unknown>
+
+export function applyWrites(doc: Y.Doc, writes: CommentWrites, origin: unknown = null): void {
+  const map = commentsOf(doc)
+  doc.transact(() => { for (const [k, v] of writes) v === undefined ? map.delete(k) : map.set(k, v) }, origin)
+}
+
+const named = (text: string, names: readonly string[], keep: readonly string[] = []) =>
+  [...new Set([...names, ...keep])].filter(n => mentionsName(text, n) || keep.includes(n)).slice(0, COMMENT_LIMITS.mentions)
+
+export function planComment(doc: Y.Doc, c: NewComment, by: string, at = Date.now()): { id: string; writes: CommentWrites } {
   const text = cleanText(c.text)
   if (!sheetsOf(doc).has(c.sheetId)) throw new CommentError('no-such-sheet', 'no such sheet')
   if (c.due !== undefined && !DAY.safeParse(c.due).success) throw new CommentError('bad-due', 'a due date is YYYY-MM-DD')
   if (c.due !== undefined && !c.assignee) throw new CommentError('no-assignee', 'a due date belongs to an assignment')
   roomFor(doc, 1)
-  const mentions = [...new Set([...(c.mentions ?? []), ...(c.assignee ? [c.assignee] : [])])].filter(n => mentionsName(text, n) || n === c.assignee).slice(0, COMMENT_LIMITS.mentions)
+  const assignee = c.assignee?.slice(0, COMMENT_LIMITS.name)
   const id = newId('c')
   const entry: ThreadEntry = {
-    sheet: c.sheetId, row: c.rowId, col: c.colId, by, text, mentions,
-    ...(c.assignee ? { assignee: c.assignee.slice(0, COMMENT_LIMITS.name) } : {}), ...(c.due ? { due: c.due } : {}), at,
+    sheet: c.sheetId, row: c.rowId, col: c.colId, by, text, mentions: named(text, c.mentions ?? [], assignee ? [assignee] : []),
+    ...(assignee ? { assignee } : {}), ...(c.due ? { due: c.due } : {}), at,
   }
-  doc.transact(() => commentsOf(doc).set(`t:${id}`, entry), origin)
-  return id
+  return { id, writes: new Map([[`t:${id}`, entry]]) }
 }
 
-export function addReply(doc: Y.Doc, threadId: string, text: string, mentions: string[], by: string, origin: unknown = null, at = Date.now()): string {
+export function planReply(doc: Y.Doc, threadId: string, text: string, mentions: readonly string[], by: string, at = Date.now()): { id: string; writes: CommentWrites } {
   const t = cleanText(text)
   if (!readEntry(doc, 't', threadId)) throw new CommentError('no-such-comment', 'no such comment')
   roomFor(doc, 1)
   const id = newId('r')
-  const entry: ReplyEntry = { thread: threadId, by, text: t, mentions: mentions.filter(n => mentionsName(t, n)).slice(0, COMMENT_LIMITS.mentions), at }
-  doc.transact(() => commentsOf(doc).set(`r:${id}`, entry), origin)
-  return id
+  const entry: ReplyEntry = { thread: threadId, by, text: t, mentions: named(t, mentions), at }
+  return { id, writes: new Map([[`r:${id}`, entry]]) }
 }
 
-/** Changes the text of one's own thread or reply (`id` of either). */
-export function editComment(doc: Y.Doc, id: string, text: string, mentions: string[], by: string, origin: unknown = null, at = Date.now()): void {
+/** The text of one's own thread or reply (`id` of either). */
+export function planEdit(doc: Y.Doc, id: string, text: string, mentions: readonly string[], by: string, at = Date.now()): CommentWrites {
   const t = cleanText(text)
   const kind = readEntry(doc, 't', id) ? 't' : readEntry(doc, 'r', id) ? 'r' : null
   if (!kind) throw new CommentError('no-such-comment', 'no such comment')
   const was = readEntry(doc, kind, id)!
   if (by && was.by !== by) throw new CommentError('not-yours', 'only its author edits a comment')
-  const keep = kind === 't' && (was as ThreadEntry).assignee ? [(was as ThreadEntry).assignee!] : []
-  const named = [...new Set([...mentions, ...keep])].filter(n => mentionsName(t, n) || keep.includes(n)).slice(0, COMMENT_LIMITS.mentions)
-  doc.transact(() => commentsOf(doc).set(`${kind}:${id}`, { ...was, text: t, mentions: named, edited: at }), origin)
+  const assignee = kind === 't' ? (was as ThreadEntry).assignee : undefined
+  return new Map([[`${kind}:${id}`, { ...was, text: t, mentions: named(t, mentions, assignee ? [assignee] : []), edited: at }]])
 }
 
-export function setResolved(doc: Y.Doc, threadId: string, resolved: boolean, by: string, origin: unknown = null, at = Date.now()): void {
+export function planResolved(doc: Y.Doc, threadId: string, resolved: boolean, by: string, at = Date.now()): CommentWrites {
   if (!readEntry(doc, 't', threadId)) throw new CommentError('no-such-comment', 'no such comment')
   roomFor(doc, commentsOf(doc).has(`s:${threadId}`) ? 0 : 1)
-  doc.transact(() => commentsOf(doc).set(`s:${threadId}`, { resolved, by, at } satisfies StateEntry), origin)
+  return new Map([[`s:${threadId}`, { resolved, by, at } satisfies StateEntry]])
 }
 
-export function setDone(doc: Y.Doc, threadId: string, done: boolean, by: string, origin: unknown = null, at = Date.now()): void {
+export function planDone(doc: Y.Doc, threadId: string, done: boolean, by: string, at = Date.now()): CommentWrites {
   const t = readEntry(doc, 't', threadId)
   if (!t) throw new CommentError('no-such-comment', 'no such comment')
   if (!t.assignee) throw new CommentError('no-assignee', 'the comment assigns nothing')
   roomFor(doc, commentsOf(doc).has(`d:${threadId}`) ? 0 : 1)
-  doc.transact(() => commentsOf(doc).set(`d:${threadId}`, { done, by, at } satisfies DoneEntry), origin)
+  return new Map([[`d:${threadId}`, { done, by, at } satisfies DoneEntry]])
 }
 
-/** Deletes a thread (with its replies and states) or one reply. */
-export function deleteComment(doc: Y.Doc, id: string, origin: unknown = null): void {
+/** A thread (with its replies and states) or one reply. */
+export function planDelete(doc: Y.Doc, id: string): CommentWrites {
   const map = commentsOf(doc)
-  if (map.has(`r:${id}`)) { doc.transact(() => map.delete(`r:${id}`), origin); return }
+  if (map.has(`r:${id}`)) return new Map([[`r:${id}`, undefined]])
   if (!map.has(`t:${id}`)) throw new CommentError('no-such-comment', 'no such comment')
-  doc.transact(() => {
-    const replies: string[] = []
-    map.forEach((v, k) => { if (k.startsWith('r:') && (v as Partial<ReplyEntry>)?.thread === id) replies.push(k) })
-    for (const k of [`t:${id}`, `s:${id}`, `d:${id}`, ...replies]) map.delete(k)
-  }, origin)
+  const keys = [`t:${id}`]
+  for (const k of [`s:${id}`, `d:${id}`]) if (map.has(k)) keys.push(k)
+  map.forEach((v, k) => { if (k.startsWith('r:') && (v as Partial<ReplyEntry>)?.thread === id) keys.push(k) })
+  return new Map(keys.map(k => [k, undefined]))
 }
+
+// the same as named mutations of the doc (one transaction each, with the caller's origin)
+
+/** Starts a thread on a cell; returns its id. */
+export function addComment(doc: Y.Doc, c: NewComment, by: string, origin: unknown = null, at = Date.now()): string {
+  const p = planComment(doc, c, by, at)
+  applyWrites(doc, p.writes, origin)
+  return p.id
+}
+
+export function addReply(doc: Y.Doc, threadId: string, text: string, mentions: string[], by: string, origin: unknown = null, at = Date.now()): string {
+  const p = planReply(doc, threadId, text, mentions, by, at)
+  applyWrites(doc, p.writes, origin)
+  return p.id
+}
+
+export const editComment = (doc: Y.Doc, id: string, text: string, mentions: string[], by: string, origin: unknown = null, at = Date.now()): void =>
+  applyWrites(doc, planEdit(doc, id, text, mentions, by, at), origin)
+
+export const setResolved = (doc: Y.Doc, threadId: string, resolved: boolean, by: string, origin: unknown = null, at = Date.now()): void =>
+  applyWrites(doc, planResolved(doc, threadId, resolved, by, at), origin)
+
+export const setDone = (doc: Y.Doc, threadId: string, done: boolean, by: string, origin: unknown = null, at = Date.now()): void =>
+  applyWrites(doc, planDone(doc, threadId, done, by, at), origin)
+
+export const deleteComment = (doc: Y.Doc, id: string, origin: unknown = null): void => applyWrites(doc, planDelete(doc, id), origin)
