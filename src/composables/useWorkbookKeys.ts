@@ -2,7 +2,7 @@
  * The workbook page's own keys, wherever the keyboard is on the page: Ctrl+F / Ctrl+H find and replace
  * (the browser's own find is not the workbook's), Ctrl+/ the shortcuts, Ctrl+1 the number format, and
  * Ctrl/Cmd+Z and Ctrl+Y also when the keyboard is on the page rather than in the grid (after a toolbar
- * click). Listens while the component that calls it is mounted.
+ * click), Ctrl+Alt+M a comment on the selected cell. Listens while the component that calls it is mounted.
  */
 import { onMounted, onUnmounted, type Ref } from 'vue'
 
@@ -13,6 +13,8 @@ export interface WorkbookKeyActions {
   shortcuts(): void
   undo(): void
   redo(): void
+  /** Ctrl+Alt+M: a comment on the selected cell */
+  comment?(): void
 }
 
 export function useWorkbookKeys(on: WorkbookKeyActions) {
@@ -35,6 +37,15 @@ export function useWorkbookKeys(on: WorkbookKeyActions) {
     if (k === 'z' && !e.shiftKey) { e.preventDefault(); on.undo() }
     else if (k === 'y' || (k === 'z' && e.shiftKey)) { e.preventDefault(); on.redo() }
   }
+  function onCommentKey(e: KeyboardEvent) {
+    // (by the key's place: Alt changes the character on some layouts)
+    if (!(e.ctrlKey || e.metaKey) || !e.altKey || e.shiftKey || !(e.code === 'KeyM' || e.key.toLowerCase() === 'm') || !on.ready.value || !on.comment) return
+    e.preventDefault()
+    e.stopPropagation()
+    on.comment()
+  }
+  onMounted(() => window.addEventListener('keydown', onCommentKey, true))
+  onUnmounted(() => window.removeEventListener('keydown', onCommentKey, true))
   onMounted(() => window.addEventListener('keydown', onFindKey, true))
   onUnmounted(() => window.removeEventListener('keydown', onFindKey, true))
   onMounted(() => window.addEventListener('keydown', onPageKey))

@@ -7,6 +7,8 @@ export const router = createRouter({
     { path: '/', name: 'home', component: () => import('../pages/HomePage.vue') },
     // the grid, formula engine and sync load only with this page
     // the review pack: values only, no grid or engine
+    // mentions, assignments and replies across every workbook this browser holds links for
+    { path: '/inbox', name: 'inbox', component: () => import('../pages/InboxPage.vue') },
     { path: '/w/:id/print', name: 'print', component: () => import('../pages/PrintPage.vue'), props: true },
     { path: '/w/:id', name: 'workbook', component: () => import('../pages/WorkbookPage.vue'), props: true },
     { path: '/:pathMatch(.*)*', redirect: '/' },

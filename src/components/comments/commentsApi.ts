@@ -8,8 +8,8 @@ import { ApiError } from '../../api'
 export type InboxKind = 'mention' | 'assignment' | 'reply'
 
 export interface InboxItem {
-  workbookId: string; workbookTitle: string; commentId: string; replyId?: string; kind: InboxKind
-  sheetId: string; cell: string | null; text: string; author: string; at: number
+  workbookId: string; workbookTitle: string; linkId?: string; commentId: string; replyId?: string; kind: InboxKind
+  sheetId: string; sheetName?: string | null; cell: string | null; text: string; author: string; at: number
   due?: string; done?: boolean; resolved: boolean; read: boolean
 }
 export interface InboxAnswer { items: InboxItem[]; unread: number }
