@@ -53,6 +53,12 @@ export interface ReviewSheet {
   key?: string
   /** an appraisal sheet's cells ("row:col" pack indices): who last entered each, and when */
   entered?: Record<string, { by: string; at: number }>
+  /** open comments and assignments (cell null: its row or column was deleted) */
+  comments?: ReviewComment[]
+}
+export interface ReviewComment {
+  cell: string | null; author: string; text: string; at: number; assignee?: string; due?: string; done?: boolean; replies: number
+  last?: { author: string; text: string; at: number }
 }
 /** the review pack's "changes since a version" (export.json?since=) */
 export interface ReviewChanges {

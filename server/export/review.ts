@@ -19,6 +19,7 @@ import { hiddenIds } from '../../src/core/workbook/hidden'
 import { chartData, listCharts, type ChartData } from '../../src/core/charts/charts'
 import { timelineOf, type Timeline } from '../../src/core/timeline/timeline'
 import { workbookTimeZone, zonedToday } from '../../src/core/workbook/zone'
+import { readThreads, type CommentThread } from '../../src/core/comments/comments'
 
 /** a cell's format in the pack: its number format is already in the cell's text */
 /** a cell's look in the pack: its format (the number format is in its text), with its conditional colour or scale over it, and a data bar */
@@ -50,8 +51,32 @@ export interface ReviewSheet {
   /** an appraisal sheet's row and column ids by pack index (who entered each score is looked up by them) */
   rowIds?: string[]
   colIds?: string[]
+  /** the sheet's open comments and assignments (not resolved), oldest first; absent when there are none */
+  comments?: ReviewComment[]
   /** an appraisal sheet's cells by "row:col" pack index: who last entered each, and when (from the audit trail) */
   entered?: Record<string, { by: string; at: number }>
+}
+
+/** an open thread in the pack: where it is (null: its row or column was deleted), what it says, who must act */
+export interface ReviewComment {
+  cell: string | null
+  author: string
+  text: string
+  at: number
+  assignee?: string
+  due?: string
+  done?: boolean
+  replies: number
+  /** the last reply, when there is one */
+  last?: { author: string; text: string; at: number }
+}
+
+const reviewComment = (t: CommentThread): ReviewComment => {
+  const last = t.replies.at(-1)
+  return {
+    cell: t.cell, author: t.author, text: t.text, at: t.at, ...(t.assignee ? { assignee: t.assignee, done: t.done } : {}), ...(t.due ? { due: t.due } : {}),
+    replies: t.replies.length, ...(last ? { last: { author: last.author, text: last.text, at: last.at } } : {}),
+  }
 }
 
 /** timeZone: the workbook's (its timelines are drawn as of today there) */
@@ -72,7 +97,13 @@ export function reviewData(doc: Y.Doc, baselines?: BaselineSource): ReviewData {
   const engine = new FormulaEngine(doc)
   if (baselines) engine.setBaselines(baselines)
   try {
-    return { title: getTitle(doc), timeZone: workbookTimeZone(doc), sheets: engine.layout.order.map(id => reviewSheet(doc, engine, id)) }
+    const open = readThreads(doc, engine.layout).filter(t => !t.resolved)
+    const sheets = engine.layout.order.map(id => {
+      const s = reviewSheet(doc, engine, id)
+      const mine = open.filter(t => t.sheetId === id)
+      return mine.length ? { ...s, comments: mine.map(reviewComment) } : s
+    })
+    return { title: getTitle(doc), timeZone: workbookTimeZone(doc), sheets }
   } finally {
     engine.destroy()
   }

@@ -197,10 +197,13 @@ const BEFORE_MERGES = /^\s*<(sheetCalcPr|sheetProtection|protectedRanges|scenari
  * The worksheet with our data rows put in: ExcelJS's own rows are kept (header, totals) except row
  * `drop` (the style samples), ours go in between by row number, and the dimension is set to what the
  * sheet holds. `ours` are [1-based row number, the cells' XML, the row's attributes (` hidden="1"`)], ascending;
- * `merges` the merged ranges (A1:B2); `autoFilter` the filter's element with its conditions.
+ * `merges` the merged ranges (A1:B2); `autoFilter` the filter's element with its conditions; `noted`
+ * the rows with a note on a cell: ExcelJS writes an empty row for them, which ours replace where we
+ * have them. (The notes themselves are a part of their own, by cell address.)
  */
-export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, string, string?])[], drop: number, dimension: string, merges: readonly string[] = [], autoFilter?: string): string {
-  const theirs = sheet.rows.filter(([r]) => r !== drop)
+export function joinSheet(sheet: SheetXml, ours: readonly (readonly [number, string, string?])[], drop: number, dimension: string, merges: readonly string[] = [], autoFilter?: string, noted: ReadonlySet<number> = new Set()): string {
+  const mine = noted.size ? new Set(ours.map(([r]) => r)) : null
+  const theirs = sheet.rows.filter(([r]) => r !== drop && !(mine?.has(r) && noted.has(r)))
   const out: string[] = [sheet.before.replace(/<dimension ref="[^"]*"\/>/, `<dimension ref="${dimension}"/>`), '<sheetData>']
   let i = 0, j = 0
   while (i < theirs.length || j < ours.length) {

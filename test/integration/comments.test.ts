@@ -12,6 +12,9 @@ import { createLink, createWorkbook, docUntil, ownerTokens, testScope, type Test
 import { call, probeKit, serverClose, sheetOf, stillServing } from '../helpers/historyProbe'
 import { type } from '../helpers/workbook'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
+import ExcelJS from 'exceljs'
+import JSZip from 'jszip'
+import { throughLibreOffice } from '../helpers/libreoffice'
 
 const scope = testScope()
 const { server } = scope
@@ -186,5 +189,68 @@ describe('comments', () => {
     expect((await comments(s, id))[0]).toMatchObject({ text: xss, cell: 'B3' })
     expect((await call(s, 'GET', `/api/workbooks/${id}/people`, owner)).json).toEqual({ people: [{ name: '老板', role: 'owner' }] })
     await stillServing(s, id)
+  })
+
+  it('go into the XLSX export as cell notes with author and time (read back by ExcelJS and LibreOffice) and, open ones, into the review pack', async () => {
+    const s = await server()
+    const id = await createWorkbook(s, { name: '李经理' })
+    const owner = ownerTokens.get(id)!
+    const zhang = await createLink(s, id, 'editor', '张三')
+    const c = await client(s, id, owner)
+    const sid = sheetOf(c)
+    type(c.doc, sid, 'B3', '120000')
+    const post = (token: string, body: unknown) => call(s, 'POST', `/api/workbooks/${id}/comments`, token, { body })
+    const first = await post(owner, { sheet: sid, cell: 'B3', text: '目标值偏高，@张三 请确认' })
+    await call(s, 'POST', `/api/workbooks/${id}/comments/${first.json.id}/replies`, zhang, { body: { text: '已确认' } })
+    await post(zhang, { sheet: sid, cell: 'B3', text: '第二个讨论' })
+    await post(owner, { sheet: sid, cell: 'D7', text: '<b>请在周五前评分</b>', assignee: '张三', due: '2026-07-05' })
+    const gone = await post(owner, { sheet: sid, cell: 'A9', text: '会被删掉的行' })
+    expect(gone.status).toBe(201)
+    deleteRows(c.doc, sid, 8, 1)
+    await docUntil(roomDoc(s, id), 'the row is gone on the server', d => threadOf(d, gone.json.id)?.orphaned === true)
+
+    const file = await call(s, 'GET', `/api/workbooks/${id}/export.xlsx`, owner)
+    expect(file.status).toBe(200)
+    const wb = new ExcelJS.Workbook()
+    await wb.xlsx.load(file.buf as unknown as ArrayBuffer)
+    const ws = wb.worksheets[0]!
+    const header = ws.getCell('B1').value === null || ws.getCell('B1').value === '' ? 0 : 1
+    const noteText = (ref: string): string => {
+      const n = ws.getCell(ref).note as unknown
+      if (!n) return ''
+      if (typeof n === 'string') return n
+      return ((n as { texts?: { text: string }[] }).texts ?? []).map(t => t.text).join('')
+    }
+    const b3 = noteText(`B${3 + header}`)
+    expect(b3).toMatch(/^李经理 \d{4}-\d{2}-\d{2} \d{2}:\d{2}\n目标值偏高，@张三 请确认\n  ↳ 张三 \d{4}-\d{2}-\d{2} \d{2}:\d{2}\n    已确认\n\n张三 .*\n第二个讨论$/)
+    // the cell's value is still there
+    expect(ws.getCell(`B${3 + header}`).value).toBe(120000)
+
+    // the file's notes part holds both commented cells (ExcelJS's reader drops a note on a cell without
+    // a value, Excel and LibreOffice show it), the orphaned thread nowhere
+    const zip = await JSZip.loadAsync(file.buf)
+    const part = await zip.file('xl/comments1.xml')!.async('string')
+    expect([...part.matchAll(/<comment ref="([A-Z]+\d+)"/g)].map(m => m[1])).toEqual([`B${3 + header}`, `D${7 + header}`])
+    expect(part).toContain('&lt;b&gt;请在周五前评分&lt;/b&gt;\n→ 张三 · 2026-07-05')
+    expect(part).not.toContain('会被删掉的行')
+
+    // the review pack lists the open ones per sheet; a resolved one (here the orphaned) is not
+    expect((await call(s, 'PATCH', `/api/workbooks/${id}/comments/${gone.json.id}`, owner, { body: { resolved: true } })).status).toBe(200)
+    const pack = await call(s, 'GET', `/api/workbooks/${id}/export.json`, owner)
+    const listed = pack.json.sheets.find((x: { id: string }) => x.id === sid).comments
+    expect(listed.map((x: any) => [x.cell, x.author, x.text, x.replies, x.assignee ?? null, x.due ?? null])).toEqual([
+      ['B3', '李经理', '目标值偏高，@张三 请确认', 1, null, null],
+      ['B3', '张三', '第二个讨论', 0, null, null],
+      ['D7', '李经理', '<b>请在周五前评分</b>', 0, '张三', '2026-07-05'],
+    ])
+    expect(listed[0].last).toMatchObject({ author: '张三', text: '已确认' })
+
+    // LibreOffice opens the file and saves the note with the cell's value
+    const back = (await throughLibreOffice(new Map([['notes', file.buf]]))).get('notes')!
+    const lo = back.worksheets[0]!
+    const loNote = lo.getCell(`B${3 + header}`).note as unknown
+    const loText = typeof loNote === 'string' ? loNote : ((loNote as { texts?: { text: string }[] } | undefined)?.texts ?? []).map(t => t.text).join('')
+    expect(loText).toContain('目标值偏高，@张三 请确认')
+    expect(lo.getCell(`B${3 + header}`).value).toBe(120000)
   })
 })
