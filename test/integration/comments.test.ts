@@ -245,6 +245,10 @@ describe('comments', () => {
     ])
     expect(listed[0].last).toMatchObject({ author: '张三', text: '已确认' })
 
+    // the file comes back in: the values are there (the notes are Excel's, not threads of ours)
+    const res = await fetch(`${s.url}/api/workbooks/import`, { method: 'POST', body: new Uint8Array(file.buf), headers: { 'content-type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' } })
+    expect(res.status).toBe(201)
+
     // LibreOffice opens the file and saves the note with the cell's value
     const back = (await throughLibreOffice(new Map([['notes', file.buf]]))).get('notes')!
     const lo = back.worksheets[0]!
