@@ -6,6 +6,7 @@
  *   UNLOAD_DELAY_MS (30000)  PING_INTERVAL_MS (30000)  FLUSH_DELAY_MS (0)
  *   DATABASE_URL (unset: SQLite under DATA_DIR)  REDIS_URL (unset: one instance)  REDIS_PREFIX (pw:)
  *   CREATE_SECRET (unset: anyone may create workbooks)  MAX_DOC_BYTES (100 MiB)  MAX_MESSAGE_BYTES (10 MiB)
+ *   PUBLIC_URL (unset: webhook messages carry no link)  ALLOW_PRIVATE_WEBHOOKS (unset)  WEBHOOK_RETRY_BASE_MS (5000)
  *
  * `startServer(opts)` runs it in-process (tests use port 0 and a temp data dir); executing this file
  * starts it from the environment and stops it cleanly on SIGTERM/SIGINT.
@@ -32,6 +33,8 @@ import { loadTemplates } from './templates'
 import { consoleLogger, createLogger, parseLogFormat, parseLogLevel, type Logger } from './log'
 import { setLicenseKeys, withDefaultKeys, type LicenseKeys } from '../src/core/licenses'
 import { ROLES } from '../src/core/access/access'
+import { NotifyHook } from './notify/hook'
+import { DEFAULT_NOTIFY_OPTIONS, Notifier, stateReader, type NotifyOptions } from './notify/notifier'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -78,6 +81,12 @@ export interface ServerOptions extends Partial<RoomOptions> {
   licenseKeys?: Partial<LicenseKeys>
   /** hooks each room runs after the built-in ones (server/collab/hooks/types.ts) */
   roomHooks?: ((ctx: RoomContext) => RoomHook)[]
+  /** webhook targets may be on loopback and private addresses (default: refused) */
+  allowPrivateWebhooks?: boolean
+  /** the address people open the app at (https://sheets.example.com), for links in webhook messages */
+  publicUrl?: string
+  /** the delivery loop's retry delays, timeouts and poll interval (server/notify/notifier.ts) */
+  webhookOptions?: Partial<NotifyOptions>
 }
 
 export interface RunningServer {
@@ -90,6 +99,8 @@ export interface RunningServer {
   rooms: RoomManager
   /** where exports are computed */
   exports: ExportRunner
+  /** the webhook delivery loop */
+  notify: Notifier
   store: Store
   /** stop accepting, write everything pending, close sockets and the store; idempotent */
   close(): Promise<void>
@@ -154,12 +165,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     }
   }
   // the compressed copies the HTTP layer keeps of a room's state and views go when the room lets go of them
-  const rooms = new RoomManager(store, log, { ...roomOptions, forgetCompressed, hooks: opts.roomHooks ?? [] }, bus)
+  const notify: Notifier = new Notifier(store, log, {
+    ...DEFAULT_NOTIFY_OPTIONS, allowPrivate: !!opts.allowPrivateWebhooks, publicUrl: opts.publicUrl?.replace(/\/+$/, '') || null, ...opts.webhookOptions,
+  }, id => stateReader(store, rooms)(id))
+  const rooms = new RoomManager(store, log, { ...roomOptions, forgetCompressed, hooks: [ctx => new NotifyHook(ctx, notify), ...(opts.roomHooks ?? [])] }, bus)
   const exports = new ExportRunner({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exportOptions }, log)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
-    exports,
+    exports, notify,
   }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log, { licenseKeys })
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
@@ -247,6 +261,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   } catch (e) {
     await exports.close()
     await rooms.close()
+    await notify.close()
     await bus?.close()
     await store.close()
     throw e
@@ -255,6 +270,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host}:${address.port}`
+  notify.start()
   log.info(`planning-workbooks server listening on ${url} (static: ${resolve(opts.staticDir ?? './dist')}, templates: ${templates.all().length})`)
 
   let closed: Promise<void> | null = null
@@ -267,13 +283,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       wss.close()
       server.closeAllConnections()
       await serverClosed
+      await notify.close()
       await bus?.close()
       await store.close()
     })()
     return closed
   }
 
-  return { url, port: address.port, rooms, store, bus, exports, close }
+  return { url, port: address.port, rooms, store, bus, exports, notify, close }
 }
 
 async function main(): Promise<void> {
@@ -325,6 +342,9 @@ async function main(): Promise<void> {
     maxDocBytes: bytes('MAX_DOC_BYTES'),
     maxMessageBytes: bytes('MAX_MESSAGE_BYTES'),
     licenseKeys: licenseKeysFromEnv(env),
+    allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === '1' || env.ALLOW_PRIVATE_WEBHOOKS === 'true',
+    publicUrl: env.PUBLIC_URL || undefined,
+    webhookOptions: ms('WEBHOOK_RETRY_BASE_MS') === undefined ? undefined : { retryBaseMs: ms('WEBHOOK_RETRY_BASE_MS') },
   })
   logger.info(env.DATABASE_URL ? 'store: PostgreSQL' : `data: ${resolve(env.DATA_DIR || './data')}`)
   let stopping = false

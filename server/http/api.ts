@@ -14,6 +14,7 @@ import { exportRoutes } from './routes/exports'
 import { linkRoutes } from './routes/links'
 import { historyRoutes } from './routes/history'
 import { auditRoutes } from './routes/audit'
+import { webhookRoutes } from './routes/webhooks'
 import { commentRoutes } from './routes/comments'
 import { inboxRoutes } from './routes/inbox'
 
@@ -22,7 +23,7 @@ export { DEFAULT_LOCALE } from './fields'
 export { LOCALES } from '../../src/core/templates/template'
 export { MAX_LINKS } from './routes/links'
 
-const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes]
+const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes, ...webhookRoutes]
 
 /** Handles a request whose path starts with /api. Never throws. */
 export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {

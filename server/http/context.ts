@@ -11,6 +11,7 @@ import { ExportFailed, type ExportReply, type ExportRequest, type ExportRunner }
 import type { TemplateRegistry } from '../templates'
 import type { ImportLimits } from '../import/xlsx'
 import type { Logger } from '../log'
+import type { Notifier } from '../notify/notifier'
 import { HttpError, sendJson } from './util'
 
 export interface ApiContext {
@@ -28,6 +29,8 @@ export interface ApiContext {
   importLimits?: ImportLimits
   /** where exports are computed (a worker thread) */
   exports: ExportRunner
+  /** webhook notifications (server/notify/): the delivery loop and its options */
+  notify?: Notifier
 }
 
 /** A route's handler: `id` and `sub` are the path's workbook (or template) id and link id, checked. */

@@ -7,8 +7,10 @@ import pg from 'pg'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
 import type { HistoryStore } from './history'
 import { POSTGRES_HISTORY_SCHEMA, PostgresHistory } from './postgres-history'
+import type { WebhookStore } from './webhooks'
+import { POSTGRES_WEBHOOKS_SCHEMA, PostgresWebhooks } from './postgres-webhooks'
 
-const SCHEMA_VERSION = 3
+const SCHEMA_VERSION = 4
 const MIGRATION_LOCK = 72_410_001
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: string; updated_at: string }
@@ -42,6 +44,8 @@ export class PostgresStore implements Store {
   private readonly ready: Promise<void>
   /** versions and the audit trail */
   readonly history: HistoryStore
+  /** webhook targets and deliveries */
+  readonly webhooks: WebhookStore
 
   constructor(url: string, private readonly opts: PostgresOptions = {}) {
     if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`bad schema name ${opts.schema}`)
@@ -50,6 +54,7 @@ export class PostgresStore implements Store {
     // a database that goes away must not take the process with it: queries fail, and are retried by the rooms
     this.pool.on('error', () => {})
     this.history = new PostgresHistory((text, values) => this.q(text, values), fn => this.tx(fn))
+    this.webhooks = new PostgresWebhooks((text, values) => this.q(text, values), fn => this.tx(fn))
     this.ready = this.migrate()
     this.ready.catch(() => {})
   }
@@ -131,6 +136,14 @@ export class PostgresStore implements Store {
           `)
           await c.query('DELETE FROM pw_schema')
           await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [3])
+          await c.query('COMMIT')
+        }
+        if (version < 4) {
+          // webhook notifications (issue 20): targets per workbook, the delivery queue
+          await c.query('BEGIN')
+          await c.query(POSTGRES_WEBHOOKS_SCHEMA)
+          await c.query('DELETE FROM pw_schema')
+          await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [4])
           await c.query('COMMIT')
         }
       } catch (e) {

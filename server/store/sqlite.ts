@@ -5,8 +5,9 @@ import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
 import { SQLITE_HISTORY_SCHEMA, SqliteHistory } from './sqlite-history'
+import { SQLITE_WEBHOOKS_SCHEMA, SqliteWebhooks } from './sqlite-webhooks'
 
-const SCHEMA_VERSION = 6
+const SCHEMA_VERSION = 7
 /** log pages (4 KB) past which a commit on the serving thread checkpoints itself */
 const CHECKPOINT_BACKSTOP_PAGES = 10_000
 
@@ -34,6 +35,8 @@ export class SqliteStore implements Store {
   private readonly stmts
   /** versions and the audit trail */
   readonly history: SqliteHistory
+  /** webhook targets and deliveries */
+  readonly webhooks: SqliteWebhooks
 
   /** `dataDir` is created if missing; the database file is `<dataDir>/workbooks.sqlite`. */
   constructor(dataDir: string, fileName = 'workbooks.sqlite') {
@@ -75,6 +78,7 @@ export class SqliteStore implements Store {
       deleteTemplate: db.prepare('DELETE FROM user_templates WHERE id = ?'),
     }
     this.history = new SqliteHistory(db, () => this.check())
+    this.webhooks = new SqliteWebhooks(db, () => this.check())
   }
 
   private migrate(): void {
@@ -174,6 +178,12 @@ export class SqliteStore implements Store {
           PRAGMA user_version = 6;
         `)
       })()
+    }
+    if (version < 7) {
+      // webhook notifications (issue 20): targets per workbook, the delivery queue
+      this.db.exec(`${SQLITE_WEBHOOKS_SCHEMA}
+        PRAGMA user_version = 7;
+      `)
     }
   }
 
@@ -285,6 +295,8 @@ export class SqliteStore implements Store {
       this.db.prepare('DELETE FROM inbox_reads WHERE workbook_id = ?').run(id)
       this.db.prepare('DELETE FROM versions WHERE workbook_id = ?').run(id)
       this.db.prepare('DELETE FROM audit WHERE workbook_id = ?').run(id)
+      this.db.prepare('DELETE FROM webhook_deliveries WHERE workbook_id = ?').run(id)
+      this.db.prepare('DELETE FROM webhook_targets WHERE workbook_id = ?').run(id)
       return this.stmts.deleteWorkbook.run(id).changes > 0
     })()
   }

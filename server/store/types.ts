@@ -21,6 +21,7 @@ export interface WorkbookRecord {
 export type { Role } from '../../src/core/access/access'
 import { ROLES, type Role } from '../../src/core/access/access'
 import type { HistoryStore } from './history'
+import type { WebhookStore } from './webhooks'
 
 /**
  * The roles as an SQL list for the schemas' CHECK constraints (`'owner', 'editor', 'viewer'`), from the
@@ -54,6 +55,8 @@ export interface StoredUpdate {
 export interface Store {
   /** versions and the audit trail (server/store/history.ts) */
   readonly history: HistoryStore
+  /** webhook targets and their delivery queue (server/store/webhooks.ts) */
+  readonly webhooks: WebhookStore
   /** Creates the workbook row and, in the same transaction, its first update and its owner link (if given). */
   createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array, ownerLink?: { link: LinkRecord; tokenHash: string }): Promise<WorkbookRecord>
   /** Throws if the workbook does not exist. */

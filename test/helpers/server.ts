@@ -296,6 +296,7 @@ export class GatedStore implements Store {
   readonly loadGate = new Gate()
   constructor(dataDir: string) { this.inner = new SqliteStore(dataDir) }
   get history() { return this.inner.history }
+  get webhooks() { return this.inner.webhooks }
   createWorkbook(r: WorkbookRecord, u?: Uint8Array, l?: { link: LinkRecord; tokenHash: string }) { return this.inner.createWorkbook(r, u, l) }
   createLink(l: LinkRecord, h: string) { return this.inner.createLink(l, h) }
   findLink(h: string) { return this.inner.findLink(h) }

@@ -171,7 +171,7 @@ export const historyRoutes: Route[] = [
       POST: async (req, res, url, ctx, id, vid) => {
         const me = await authorize(req, url, ctx, id, WRITERS)
         const given = await readBody(req, ctx.maxBodyBytes, restoreBody, { optional: true })
-        const { state } = await versionOf(ctx, id, vid)
+        const { v, state } = await versionOf(ctx, id, vid)
         const version = docOf(state)
         try {
           const who = principal(me)
@@ -205,6 +205,7 @@ export const historyRoutes: Route[] = [
             return { changed: planSize(plan), skipped }
           }))
           await auditEvent(ctx, id, me, 'restore', vid, { changed: result.changed, skipped: result.skipped.length }, given.sheetId ?? null)
+          ctx.notify?.restored(id, version, { actor: me.name, label: v.name, versionAt: v.at, sheetId: given.sheetId ?? null, cell: given.cell ?? null })
           sendJson(res, 200, result)
         } finally {
           version.destroy()
