@@ -537,7 +537,7 @@ describe('API', () => {
       ['POST', '/api/workbooks', { rawBody: '[1,2]' }, /^request body must be a JSON object$/],
       ['PATCH', `/api/workbooks/${id}`, { body: {} }, /^title is required$/],
       ['PATCH', `/api/workbooks/${id}`, { body: { title: ' \u0007 ' } }, /^title must not be empty$/],
-      ['POST', `/api/workbooks/${id}/links`, { body: { role: 'admin', name: 'x' } }, /^role must be one of owner, editor, viewer$/],
+      ['POST', `/api/workbooks/${id}/links`, { body: { role: 'admin', name: 'x' } }, /^role must be one of owner, editor, commenter, viewer$/],
       ['POST', `/api/workbooks/${id}/links`, { body: { role: 'viewer' } }, /^name is required$/],
       ['POST', `/api/workbooks/${id}/links`, { body: { role: 'viewer', name: '  ' } }, /^name must not be empty$/],
       ['POST', `/api/workbooks/${id}/template`, { body: { description: 7 } }, /^description must be a string$/],
