@@ -9,7 +9,7 @@ import type { WorkbookComments } from './useComments'
 import { colToLetters } from '../core/formulas/references'
 
 export interface CardCell { rowId: string; colId: string; address: string }
-interface Card extends CardCell { compose: boolean; threadId: string | null; pinned: boolean }
+interface Card extends CardCell { compose: boolean; threadId: string | null; pinned: boolean; /** a card opened again is a new one */ seq: number }
 type Anchor = { top: number; left: number; right: number; bottom: number }
 
 export interface CardGrid {
@@ -28,9 +28,10 @@ const rectOf = (el: Element | null | undefined): Anchor | null => {
 
 export function useCommentCard(grid: CardGrid, comments: WorkbookComments, sheetId: Ref<string>) {
   const card = ref<Card | null>(null)
-  const hover = shallowRef<(CardCell & { anchor: Anchor | null }) | null>(null)
+  const hover = shallowRef<(CardCell & { anchor: Anchor | null; seq: number }) | null>(null)
   const anchor = shallowRef<Anchor | null>(null)
   let overCard = false
+  let seq = 0
   let leaveTimer = 0
 
   const selectedAnchor = () => { const s = grid.selected.value; return s ? rectOf(grid.cellElement(s.row, s.col)) : null }
@@ -39,7 +40,7 @@ export function useCommentCard(grid: CardGrid, comments: WorkbookComments, sheet
   function open(opts: { compose?: boolean; threadId?: string | null } = {}): boolean {
     const s = grid.selected.value
     if (!s) return false
-    card.value = { rowId: s.rowId, colId: s.colId, address: s.address, compose: !!opts.compose, threadId: opts.threadId ?? null, pinned: true }
+    card.value = { rowId: s.rowId, colId: s.colId, address: s.address, compose: !!opts.compose, threadId: opts.threadId ?? null, pinned: true, seq: ++seq }
     anchor.value = selectedAnchor()
     hover.value = null
     grid.unlisten()
@@ -56,7 +57,7 @@ export function useCommentCard(grid: CardGrid, comments: WorkbookComments, sheet
     const c = card.value
     if (c && s && c.rowId === s.rowId && c.colId === s.colId) return
     if (s && comments.markAt(s.rowId, s.colId)) {
-      card.value = { rowId: s.rowId, colId: s.colId, address: s.address, compose: false, threadId: null, pinned: false }
+      card.value = { rowId: s.rowId, colId: s.colId, address: s.address, compose: false, threadId: null, pinned: false, seq: ++seq }
       anchor.value = selectedAnchor()
     } else card.value = null
   })
@@ -74,10 +75,11 @@ export function useCommentCard(grid: CardGrid, comments: WorkbookComments, sheet
     if (cell && comments.markAt(cell.rowId, cell.colId)) {
       const c = card.value
       if (c?.pinned || (c && c.rowId === cell.rowId && c.colId === cell.colId)) return
+      if (hover.value?.rowId === cell.rowId && hover.value.colId === cell.colId) return
       const row = (cell.td.parentElement as HTMLTableRowElement | null)?.getAttribute('aria-rowindex')
       const col = cell.td.getAttribute('aria-colindex')
       const address = row && col ? `${colToLetters(Number(col) - 2)}${Number(row) - 1}` : ''
-      hover.value = { rowId: cell.rowId, colId: cell.colId, address, anchor: rectOf(cell.td) }
+      hover.value = { rowId: cell.rowId, colId: cell.colId, address, anchor: rectOf(cell.td), seq: ++seq }
       return
     }
     // the pointer left: the card it showed goes a moment later, unless the pointer went onto it
@@ -92,8 +94,8 @@ export function useCommentCard(grid: CardGrid, comments: WorkbookComments, sheet
   /** what is shown: the card worked in, else the one under the pointer, else the selected marked cell's */
   const shown = computed(() => {
     const c = card.value, h = hover.value
-    if (c?.pinned || !h) return c ? { cell: c as CardCell, compose: c.compose, threadId: c.threadId, anchor: anchor.value } : null
-    return { cell: h as CardCell, compose: false, threadId: null, anchor: h.anchor }
+    if (c?.pinned || !h) return c ? { cell: c as CardCell, compose: c.compose, threadId: c.threadId, anchor: anchor.value, key: `c${c.seq}` } : null
+    return { cell: h as CardCell, compose: false, threadId: null, anchor: h.anchor, key: `c${h.seq}` }
   })
 
   return { shown, open, close, pin, hoverCell, pointerOnCard }
