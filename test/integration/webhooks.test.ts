@@ -214,6 +214,17 @@ describe('webhook delivery', () => {
     expect(rx.got).toHaveLength(2)
   })
 
+  it('a redirect is not followed', async () => {
+    const s = await open({ webhookOptions: { maxAttempts: 1 } })
+    const rx = await receiver(() => 302)
+    const { id, sid } = await workbook(s)
+    expect((await put(s, id, [{ kind: 'json', url: `${rx.base}/moved`, events: ['mention'] }])).status).toBe(200)
+    const failed = settled(s)
+    await comment(s, id, sid, { text: '@张三 跳转' })
+    expect((await failed)[0]).toMatchObject({ ok: false, error: 'HTTP 302: redirects are not followed' })
+    expect(rx.got).toHaveLength(1)
+  })
+
   it('an edit never waits for a slow receiver', async () => {
     let release!: () => void
     const held = new Promise<void>(r => { release = r })
@@ -297,6 +308,9 @@ describe('webhook targets', () => {
     const cleared = await put(s, id, [{ ...target, secret: null }])
     expect(cleared.json[0].hasSecret).toBe(false)
     expect((await s.api('GET', `/api/workbooks/${id}/webhooks`)).text).not.toContain('SECkeep')
+    // the workbook deleted: its targets go with it
+    expect((await s.api('DELETE', `/api/workbooks/${id}`)).status).toBe(204)
+    expect(await s.store.webhooks.listTargets(id)).toEqual([])
   })
 })
 
