@@ -50,7 +50,7 @@ export interface VersionRecord {
 
 export const AUDIT_ACTIONS = [
   'edit', 'refused', 'rows', 'cols', 'sheet', 'protect', 'lock', 'unlock', 'restore', 'version', 'copy',
-  'link-create', 'link-revoke', 'export',
+  'link-create', 'link-revoke', 'export', 'comment',
 ] as const
 export type AuditAction = typeof AUDIT_ACTIONS[number]
 

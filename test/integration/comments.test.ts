@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { addComment, readThreads, setResolved } from '../../src/core/comments/comments'
 import { deleteRows, insertRows } from '../../src/core/workbook/mutations'
 import { createLink, createWorkbook, docUntil, ownerTokens, testScope, type TestServer } from '../helpers/server'
-import { call, probeKit, serverClose, sheetOf, stillServing } from '../helpers/historyProbe'
+import { auditWatch, call, probeKit, serverClose, sheetOf, stillServing } from '../helpers/historyProbe'
 import { type } from '../helpers/workbook'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import ExcelJS from 'exceljs'
@@ -95,6 +95,8 @@ describe('comments', () => {
     const owner = ownerTokens.get(id)!
     const zhang = await createLink(s, id, 'editor', '张三')
     const li = await createLink(s, id, 'editor', '小李')
+    const audit = auditWatch(s)
+    const before = audit.count
     const z = await client(s, id, zhang)
     const sid = sheetOf(z)
     const l = new WorkbookLayout(z.doc).sheet(sid)!
@@ -114,6 +116,20 @@ describe('comments', () => {
     // an owner deletes anyone's thread, its replies with it
     expect((await call(s, 'DELETE', `/api/workbooks/${id}/comments/${cid}`, owner)).status).toBe(204)
     expect(await comments(s, id)).toEqual([])
+
+    // the audit trail tells who did what to the conversation (a refused one included)
+    await audit.atLeast(before + 7)
+    const trail = (await call(s, 'GET', `/api/workbooks/${id}/audit`, owner)).json as any[]
+    expect(trail.filter(e => e.action === 'comment' || e.action === 'refused').map(e => [e.by, e.action, e.detail, e.cell])).toEqual([
+      ['张三', 'refused', 'comment-as-other', null],
+      ['张三', 'comment', 'added', 'A1'],
+      ['小李', 'comment', 'resolved', 'A1'],
+      ['张三', 'comment', 'edited', 'A1'],
+      ['张三', 'comment', 'reopened', 'A1'],
+      ['小李', 'comment', 'replied', 'A1'],
+      ['老板', 'comment', 'deleted', 'A1'],
+      ['老板', 'comment', 'deleted', 'A1'],
+    ])
     await stillServing(s, id)
   })
 

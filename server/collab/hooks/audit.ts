@@ -2,7 +2,7 @@
  * The audit trail: who changed what. Every change a person makes (through a socket, or through the API
  * as an ActingOrigin) is read as it is applied: each cell it set or cleared (with the input before and
  * after), rows and columns inserted or deleted, sheets added, renamed or removed, protections and sign-off
- * locks. The entries are written once the change itself is stored (on the room's store chain, in order),
+ * locks, and comments (started, replied to, edited, resolved, reopened, done, deleted). The entries are written once the change itself is stored (on the room's store chain, in order),
  * and the store chains them by hash. Changes from other instances (the bus) are their instance's to record.
  *
  * A change the access rules refused is recorded too (action `refused`, with its author), except a
@@ -14,6 +14,7 @@ import { SheetLayout } from '../../../src/core/workbook/layout'
 import { sheetsOf, splitCellKey, type SheetMap } from '../../../src/core/workbook/schema'
 import { accessOf, lockKey, type Refusal } from '../../../src/core/access/access'
 import type { AuditInput } from '../../store/history'
+import { commentsOf, parseEntryKey } from '../../../src/core/comments/comments'
 import { Connection, type ConnectionIdentity } from '../connection'
 import { ActingOrigin } from '../options'
 import type { RoomContext, RoomHook, StoredBatch } from './types'
@@ -49,12 +50,14 @@ export class AuditHook implements RoomHook {
     if (this.observed) {
       sheetsOf(this.observed).unobserveDeep(this.onSheets)
       accessOf(this.observed).unobserve(this.onAccess)
+      commentsOf(this.observed).unobserve(this.onComments)
     }
     this.observed = doc
     this.layouts.clear()
     if (doc) {
       sheetsOf(doc).observeDeep(this.onSheets)
       accessOf(doc).observe(this.onAccess)
+      commentsOf(doc).observe(this.onComments)
     }
   }
 
@@ -143,6 +146,37 @@ export class AuditHook implements RoomHook {
         this.entry(actor, { action: after ? 'lock' : 'unlock', sheet: sheetId, before, after })
       } else {
         this.entry(actor, { action: 'protect', before, after, detail: key })
+      }
+    }
+  }
+
+  /** A comment's entries: what happened to which thread, on which cell; the text before and after. */
+  private readonly onComments = (ev: Y.YMapEvent<unknown>, tr: Y.Transaction): void => {
+    const actor = actorOf(tr.origin)
+    if (!actor) return
+    const map = ev.target
+    const anchor = (threadId: string | undefined, was?: unknown) => {
+      // a thread deleted with its replies is found as it was
+      const t = (threadId && (map.get(`t:${threadId}`) ?? ev.changes.keys.get(`t:${threadId}`)?.oldValue)) || was
+      const { sheet, row, col } = (t ?? {}) as { sheet?: string; row?: string; col?: string }
+      if (typeof sheet !== 'string' || typeof row !== 'string' || typeof col !== 'string') return {}
+      return { sheet, rowId: row, colId: col, cell: this.address(sheet, row, col) }
+    }
+    for (const [key, change] of ev.changes.keys) {
+      const k = parseEntryKey(key)
+      if (!k) continue
+      const [kind, id] = k
+      const was = change.action === 'add' ? undefined : change.oldValue as Record<string, unknown> | undefined
+      const now = change.action === 'delete' ? undefined : map.get(key) as Record<string, unknown> | undefined
+      const text = (v: Record<string, unknown> | undefined) => typeof v?.text === 'string' ? v.text : null
+      if (kind === 't' || kind === 'r') {
+        const threadId = kind === 't' ? id : String((now ?? was)?.thread ?? '')
+        const detail = !was ? (kind === 't' ? 'added' : 'replied') : !now ? 'deleted' : 'edited'
+        this.entry(actor, { action: 'comment', ...anchor(threadId, kind === 't' ? was : undefined), before: text(was), after: text(now), detail })
+      } else if (now) {
+        const on = kind === 's' ? now.resolved === true : now.done === true
+        const detail = kind === 's' ? (on ? 'resolved' : 'reopened') : (on ? 'done' : 'undone')
+        this.entry(actor, { action: 'comment', ...anchor(id), before: null, after: null, detail })
       }
     }
   }

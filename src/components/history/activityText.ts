@@ -79,6 +79,10 @@ export function activitySentence(e: AuditEntry, t: T, names: ActivityNames): str
       return k('export', { format: e.detail ?? '' })
     case 'copy':
       return k('copy', { name: (e.detail && names.version(e.detail)) || '' })
+    case 'comment': {
+      const verb = ['added', 'replied', 'edited', 'deleted', 'resolved', 'reopened', 'done', 'undone'].includes(e.detail ?? '') ? e.detail! : 'edited'
+      return k(`comment.${verb}${cell ? '' : 'Somewhere'}`, { cell, text: cut(str(e.after) || str(e.before)) })
+    }
     default:
       return String(e.action)
   }

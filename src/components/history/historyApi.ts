@@ -51,7 +51,7 @@ export interface VersionDiff {
   ms: number
 }
 
-export type AuditAction = 'edit' | 'refused' | 'rows' | 'cols' | 'sheet' | 'protect' | 'lock' | 'unlock' | 'restore' | 'version' | 'copy' | 'link-create' | 'link-revoke' | 'export'
+export type AuditAction = 'edit' | 'refused' | 'rows' | 'cols' | 'sheet' | 'protect' | 'lock' | 'unlock' | 'restore' | 'version' | 'copy' | 'link-create' | 'link-revoke' | 'export' | 'comment'
 
 export interface AuditEntry {
   n: number; at: number; by: string; role: Role; action: AuditAction
