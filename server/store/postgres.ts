@@ -349,6 +349,11 @@ export class PostgresStore implements Store {
     return Number(rows[0]!.n)
   }
 
+  async lastSeq(id: string): Promise<number> {
+    const { rows } = await this.q<{ s: string | null }>('SELECT MAX(seq) AS s FROM updates WHERE workbook_id = $1', [id])
+    return Number(rows[0]!.s ?? 0)
+  }
+
   async compact(id: string, merged: Uint8Array, replaced: readonly number[]): Promise<number> {
     if (!replaced.length) return 0
     return this.tx(async c => {

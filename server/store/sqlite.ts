@@ -356,6 +356,11 @@ export class SqliteStore implements Store {
     return this.stmts.count.get(id)!.n
   }
 
+  async lastSeq(id: string): Promise<number> {
+    this.check()
+    return this.db.prepare<[string], { s: number | null }>('SELECT MAX(seq) AS s FROM updates WHERE workbook_id = ?').get(id)!.s ?? 0
+  }
+
   async compact(id: string, merged: Uint8Array, replaced: readonly number[]): Promise<number> {
     this.check()
     if (!replaced.length) return 0

@@ -90,6 +90,11 @@ export interface Store {
   loadUpdateRecords(id: string): Promise<StoredUpdate[]>
   countUpdates(id: string): Promise<number>
   /**
+   * The newest sequence number of the workbook's updates (0: none): it grows with every append and a
+   * compaction keeps it, so an unchanged number means unchanged stored content.
+   */
+  lastSeq(id: string): Promise<number>
+  /**
    * Replaces exactly the stored updates `replaced` (seq numbers) by `merged`, atomically; `merged` must
    * contain everything they contained. It takes the place of the newest of them. Rows not named stay,
    * even older ones (another instance's rows a reader had not seen). Returns how many rows it replaced;

@@ -315,6 +315,7 @@ export class GatedStore implements Store {
   loadUpdates(id: string) { return this.inner.loadUpdates(id) }
   async loadUpdateRecords(id: string): Promise<StoredUpdate[]> { await this.loadGate.wait(); return this.inner.loadUpdateRecords(id) }
   countUpdates(id: string) { return this.inner.countUpdates(id) }
+  lastSeq(id: string) { return this.inner.lastSeq(id) }
   compact(id: string, merged: Uint8Array, replaced: readonly number[]) { return this.inner.compact(id, merged, replaced) }
   markRead(id: string, linkId: string, items: readonly string[], at: number) { return this.inner.markRead(id, linkId, items, at) }
   readItems(linkIds: readonly string[]) { return this.inner.readItems(linkIds) }

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest'
 import { addComment, readThreads, setResolved } from '../../src/core/comments/comments'
 import { deleteRows, insertRows } from '../../src/core/workbook/mutations'
-import { createLink, createWorkbook, docUntil, ownerTokens, testScope, type TestServer } from '../helpers/server'
+import { createLink, createWorkbook, docUntil, nextEvent, ownerTokens, syncedClient, testScope, type TestServer } from '../helpers/server'
 import { auditWatch, call, probeKit, serverClose, sheetOf, stillServing } from '../helpers/historyProbe'
 import { type } from '../helpers/workbook'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
@@ -177,6 +177,39 @@ describe('comments', () => {
     await docUntil(roomDoc(s, id), 'the server has it resolved', d => threadOf(d, m.json.id)?.resolved === true)
     expect((await inbox(s, zhang)).items[0]).toMatchObject({ resolved: true })
     await stillServing(s, id)
+  })
+
+  it('are read for the inbox without loading a workbook that has not changed since', async () => {
+    const s = await server({ unloadDelayMs: 50 })
+    const id = await createWorkbook(s, { name: '老板' })
+    const owner = ownerTokens.get(id)!
+    const zhang = await createLink(s, id, 'editor', '张三')
+    // (each unload is waited for from before what lets the room go: it goes 50 ms after)
+    const unloaded = () => nextEvent(s.rooms, 'room-unloaded', (wid: string) => wid === id)
+    const peek = await syncedClient(s, id, { token: owner })
+    const sid = sheetOf(peek)
+    const peekGone = unloaded()
+    peek.destroy()
+    await peekGone
+    let loads = 0
+    s.rooms.on('room-loaded', wid => { if (wid === id) loads++ })
+    let gone = unloaded()
+    const first = await call(s, 'POST', `/api/workbooks/${id}/comments`, owner, { body: { sheet: sid, cell: 'A1', text: '@张三 看一下' } })
+    expect(first.status).toBe(201)
+    await gone
+    loads = 0
+    gone = unloaded()
+    expect((await inbox(s, zhang)).items).toHaveLength(1) // read from the store: the room is loaded once
+    expect(loads).toBe(1)
+    await gone
+    expect((await inbox(s, zhang)).items).toHaveLength(1) // nothing changed: no room
+    expect(loads).toBe(1)
+    expect(s.rooms.state(id)).toBeNull()
+    gone = unloaded()
+    const second = await call(s, 'POST', `/api/workbooks/${id}/comments`, owner, { body: { sheet: sid, cell: 'B2', text: '@张三 还有这个' } })
+    expect(second.status).toBe(201)
+    await gone
+    expect((await inbox(s, zhang)).items.map(i => i.cell)).toEqual(['B2', 'A1'])
   })
 
   it('answer bad input clearly and lose nothing', async () => {

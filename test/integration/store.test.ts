@@ -172,6 +172,20 @@ describe.each(kinds)('%s store', (_name, make) => {
     expect(await store.deleteTemplate('u-1')).toBe(false)
   })
 
+  it('the newest sequence number grows with appends and stays through a compaction', async () => {
+    const { store } = await make()
+    cleanups.push(() => store.close())
+    await store.createWorkbook(wb('w'))
+    expect(await store.lastSeq('w')).toBe(0)
+    const a = await store.appendUpdate('w', new Uint8Array([0, 0]))
+    const b = await store.appendUpdate('w', new Uint8Array([0, 0]))
+    expect(await store.lastSeq('w')).toBe(b)
+    expect(b).toBeGreaterThan(a)
+    expect(await store.compact('w', new Uint8Array([0, 0]), [a, b])).toBe(2)
+    expect(await store.lastSeq('w')).toBe(b)
+    expect(await store.lastSeq('nope')).toBe(0)
+  })
+
   it('commenter links, inbox read marks per link (gone with their workbook)', async () => {
     const { store } = await make()
     cleanups.push(() => store.close())

@@ -79,8 +79,18 @@ interface WorkbookThreads { threads: CommentThread[]; sheetNames: Map<string, st
 
 // one reading per encoded state: the same state (a room that has not changed) is not decoded twice
 const read = new WeakMap<Uint8Array, WorkbookThreads>()
+/**
+ * Workbooks no room holds, by their stored content's newest sequence number: an inbox asked every
+ * half minute does not load a room whose workbook has not changed since it was read.
+ */
+const stored = new Map<string, { seq: number; threads: WorkbookThreads }>()
+const MAX_STORED = 2000
 
 async function threadsOf(ctx: ApiContext, id: string): Promise<WorkbookThreads | null> {
+  const idle = ctx.rooms.state(id) === null
+  const seq = idle ? await ctx.store.lastSeq(id) : -1
+  const kept = idle ? stored.get(id) : undefined
+  if (kept && kept.seq === seq) return kept.threads
   let state: Uint8Array
   try { state = await currentState(ctx, id) } catch (e) { if (e instanceof HttpError && e.status === 404) return null; throw e }
   const known = read.get(state)
@@ -93,6 +103,11 @@ async function threadsOf(ctx: ApiContext, id: string): Promise<WorkbookThreads |
     for (const t of threads) if (!sheetNames.has(t.sheetId)) sheetNames.set(t.sheetId, sheetName(doc, t.sheetId))
     const out = { threads, sheetNames }
     read.set(state, out)
+    if (idle) {
+      stored.delete(id)
+      if (stored.size >= MAX_STORED) stored.delete(stored.keys().next().value!)
+      stored.set(id, { seq, threads: out })
+    }
     return out
   } finally {
     doc.destroy()
