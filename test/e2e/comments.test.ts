@@ -163,4 +163,55 @@ describe('comments', () => {
     expect(B.errors).toEqual([])
     expect(C.errors).toEqual([])
   })
+
+  it('an assignment with a due date: on the cell, in the assignee\'s inbox (overdue), done by the assignee; on a phone card and panel span the screen', async () => {
+    const id = await createWorkbook(server, { template: 'blank', title: '周报', lang: 'zh-CN', name: '王芳' })
+    const zhangToken = await createLink(server, id, 'editor', '张三')
+    const A = await open(`${server.url}/w/${id}?token=${ownerTokens.get(id)}`)
+    // 张三 on a phone
+    const B = await open(`${server.url}/w/${id}?token=${zhangToken}`, 390)
+
+    await startComment(A.page, 1, 2)
+    await A.page.keyboard.type('@张')
+    await A.page.getByTestId('mention-option').first().waitFor()
+    await A.page.keyboard.press('Tab')
+    await A.page.keyboard.type('请更新实际值')
+    await A.page.getByTestId('comment-assignee').selectOption('张三')
+    await A.page.getByTestId('comment-due').fill('2020-07-05')
+    await A.page.getByTestId('comment-send').click()
+    await expect.poll(() => A.page.getByTestId('comment-assignment').innerText()).toBe('指派给 张三 · 7月5日 前')
+    // an assignment not done has the other tint
+    await expect.poll(() => cellLocator(A.page, 1, 2).locator('.comment-mark.assigned').count()).toBe(1)
+
+    // 张三's inbox: an overdue assignment
+    await expect.poll(() => B.page.getByTestId('inbox-unread').innerText()).toBe('1')
+    await B.page.getByTestId('inbox-link').click()
+    const group = B.page.locator('[data-testid="inbox-group"][data-group="overdue"]')
+    await group.getByTestId('inbox-item').waitFor()
+    expect(await group.getByTestId('inbox-item').getAttribute('data-kind')).toBe('assignment')
+    await group.getByTestId('inbox-item').click()
+    await live(B.page)
+    await expect.poll(() => address(B.page)).toBe('C2')
+    // on a phone the card is a sheet across the bottom of the screen
+    const card = B.page.getByTestId('comment-card')
+    const box = (await card.boundingBox())!
+    expect(box.x).toBe(0)
+    expect(box.width).toBe(390)
+    await card.getByTestId('comment-done').click()
+    await expect.poll(() => card.getByTestId('comment-assignment').innerText()).toContain('已完成')
+    // done: the mark keeps the open thread's tint, in both browsers
+    await expect.poll(() => cellLocator(A.page, 1, 2).locator('.comment-mark.assigned').count()).toBe(0)
+    expect(await cellLocator(A.page, 1, 2).locator('.comment-mark').count()).toBe(1)
+    await card.press('Escape')
+    await card.waitFor({ state: 'detached' })
+    // the panel takes the screen's width, and lists the thread
+    await B.page.getByTestId('comments-open').click()
+    const panel = B.page.getByTestId('comments-panel')
+    await expect.poll(async () => (await panel.boundingBox())?.width).toBe(390)
+    await expect.poll(() => panel.getByTestId('comments-item-cell').allInnerTexts()).toEqual(['C2'])
+    expect(await B.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+
+    expect(A.errors).toEqual([])
+    expect(B.errors).toEqual([])
+  })
 })
