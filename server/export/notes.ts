@@ -11,6 +11,12 @@ import { workbookTimeZone } from '../../src/core/workbook/zone'
 
 /** Excel keeps at most 32,767 characters in a cell's text; a note is cut well before that. */
 const MAX_NOTE = 30_000
+/**
+ * What XML 1.0 cannot hold, dropped as the data cells drop it (sheetxml.ts): ExcelJS drops control
+ * characters from a note but writes U+FFFE, U+FFFF and lone surrogate halves, which any client can put
+ * into a comment, and a part with them is not well-formed XML (a strict reader refuses the file).
+ */
+const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 export interface CellNote { row: number; col: number; text: string }
 
@@ -43,7 +49,7 @@ export function commentNotes(doc: Y.Doc, layout: WorkbookLayout): Map<string, Ce
   }
   const out = new Map<string, CellNote[]>()
   for (const n of byCell.values()) {
-    let text = n.parts.join('\n\n')
+    let text = n.parts.join('\n\n').replace(NOT_XML, '')
     if (text.length > MAX_NOTE) text = `${text.slice(0, MAX_NOTE - 1)}…`
     ;(out.get(n.sheetId) ?? out.set(n.sheetId, []).get(n.sheetId)!).push({ row: n.row, col: n.col, text })
   }

@@ -44,7 +44,10 @@ export function zonedMidnight(day: string, zone: string): number {
 /** When a due-soon reminder goes: 24 h before the due day ends in `zone`; null when it ended already. */
 export function dueSoonAt(due: string, zone: string, now = Date.now()): number | null {
   const [y, m, d] = due.split('-').map(Number) as [number, number, number]
-  const end = zonedMidnight(new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10), zone)
+  const next = new Date(Date.UTC(y, m - 1, d + 1))
+  // the day after 9999-12-31 (a due date any client may write) has no YYYY-MM-DD: never soon, never a throw
+  if (!(next.getUTCFullYear() <= 9999)) return null
+  const end = zonedMidnight(next.toISOString().slice(0, 10), zone)
   if (end <= now) return null
   return Math.max(now, end - DAY_MS)
 }

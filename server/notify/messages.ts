@@ -122,6 +122,13 @@ export const feishuSign = (timestampS: number, secret: string): string =>
 export const jsonSign = (timestampMs: number, body: string, secret: string): string =>
   createHmac('sha256', secret).update(`${timestampMs}.${body}`, 'utf8').digest('hex')
 
+/**
+ * Feishu reads `<at user_id="all"></at>` in a text message as @everyone (and `<at user_id="ou_…">` as
+ * a person): user text (a comment, a title, a sheet name) must not carry one, so the `<` of anything
+ * that opens or closes an `at` tag is shown as the full-width ＜.
+ */
+export const feishuText = (text: string): string => text.replace(/<(?=\s*\/?\s*at\b)/gi, '\uff1c')
+
 /** The request that delivers `e` to `target` at `now`. */
 export function render(e: NotifyEvent, target: TargetForMessage, publicUrl: string | null, now = Date.now()): OutgoingRequest {
   const lang: Lang = target.lang ?? 'zh-CN'
@@ -134,7 +141,7 @@ export function render(e: NotifyEvent, target: TargetForMessage, publicUrl: stri
     case 'feishu': {
       const ts = Math.floor(now / 1000)
       const sign = target.secret ? { timestamp: String(ts), sign: feishuSign(ts, target.secret) } : {}
-      return { url: target.url, body: JSON.stringify({ ...sign, msg_type: 'text', content: { text } }), headers }
+      return { url: target.url, body: JSON.stringify({ ...sign, msg_type: 'text', content: { text: feishuText(text) } }), headers }
     }
     case 'dingtalk': {
       let url = target.url

@@ -172,13 +172,13 @@ export const inboxRoutes: Route[] = [
       POST: async (req, res, _url, ctx) => {
         const { links } = await linksOf(req, ctx)
         const given = await readBody(req, ctx.maxBodyBytes, readBodySchema)
-        const chosen = 'all' in given ? await inbox(ctx, links) : null
+        // only items these links' inbox holds are marked: made-up ones would be rows stored without end
+        const held = await inbox(ctx, links)
+        const wanted = 'items' in given ? new Set(given.items.map(i => `${i.workbookId} ${itemKey(i)}`)) : null
         const marks = new Map<LinkRecord, string[]>()
         const add = (l: LinkRecord, key: string) => (marks.get(l) ?? marks.set(l, []).get(l)!).push(key)
-        if (chosen) for (const i of chosen) { if (!i.read) add(links.find(l => l.id === i.linkId)!, itemKey(i)) }
-        else if ('items' in given) {
-          // an item is marked for every link of its workbook this browser holds (the same person)
-          for (const i of given.items) for (const l of links) if (l.workbookId === i.workbookId) add(l, itemKey(i))
+        for (const i of held) {
+          if (!i.read && (!wanted || wanted.has(`${i.workbookId} ${itemKey(i)}`))) add(links.find(l => l.id === i.linkId)!, itemKey(i))
         }
         const now = Date.now()
         for (const [l, keys] of marks) await ctx.store.markRead(l.workbookId, l.id, keys, now)
