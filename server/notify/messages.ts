@@ -73,8 +73,17 @@ export function cellLink(publicUrl: string | null, e: NotifyEvent): string | nul
   return `${publicUrl.replace(/\/+$/, '')}/w/${encodeURIComponent(e.workbook.id)}${qs ? `?${qs}` : ''}`
 }
 
+const line = (t: string): string => t.replace(/[\s\u2028\u2029]+/g, ' ').trim()
+const oneLine = (e: NotifyEvent): NotifyEvent => ({
+  ...e, workbook: { ...e.workbook, title: line(e.workbook.title) }, ...(e.sheet ? { sheet: { ...e.sheet, name: line(e.sheet.name) } } : {}),
+  actor: e.actor && line(e.actor), people: e.people.map(line), ...(e.version ? { version: line(e.version) } : {}),
+})
+
 /** The message's sentence, in `lang`. */
-export function sentence(e: NotifyEvent, lang: Lang): string {
+export function sentence(given: NotifyEvent, lang: Lang): string {
+  // names are one line in a message: a newline in a title or sheet name would make a line of its own
+  // (a fake link, a fake sender)
+  const e = oneLine(given)
   const zh = lang === 'zh-CN'
   const title = zh ? `「${e.workbook.title || '未命名'}」` : `"${e.workbook.title || 'Untitled'}"`
   const where = e.sheet ? (zh ? `${title}的${e.sheet.name}${e.cell ? `!${e.cell}` : ''}` : `${e.sheet.name}${e.cell ? `!${e.cell}` : ''} of ${title}`) : title

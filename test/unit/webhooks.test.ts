@@ -79,6 +79,13 @@ describe('messages', () => {
     expect(b.text.content).toBe('老板 在「双11 计划」的目标!B3的评论中提到了 张三\n“@张三 请确认 [点这里](http://evil.example)”\nhttps://sheets.example.com/w/wb1?sheet=s1&cell=B3')
     expect(r.url).toBe('https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k')
   })
+  it('keeps names on one line: a newline in a title or sheet name makes no line of its own', () => {
+    const e = { ...event(), workbook: { id: 'wb1', title: '计划\nhttps://evil.example 点此登录' }, sheet: { id: 's1', name: '目标\u2028假消息' }, actor: '老板\r\n系统管理员' }
+    const r = render(e, { kind: 'wecom', url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k', secret: null, lang: null }, 'https://sheets.example.com', now)
+    const [first, ...rest] = JSON.parse(r.body).text.content.split('\n')
+    expect(first).toBe('老板 系统管理员 在「计划 https://evil.example 点此登录」的目标 假消息!B3的评论中提到了 张三')
+    expect(rest).toHaveLength(2)
+  })
   it('DingTalk: signed in the URL as its documentation computes it', () => {
     const r = render(event(), { kind: 'dingtalk', url: 'https://oapi.dingtalk.com/robot/send?access_token=t', secret: 'SECabc', lang: 'en' }, null, now)
     const u = new URL(r.url)
