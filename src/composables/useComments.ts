@@ -56,25 +56,27 @@ export function useComments(wb: OpenWorkbook, sheetId: Ref<string>, opts: Commen
     }
     marks.value = out
   }
-  function refresh(): void {
-    threads.value = readThreads(wb.doc, layout())
+  const where = (list: CommentThread[]) => list.map(t => `${t.id}@${t.cell ?? ''}`).join(' ')
+  function refresh(commentsChanged = true): void {
+    const next = readThreads(wb.doc, layout())
+    // only rows or columns moved: nothing to redraw unless a thread's address changed
+    if (!commentsChanged && where(next) === where(threads.value)) return
+    threads.value = next
     readMarks()
   }
 
-  // the comments changed, or rows and columns moved (a thread's address): read again once the
-  // transaction is through (the formula engine's layout is brought up to date in the same event)
-  let queued = false
+  // the comments changed, or anything else while there are threads (rows and columns inserted,
+  // deleted, moved or sorted change their addresses): read again once the transaction is through (the
+  // formula engine's layout is brought up to date in the same event)
+  let queued = false, commentsChanged = false
   const onTxn = (tr: Y.Transaction) => {
-    let comments = false, structure = false
     const map: unknown = commentsOf(wb.doc)
-    for (const type of tr.changed.keys()) {
-      if (type === map) comments = true
-      else if (type instanceof Y.Array) structure = true
-    }
-    if (comments) version.value++
-    if (!(comments || (structure && threads.value.length > 0)) || queued) return
+    const comments = [...tr.changed.keys()].some(type => type === map)
+    if (comments) { version.value++; commentsChanged = true }
+    if (!comments && threads.value.length === 0) return
+    if (queued) return
     queued = true
-    queueMicrotask(() => { queued = false; refresh() })
+    queueMicrotask(() => { queued = false; const c = commentsChanged; commentsChanged = false; refresh(c) })
   }
   wb.doc.on('afterTransaction', onTxn)
   watch(sheetId, readMarks)

@@ -164,7 +164,7 @@ describe('comments', () => {
     expect(C.errors).toEqual([])
   })
 
-  it('an assignment with a due date: on the cell, in the assignee\'s inbox (overdue), done by the assignee; on a phone card and panel span the screen', async () => {
+  it('an assignment with a due date: on the cell, in the assignee\'s inbox (overdue), done by the assignee; on a phone card and panel span the screen; orphaned when its column goes; viewers do not comment', async () => {
     const id = await createWorkbook(server, { template: 'blank', title: '周报', lang: 'zh-CN', name: '王芳' })
     const zhangToken = await createLink(server, id, 'editor', '张三')
     const A = await open(`${server.url}/w/${id}?token=${ownerTokens.get(id)}`)
@@ -211,7 +211,26 @@ describe('comments', () => {
     await expect.poll(() => panel.getByTestId('comments-item-cell').allInnerTexts()).toEqual(['C2'])
     expect(await B.page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
 
+    // 王芳 deletes column C: the thread is orphaned, still listed and readable
+    await cellLocator(A.page, 0, 2).click({ button: 'right' })
+    await A.page.locator('.htContextMenu td', { hasText: '删除列' }).click()
+    await expect.poll(() => panel.getByTestId('comments-item-cell').allInnerTexts()).toEqual(['已删除的单元格'])
+    await panel.getByTestId('comments-item').locator('button.pick').click()
+    await expect.poll(() => panel.getByTestId('comment-text').innerText()).toBe('@张三 请更新实际值')
+
+    // a viewer reads comments but writes none: Ctrl+Alt+M says so, and the menu offers no comment
+    const viewerToken = await createLink(server, id, 'viewer', '赵六')
+    const V = await open(`${server.url}/w/${id}?token=${viewerToken}`)
+    await clickCell(V.page, 0, 0)
+    await V.page.keyboard.press('Control+Alt+KeyM')
+    await expect.poll(() => V.page.getByTestId('notice').innerText()).toContain('你的链接只能查看，不能评论')
+    expect(await V.page.getByTestId('comment-card').count()).toBe(0)
+    await cellLocator(V.page, 0, 0).click({ button: 'right' })
+    await V.page.locator('.htContextMenu td', { hasText: '单元格历史' }).waitFor()
+    expect(await V.page.locator('.htContextMenu td', { hasText: '插入评论' }).count()).toBe(0)
+
     expect(A.errors).toEqual([])
     expect(B.errors).toEqual([])
+    expect(V.errors).toEqual([])
   })
 })
