@@ -9,8 +9,10 @@ import type { HistoryStore } from './history'
 import { POSTGRES_HISTORY_SCHEMA, PostgresHistory } from './postgres-history'
 import type { WebhookStore } from './webhooks'
 import { POSTGRES_WEBHOOKS_SCHEMA, PostgresWebhooks } from './postgres-webhooks'
+import { POSTGRES_ROLLUPS_SCHEMA, PostgresRollups } from './postgres-rollups'
+import { POSTGRES_ROUNDS_SCHEMA, PostgresRounds } from './postgres-rounds'
 
-const SCHEMA_VERSION = 4
+const SCHEMA_VERSION = 6
 const MIGRATION_LOCK = 72_410_001
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: string; updated_at: string }
@@ -46,6 +48,10 @@ export class PostgresStore implements Store {
   readonly history: HistoryStore
   /** webhook targets and deliveries */
   readonly webhooks: WebhookStore
+  /** roll-up workbooks and their sources */
+  readonly rollups: PostgresRollups
+  /** fill-in rounds */
+  readonly rounds: PostgresRounds
 
   constructor(url: string, private readonly opts: PostgresOptions = {}) {
     if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`bad schema name ${opts.schema}`)
@@ -55,6 +61,8 @@ export class PostgresStore implements Store {
     this.pool.on('error', () => {})
     this.history = new PostgresHistory((text, values) => this.q(text, values), fn => this.tx(fn))
     this.webhooks = new PostgresWebhooks((text, values) => this.q(text, values), fn => this.tx(fn))
+    this.rollups = new PostgresRollups((text, values) => this.q(text, values), fn => this.tx(fn))
+    this.rounds = new PostgresRounds((text, values) => this.q(text, values), fn => this.tx(fn))
     this.ready = this.migrate()
     this.ready.catch(() => {})
   }
@@ -144,6 +152,15 @@ export class PostgresStore implements Store {
           await c.query(POSTGRES_WEBHOOKS_SCHEMA)
           await c.query('DELETE FROM pw_schema')
           await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [4])
+          await c.query('COMMIT')
+        }
+        for (const [v, schema] of [[5, POSTGRES_ROLLUPS_SCHEMA], [6, POSTGRES_ROUNDS_SCHEMA]] as const) {
+          // roll-up workbooks (5) and fill-in rounds (6), issue 21
+          if (version >= v) continue
+          await c.query('BEGIN')
+          await c.query(schema)
+          await c.query('DELETE FROM pw_schema')
+          await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [v])
           await c.query('COMMIT')
         }
       } catch (e) {

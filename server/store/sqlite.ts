@@ -6,8 +6,10 @@ import Database from 'better-sqlite3'
 import { sqlRoleList, type LinkRecord, type Role, type Store, type StoredUpdate, type WorkbookRecord } from './types'
 import { SQLITE_HISTORY_SCHEMA, SqliteHistory } from './sqlite-history'
 import { SQLITE_WEBHOOKS_SCHEMA, SqliteWebhooks } from './sqlite-webhooks'
+import { SQLITE_ROLLUPS_SCHEMA, SqliteRollups } from './sqlite-rollups'
+import { SQLITE_ROUNDS_SCHEMA, SqliteRounds } from './sqlite-rounds'
 
-const SCHEMA_VERSION = 7
+const SCHEMA_VERSION = 9
 /** log pages (4 KB) past which a commit on the serving thread checkpoints itself */
 const CHECKPOINT_BACKSTOP_PAGES = 10_000
 
@@ -37,6 +39,10 @@ export class SqliteStore implements Store {
   readonly history: SqliteHistory
   /** webhook targets and deliveries */
   readonly webhooks: SqliteWebhooks
+  /** roll-up workbooks and their sources */
+  readonly rollups: SqliteRollups
+  /** fill-in rounds */
+  readonly rounds: SqliteRounds
 
   /** `dataDir` is created if missing; the database file is `<dataDir>/workbooks.sqlite`. */
   constructor(dataDir: string, fileName = 'workbooks.sqlite') {
@@ -79,6 +85,8 @@ export class SqliteStore implements Store {
     }
     this.history = new SqliteHistory(db, () => this.check())
     this.webhooks = new SqliteWebhooks(db, () => this.check())
+    this.rollups = new SqliteRollups(db, () => this.check())
+    this.rounds = new SqliteRounds(db, () => this.check())
   }
 
   private migrate(): void {
@@ -183,6 +191,18 @@ export class SqliteStore implements Store {
       // webhook notifications (issue 20): targets per workbook, the delivery queue
       this.db.exec(`${SQLITE_WEBHOOKS_SCHEMA}
         PRAGMA user_version = 7;
+      `)
+    }
+    if (version < 8) {
+      // roll-up workbooks (issue 21)
+      this.db.exec(`${SQLITE_ROLLUPS_SCHEMA}
+        PRAGMA user_version = 8;
+      `)
+    }
+    if (version < 9) {
+      // fill-in rounds (issue 21)
+      this.db.exec(`${SQLITE_ROUNDS_SCHEMA}
+        PRAGMA user_version = 9;
       `)
     }
   }
@@ -297,6 +317,8 @@ export class SqliteStore implements Store {
       this.db.prepare('DELETE FROM audit WHERE workbook_id = ?').run(id)
       this.db.prepare('DELETE FROM webhook_deliveries WHERE workbook_id = ?').run(id)
       this.db.prepare('DELETE FROM webhook_targets WHERE workbook_id = ?').run(id)
+      this.rollups.deleteWorkbook(id)
+      this.rounds.deleteWorkbook(id)
       return this.stmts.deleteWorkbook.run(id).changes > 0
     })()
   }

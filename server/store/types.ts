@@ -22,6 +22,8 @@ export type { Role } from '../../src/core/access/access'
 import { ROLES, type Role } from '../../src/core/access/access'
 import type { HistoryStore } from './history'
 import type { WebhookStore } from './webhooks'
+import type { RollupStore } from './rollups'
+import type { RoundStore } from './rounds'
 
 /**
  * The roles as an SQL list for the schemas' CHECK constraints (`'owner', 'editor', 'viewer'`), from the
@@ -57,6 +59,10 @@ export interface Store {
   readonly history: HistoryStore
   /** webhook targets and their delivery queue (server/store/webhooks.ts) */
   readonly webhooks: WebhookStore
+  /** roll-up workbooks and their sources (server/store/rollups.ts) */
+  readonly rollups: RollupStore
+  /** fill-in rounds (server/store/rounds.ts) */
+  readonly rounds: RoundStore
   /** Creates the workbook row and, in the same transaction, its first update and its owner link (if given). */
   createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array, ownerLink?: { link: LinkRecord; tokenHash: string }): Promise<WorkbookRecord>
   /** Throws if the workbook does not exist. */

@@ -297,6 +297,8 @@ export class GatedStore implements Store {
   constructor(dataDir: string) { this.inner = new SqliteStore(dataDir) }
   get history() { return this.inner.history }
   get webhooks() { return this.inner.webhooks }
+  get rollups() { return this.inner.rollups }
+  get rounds() { return this.inner.rounds }
   createWorkbook(r: WorkbookRecord, u?: Uint8Array, l?: { link: LinkRecord; tokenHash: string }) { return this.inner.createWorkbook(r, u, l) }
   createLink(l: LinkRecord, h: string) { return this.inner.createLink(l, h) }
   findLink(h: string) { return this.inner.findLink(h) }
