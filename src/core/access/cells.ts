@@ -18,6 +18,8 @@ import { isCellInput, sameInput } from './shape'
 export function cellWriteRefusal(
   view: AccessView, before: Y.Doc, who: Principal, sid: string, key: string, prev: unknown, next: unknown, ctx: CellContext,
 ): Refusal | null {
+  // a roll-up sheet is the server's (its writes never come through here)
+  if (view.rollups?.has(sid)) return sameInput(prev, next) ? null : { code: 'rollup-read-only', sheet: sid }
   // a signed-off sheet changes only where the workbook keeps its references right by itself: a totals
   // range here growing over rows inserted at the end of a table it sums
   if (view.locks.has(sid)) return sameInput(prev, next) || ctx.automatic(prev, next, sid) ? null : { code: 'locked', sheet: sid }

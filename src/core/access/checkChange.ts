@@ -48,6 +48,8 @@ const present = (keys: Keys): string[] => [...keys].filter((k): k is string => k
 /** Locks go to owners and the managers of the sheet, signed with their own name; protections to owners. */
 const access: Checker = (ctx, keys) => {
   for (const k of present(keys)) {
+    // the mark of a roll-up sheet is the server's
+    if (k.startsWith('rollup:')) return { code: 'rollup-read-only', sheet: k.slice(7) }
     if (!k.startsWith('lock:')) { if (!ctx.owner) return { code: 'protections-owner-only' }; continue }
     const sid = k.slice(5)
     if (!canLock(ctx.view, ctx.who, sid)) return { code: 'lock-not-allowed', sheet: sid }
@@ -82,7 +84,8 @@ const charts: Checker = (ctx, keys) => {
     }
     for (const sid of new Set([was?.sheet, (now as ChartSpec | undefined)?.sheet])) {
       if (typeof sid !== 'string') continue
-      const r = sheetRefusal(ctx.view, ctx.who, sid)
+      // charts over a roll-up sheet are the editors' like any (its cells are not theirs)
+      const r = ctx.view.rollups?.has(sid) ? roleRefusal(ctx.who) : sheetRefusal(ctx.view, ctx.who, sid)
       if (r) return { ...r, sheet: sid }
     }
   }
@@ -245,6 +248,7 @@ const order: Checker = (ctx, _keys, { sheet: sid, part }) => {
 
 /** Rows deleted take the right to delete their cells; a deleted row brought back brings its values back: the same right. */
 const rowsGone: Checker = (ctx, keys, { sheet: sid }) => {
+  if (ctx.view.rollups?.has(sid!)) return { code: 'rollup-read-only', sheet: sid }
   const before = ctx.sheetBefore(sid!), after = ctx.sheetAfter(sid!)
   if (!after) return null
   const wasVisible = new Set(visibleOf(before, 'rows'))

@@ -5,6 +5,8 @@
  *   access   Y.Map (root)
  *     protections   Protection[]   (plain JSON; only owners may change it)
  *     lock:<sheetId> SheetLock      a signed-off sheet: nobody edits it until it is unlocked
+ *     rollup:<sheetId> true         a roll-up sheet (issue 21): the server writes it, nobody else (no client may
+ *                                   set or remove the mark either)
  *
  * A protection covers a sheet, some of its columns, or a block (rows × columns). Inside it only owners,
  * the people it names and the roles it lists may edit; with `personCol`, the person whose name stands in
@@ -53,6 +55,8 @@ export interface AccessView {
   protections: Protection[]
   /** locks by sheet id */
   locks: Map<string, SheetLock>
+  /** roll-up sheets: read-only for everyone (the server writes them) */
+  rollups?: ReadonlySet<string>
 }
 
 export const MAX_PROTECTIONS = 200
@@ -113,6 +117,7 @@ export function readProtections(doc: Y.Doc): Protection[] {
 }
 
 export const lockKey = (sheetId: string) => `lock:${sheetId}`
+export const rollupMarkKey = (sheetId: string) => `rollup:${sheetId}`
 
 export function sheetLock(doc: Y.Doc, sheetId: string): SheetLock | null {
   const v = accessOf(doc).get(lockKey(sheetId))
@@ -123,10 +128,12 @@ export function sheetLock(doc: Y.Doc, sheetId: string): SheetLock | null {
 
 export function readAccess(doc: Y.Doc): AccessView {
   const locks = new Map<string, SheetLock>()
-  accessOf(doc).forEach((_v, k) => {
+  const rollups = new Set<string>()
+  accessOf(doc).forEach((v, k) => {
     if (k.startsWith('lock:')) { const l = sheetLock(doc, k.slice(5)); if (l) locks.set(k.slice(5), l) }
+    else if (k.startsWith('rollup:') && v === true) rollups.add(k.slice(7))
   })
-  return { protections: readProtections(doc), locks }
+  return { protections: readProtections(doc), locks, rollups }
 }
 
 // ── mutations (the UI calls these; the server checks who made them) ─────────────────────────────

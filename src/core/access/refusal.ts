@@ -11,6 +11,8 @@ export const REFUSAL_CODES = [
   'read-only',
   /** the sheet is signed off and locked */
   'locked',
+  /** a roll-up sheet: the server writes it from its sources, nobody edits it */
+  'rollup-read-only',
   /** a protection does not let this person edit the cell, row, column or sheet */
   'protected',
   /** a row or column move would change what a protected formula reads */

@@ -45,10 +45,11 @@ function personIn(sheet: SheetMap | undefined, rowId: string, colId: string): st
   return typeof v === 'string' ? cleanPersonName(v) : ''
 }
 
-/** Viewers change nothing, commenters only comments; nobody changes a signed-off sheet. */
+/** Viewers change nothing, commenters only comments; nobody changes a roll-up sheet or a signed-off one. */
 function baseRefusal(view: AccessView, who: Principal, sheetId: string): Refusal | null {
   const r = roleRefusal(who)
   if (r) return r
+  if (view.rollups?.has(sheetId)) return { code: 'rollup-read-only', sheet: sheetId }
   if (view.locks.has(sheetId)) return { code: 'locked', sheet: sheetId }
   return null
 }
