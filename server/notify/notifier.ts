@@ -37,13 +37,18 @@ export interface NotifyOptions {
   leaseMs: number
   /** deliveries claimed at once */
   batch: number
+  /**
+   * messages queued per target in an hour, at most (a commenter who mentions people over and over
+   * would otherwise flood a group chat); past it, a target gets nothing until its hour moves on
+   */
+  maxPerTargetPerHour: number
   /** host name lookups (tests) */
   resolver?: Resolver
 }
 
 export const DEFAULT_NOTIFY_OPTIONS: NotifyOptions = {
   allowPrivate: false, publicUrl: null, retryBaseMs: 5_000, retryMaxMs: 3_600_000, maxAttempts: 8,
-  timeoutMs: 10_000, maxResponseBytes: 64 * 1024, pollMs: 5_000, leaseMs: 60_000, batch: 20,
+  timeoutMs: 10_000, maxResponseBytes: 64 * 1024, pollMs: 5_000, leaseMs: 60_000, batch: 20, maxPerTargetPerHour: 120,
 }
 
 const PRUNE_EVERY_MS = 3_600_000
@@ -54,7 +59,7 @@ export interface SettledEvent { workbookId: string; targetId: string; event: str
 /** The workbook's current state, or null when it is gone. */
 export type StateReader = (workbookId: string) => Promise<Uint8Array | null>
 
-export class Notifier extends EventEmitter<{ settled: [SettledEvent]; queued: [{ workbookId: string; event: string; targets: number; at: number }] }> {
+export class Notifier extends EventEmitter<{ settled: [SettledEvent]; queued: [{ workbookId: string; event: string; targets: number; at: number }]; limited: [{ workbookId: string; event: string; targets: number }] }> {
   private timer: NodeJS.Timeout | null = null
   private wakeAt = Infinity
   private running: Promise<void> | null = null
@@ -62,6 +67,8 @@ export class Notifier extends EventEmitter<{ settled: [SettledEvent]; queued: [{
   private closed = false
   private lastPrune = 0
   private queueing = new Set<Promise<void>>()
+  /** per target: when its messages of the last hour were queued (this instance's count) */
+  private readonly sent = new Map<string, number[]>()
 
   constructor(private readonly store: Store, private readonly log: Logger, readonly opts: NotifyOptions, private readonly state: StateReader) {
     super()
@@ -86,7 +93,12 @@ export class Notifier extends EventEmitter<{ settled: [SettledEvent]; queued: [{
     if (this.closed) return Promise.resolve()
     const run = (async () => {
       try {
-        const targets = (await this.store.webhooks.listTargets(workbookId)).filter(t => subscribed(t.events, event.event) && (!only || only.includes(t.id)))
+        const chosen = (await this.store.webhooks.listTargets(workbookId)).filter(t => subscribed(t.events, event.event) && (!only || only.includes(t.id)))
+        const targets = chosen.filter(t => this.withinBudget(t.id, Date.now()))
+        if (targets.length < chosen.length) {
+          this.log.warn(`[notify] ${workbookId}: a ${event.event} notification skipped for ${chosen.length - targets.length} target(s) past ${this.opts.maxPerTargetPerHour} messages this hour`)
+          this.emit('limited', { workbookId, event: event.event, targets: chosen.length - targets.length })
+        }
         if (!targets.length) return
         const payload = JSON.stringify(event)
         await this.store.webhooks.enqueue(workbookId, targets.map(t => ({ targetId: t.id, event: event.event, payload, nextAt: at })), Date.now())
@@ -118,6 +130,16 @@ export class Notifier extends EventEmitter<{ settled: [SettledEvent]; queued: [{
     } catch (e) {
       this.log.error(`[notify] ${workbookId}: a restore notification could not be made:`, e)
     }
+  }
+
+  /** Whether the target may have one more message this hour (and counts it when it may). */
+  private withinBudget(targetId: string, now: number): boolean {
+    const hour = (this.sent.get(targetId) ?? []).filter(t => now - t < 3_600_000)
+    if (hour.length >= this.opts.maxPerTargetPerHour) { this.sent.set(targetId, hour); return false }
+    hour.push(now)
+    this.sent.set(targetId, hour)
+    if (this.sent.size > 10_000) for (const [k, v] of this.sent) if (!v.some(t => now - t < 3_600_000)) this.sent.delete(k)
+    return true
   }
 
   /** Runs the loop at `at` (or sooner, if it was to run sooner). */

@@ -201,6 +201,22 @@ describe('webhook delivery', () => {
     expect(t).toMatchObject({ status: 'ok', lastError: null, failures: 0, pending: 0 })
   })
 
+  it('a target gets at most its hourly budget of messages: mentions over and over do not flood a chat', async () => {
+    const s = await open({ webhookOptions: { retryBaseMs: 20, pollMs: 200, maxPerTargetPerHour: 2 } })
+    const rx = await receiver()
+    const { id, sid } = await workbook(s)
+    expect((await put(s, id, [{ kind: 'json', url: `${rx.base}/budget`, events: ['mention'] }])).status).toBe(200)
+    const queued: unknown[] = [], limited: unknown[] = []
+    s.notify.on('queued', e => queued.push(e))
+    s.notify.on('limited', e => limited.push(e))
+    const twoLimited = until('two messages over the budget', () => limited.length >= 2 || undefined, recheck => { s.notify.on('limited', recheck); return () => { s.notify.off('limited', recheck) } })
+    for (const n of [1, 2, 3, 4]) await comment(s, id, sid, { text: `@张三 第${n}次` })
+    await twoLimited
+    await rx.count(2)
+    expect(queued).toHaveLength(2)
+    expect(rx.got.map(g => g.body.comment)).toEqual(['@张三 第1次', '@张三 第2次'])
+  })
+
   it('a target that keeps failing is shown failed, with its error, after the last attempt', async () => {
     const s = await open({ webhookOptions: { retryBaseMs: 10, maxAttempts: 2 } })
     const rx = await receiver(() => 503)
