@@ -35,6 +35,7 @@ import { setLicenseKeys, withDefaultKeys, type LicenseKeys } from '../src/core/l
 import { ROLES } from '../src/core/access/access'
 import { NotifyHook } from './notify/hook'
 import { DEFAULT_NOTIFY_OPTIONS, Notifier, stateReader, type NotifyOptions } from './notify/notifier'
+import { DEFAULT_ROUND_OPTIONS, RoundService, type RoundOptions } from './rounds/service'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -87,6 +88,8 @@ export interface ServerOptions extends Partial<RoomOptions> {
   publicUrl?: string
   /** the delivery loop's retry delays, timeouts and poll interval (server/notify/notifier.ts) */
   webhookOptions?: Partial<NotifyOptions>
+  /** fill-in rounds: the clock and how often periods are closed (server/rounds/service.ts) */
+  roundOptions?: Partial<RoundOptions>
 }
 
 export interface RunningServer {
@@ -101,6 +104,8 @@ export interface RunningServer {
   exports: ExportRunner
   /** the webhook delivery loop */
   notify: Notifier
+  /** fill-in rounds: periods, status, closing */
+  rounds: RoundService
   store: Store
   /** stop accepting, write everything pending, close sockets and the store; idempotent */
   close(): Promise<void>
@@ -170,10 +175,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   }, id => stateReader(store, rooms)(id))
   const rooms = new RoomManager(store, log, { ...roomOptions, forgetCompressed, hooks: [ctx => new NotifyHook(ctx, notify), ...(opts.roomHooks ?? [])] }, bus)
   const exports = new ExportRunner({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exportOptions }, log)
+  const rounds = new RoundService(store, id => stateReader(store, rooms)(id), log, { ...DEFAULT_ROUND_OPTIONS, ...opts.roundOptions }, notify)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
-    exports, notify,
+    exports, notify, rounds,
   }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log, { licenseKeys })
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
@@ -261,6 +267,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   } catch (e) {
     await exports.close()
     await rooms.close()
+    await rounds.close()
     await notify.close()
     await bus?.close()
     await store.close()
@@ -271,6 +278,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host}:${address.port}`
   notify.start()
+  rounds.start()
   log.info(`planning-workbooks server listening on ${url} (static: ${resolve(opts.staticDir ?? './dist')}, templates: ${templates.all().length})`)
 
   let closed: Promise<void> | null = null
@@ -283,6 +291,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       wss.close()
       server.closeAllConnections()
       await serverClosed
+      await rounds.close()
       await notify.close()
       await bus?.close()
       await store.close()
@@ -290,7 +299,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     return closed
   }
 
-  return { url, port: address.port, rooms, store, bus, exports, notify, close }
+  return { url, port: address.port, rooms, store, bus, exports, notify, rounds, close }
 }
 
 async function main(): Promise<void> {

@@ -17,13 +17,14 @@ import { auditRoutes } from './routes/audit'
 import { webhookRoutes } from './routes/webhooks'
 import { commentRoutes } from './routes/comments'
 import { inboxRoutes } from './routes/inbox'
+import { roundRoutes } from './routes/rounds'
 
 export { WORKBOOK_ID, attachment, linkUrl, newWorkbookId, workbookJson, type ApiContext, type WorkbookJson } from './context'
 export { DEFAULT_LOCALE } from './fields'
 export { LOCALES } from '../../src/core/templates/template'
 export { MAX_LINKS } from './routes/links'
 
-const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes, ...webhookRoutes]
+const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes, ...webhookRoutes, ...roundRoutes]
 
 /** Handles a request whose path starts with /api. Never throws. */
 export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {

@@ -12,6 +12,7 @@ import type { TemplateRegistry } from '../templates'
 import type { ImportLimits } from '../import/xlsx'
 import type { Logger } from '../log'
 import type { Notifier } from '../notify/notifier'
+import type { RoundService } from '../rounds/service'
 import { HttpError, sendJson } from './util'
 
 export interface ApiContext {
@@ -31,6 +32,8 @@ export interface ApiContext {
   exports: ExportRunner
   /** webhook notifications (server/notify/): the delivery loop and its options */
   notify?: Notifier
+  /** fill-in rounds (server/rounds/): periods, status, closing */
+  rounds?: RoundService
 }
 
 /** A route's handler: `id` and `sub` are the path's workbook (or template) id and link id, checked. */

@@ -28,7 +28,11 @@ export type EventName = typeof EVENT_NAMES[number]
 export const LANGS = ['zh-CN', 'en'] as const
 export type Lang = typeof LANGS[number]
 
-export type NotifyKind = 'mention' | 'assignment' | 'due-soon' | 'sign-off' | 'unlock' | 'restore' | 'test'
+/**
+ * `remind` (a fill-in round's owner asks those who have not submitted, server/rounds/) is an explicit act
+ * of the owner and, like `test`, goes to every target of the workbook, whatever events it chose.
+ */
+export type NotifyKind = 'mention' | 'assignment' | 'due-soon' | 'sign-off' | 'unlock' | 'restore' | 'test' | 'remind'
 
 export interface NotifyEvent {
   event: NotifyKind
@@ -50,11 +54,13 @@ export interface NotifyEvent {
   version: string | null
   /** epoch ms of the event */
   at: number
+  /** the fill-in round (remind): the link is its form page, never with a token */
+  round?: string | null
 }
 
 /** Whether a target choosing `events` gets `kind` (a test message goes to every target). */
 export const subscribed = (events: readonly string[], kind: NotifyKind): boolean =>
-  kind === 'test' || events.includes(kind) || (kind === 'sign-off' && events.includes('lock'))
+  kind === 'test' || kind === 'remind' || events.includes(kind) || (kind === 'sign-off' && events.includes('lock'))
 
 const MAX_QUOTE = 500
 const quote = (t: string | null): string => {
@@ -66,6 +72,7 @@ const quote = (t: string | null): string => {
 /** The workbook page at the cell, on the public address; null without one. */
 export function cellLink(publicUrl: string | null, e: NotifyEvent): string | null {
   if (!publicUrl) return null
+  if (e.event === 'remind' && e.round) return `${publicUrl.replace(/\/+$/, '')}/f/${encodeURIComponent(e.workbook.id)}/${encodeURIComponent(e.round)}`
   const q = new URLSearchParams()
   if (e.sheet) q.set('sheet', e.sheet.id)
   if (e.sheet && e.cell) q.set('cell', e.cell)
@@ -102,6 +109,9 @@ export function sentence(given: NotifyEvent, lang: Lang): string {
       const what = e.sheet ? (zh ? `${title}的${sheet}${e.cell ? `!${e.cell}` : ''}` : `${sheet}${e.cell ? `!${e.cell}` : ''} of ${title}`) : title
       return zh ? `${actor} 将${what}恢复到了${v}` : `${actor} restored ${what} to ${v}`
     }
+    case 'remind': return zh
+      ? `${actor} 提醒：${title}的收集表「${e.sheet?.name ?? ''}」${due}还有 ${people} 未填写，请打开自己的填写链接提交`
+      : `${actor} reminds you: ${people} ${e.people.length === 1 ? 'has' : 'have'} not yet filled in the form "${e.sheet?.name ?? ''}" of ${title}${due}; open your own form link to submit`
     case 'test': return zh ? `这是${title}的测试消息：通知已接通` : `A test message from ${title}: notifications are connected`
   }
 }
@@ -160,7 +170,7 @@ export function render(e: NotifyEvent, target: TargetForMessage, publicUrl: stri
     case 'json': {
       const body = JSON.stringify({
         event: e.event, workbook: e.workbook, sheet: e.sheet, cell: e.cell, actor: e.actor, people: e.people,
-        comment: e.text, due: e.due, thread: e.thread, version: e.version, text: sentence(e, lang), lang, url: link, at: new Date(e.at).toISOString(),
+        comment: e.text, due: e.due, thread: e.thread, version: e.version, ...(e.round ? { round: e.round } : {}), text: sentence(e, lang), lang, url: link, at: new Date(e.at).toISOString(),
       })
       if (target.secret) {
         headers['x-webhook-timestamp'] = String(now)
