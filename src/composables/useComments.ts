@@ -73,7 +73,8 @@ export function useComments(wb: OpenWorkbook, sheetId: Ref<string>, opts: Commen
     const map: unknown = commentsOf(wb.doc)
     const comments = [...tr.changed.keys()].some(type => type === map)
     if (comments) { version.value++; commentsChanged = true }
-    if (!comments && threads.value.length === 0) return
+    // typing into cells moves no thread: only changes beside a sheet's cells can (rows, columns, sheets)
+    if (!comments && (threads.value.length === 0 || [...tr.changed.keys()].every(type => type._item?.parentSub === 'cells'))) return
     if (queued) return
     queued = true
     queueMicrotask(() => { queued = false; const c = commentsChanged; commentsChanged = false; refresh(c) })
