@@ -13,7 +13,7 @@ import * as Y from 'yjs'
 import { BadFile, checkZip } from './zip'
 import type { ImportedSheet, ImportedWorkbook, ReadLimits } from './model'
 import { checkImportLimits, type ImportLimits } from './options'
-import { addSheet, deleteRows, initWorkbook, normaliseSheetName, setCells, setColumnMeta, setFrozen, setTotalsRow, type CellWrite } from '../../src/core/workbook/mutations'
+import { addSheet, deleteRows, initWorkbook, normaliseSheetName, setCells, setColumnMeta, setFrozen, setTotalsRow, type CellWrite, type WorkbookLang } from '../../src/core/workbook/mutations'
 import { toColumnFormula } from '../../src/core/workbook/table'
 import { validScale } from '../../src/core/workbook/scale'
 import { COLUMN_TYPES, RULE_OPS, RULE_STYLES, type ColorRule } from '../../src/core/workbook/schema'
@@ -212,14 +212,14 @@ function carryLooks(doc: Y.Doc, id: string, sl: SheetLayout, sheet: ImportedShee
 }
 
 /** `filterName`: the name of the filter view a file's recorded filter becomes (the importer's language) */
-export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number; filterName?: string; timeZone?: string }): ImportReport {
+export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: { title?: string; fallbackTitle: string; maxGridCells?: number; filterName?: string; timeZone?: string; lang?: WorkbookLang }): ImportReport {
   const report: ImportReport = { sheets: 0, cells: 0, formulas: 0, notes: [] }
   if (!model.sheets.length) throw new BadFile(422, 'the file has no sheets')
   const grid = model.sheets.reduce((n, sh) => n + (sh.rows + 20) * (sh.cols + 2), 0)
   if (grid > (opts.maxGridCells ?? DEFAULT_IMPORT_LIMITS.maxGridCells)) {
     throw new BadFile(413, `the sheets span ${grid} cells (rows × columns); at most ${opts.maxGridCells ?? DEFAULT_IMPORT_LIMITS.maxGridCells} are taken`)
   }
-  initWorkbook(doc, { title: (opts.title || model.title || opts.fallbackTitle).slice(0, 200), templateId: 'import', timeZone: opts.timeZone })
+  initWorkbook(doc, { title: (opts.title || model.title || opts.fallbackTitle).slice(0, 200), templateId: 'import', timeZone: opts.timeZone, lang: opts.lang })
   const taken = new Set<string>()
   const plan: { sheet: ImportedSheet; id: string; header: boolean }[] = []
   const metas = readMeta(model)

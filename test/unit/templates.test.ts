@@ -160,3 +160,23 @@ describe('the published template schema', () => {
     expect(schema.$defs.localized.anyOf).toHaveLength(2)
   })
 })
+
+describe('the workbook\'s language', () => {
+  it('is the one it was made in (what messages about it are written in); only a known one is taken from a client', async () => {
+    const { checkChange } = await import('../../src/core/access/access')
+    const { workbookLang } = await import('../../src/core/workbook/mutations')
+    const blank = registry.get('blank')!
+    const en = new Y.Doc(), zh = new Y.Doc(), old = new Y.Doc()
+    buildWorkbook(en, blank, { locale: 'en' })
+    buildWorkbook(zh, blank, {})
+    expect([workbookLang(en), workbookLang(zh), workbookLang(old)]).toEqual(['en', 'zh-CN', 'zh-CN'])
+    const after = new Y.Doc()
+    Y.applyUpdate(after, Y.encodeStateAsUpdate(en))
+    const verdicts: unknown[] = []
+    after.on('afterTransaction', tr => { verdicts.push(checkChange(en, after, tr, { role: 'editor', name: '张三' })) })
+    after.getMap('meta').set('lang', 'fr')
+    after.getMap('meta').set('lang', 'zh-CN')
+    expect(verdicts[0]).toMatchObject({ code: 'not-workbook' })
+    expect(verdicts[1]).toBeNull()
+  })
+})

@@ -59,7 +59,7 @@ export const workbookRoutes: Route[] = [
           const model = await readXlsx(file, ctx.importLimits)
           const fallbackTitle = options.lang === 'en' ? 'Imported workbook' : '导入的工作簿'
           const filterName = options.lang === 'en' ? 'Filter from the file' : '文件中的筛选'
-          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells, filterName, timeZone: options.timeZone })
+          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells, filterName, timeZone: options.timeZone, lang: options.lang })
           sendCreated(res, await storeNew(ctx, doc, 'import', ownerName(options.name, options.lang)), { report })
         } catch (e) {
           if (e instanceof BadFile) throw new HttpError(e.status, e.message)

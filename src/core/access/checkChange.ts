@@ -8,6 +8,7 @@ import * as Y from 'yjs'
 import { chartProblem, chartsOf, type ChartSpec } from '../charts/charts'
 import { metaOf, sheetOrderOf, sheetParts, sheetsOf, type ColumnMeta } from '../workbook/schema'
 import { isTimeZone } from '../workbook/zone'
+import { isWorkbookLang } from '../workbook/mutations'
 import { isStyleValue, parseStyleKey, stylesOf } from '../workbook/styles'
 import { hiddenOf, parseHiddenKey } from '../workbook/hidden'
 import { filterViewSchema, filterViewsOf, type FilterView } from '../workbook/filter'
@@ -63,6 +64,7 @@ const access: Checker = (ctx, keys) => {
 const meta: Checker = (ctx, keys) => {
   if (keys.has('historyViewers') && !ctx.owner) return { code: 'history-owner-only' }
   if (keys.has('historyViewers') && typeof metaOf(ctx.after).get('historyViewers') !== 'boolean' && metaOf(ctx.after).get('historyViewers') !== undefined) return { code: 'not-workbook' }
+  if (keys.has('lang') && metaOf(ctx.after).get('lang') !== undefined && !isWorkbookLang(metaOf(ctx.after).get('lang'))) return { code: 'not-workbook' }
   if (keys.has('timeZone')) {
     const z = metaOf(ctx.after).get('timeZone')
     if (z !== undefined && !isTimeZone(z)) return { code: 'not-a-time-zone' }

@@ -65,7 +65,7 @@ const asText = (v: TemplateCell, locale: Locale): string | number | boolean | nu
 export function buildWorkbook(doc: Y.Doc, template: Template, opts: { title?: string; locale?: Locale; timeZone?: string } = {}, origin: unknown = null): void {
   const locale = opts.locale ?? 'zh-CN'
   doc.transact(() => {
-    initWorkbook(doc, { title: opts.title?.trim() || localize(template.title, locale), templateId: template.id, timeZone: opts.timeZone }, origin)
+    initWorkbook(doc, { title: opts.title?.trim() || localize(template.title, locale), templateId: template.id, timeZone: opts.timeZone, lang: locale }, origin)
     // sheets first, under their zh-CN names, so formulas can name any of them
     const plan = template.sheets.map(sheet => {
       const dataRows = (sheet.data?.length ?? 0) + (sheet.totals ? 1 : 0)

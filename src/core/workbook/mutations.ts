@@ -58,11 +58,23 @@ export function validateSheetName(doc: Y.Doc, name: string, exceptId?: string): 
   return n
 }
 
-export function initWorkbook(doc: Y.Doc, args: { title: string; templateId?: string; timeZone?: string }, origin: Origin = null): void {
+/** The languages a workbook can be made in (its template's texts, the messages sent about it). */
+export const WORKBOOK_LANGS = ['zh-CN', 'en'] as const
+export type WorkbookLang = typeof WORKBOOK_LANGS[number]
+export const isWorkbookLang = (v: unknown): v is WorkbookLang => v === 'zh-CN' || v === 'en'
+
+/** The language the workbook was made in; zh-CN for one made before workbooks had one. */
+export const workbookLang = (doc: Y.Doc): WorkbookLang => {
+  const v = metaOf(doc).get('lang')
+  return isWorkbookLang(v) ? v : 'zh-CN'
+}
+
+export function initWorkbook(doc: Y.Doc, args: { title: string; templateId?: string; timeZone?: string; lang?: WorkbookLang }, origin: Origin = null): void {
   doc.transact(() => {
     const meta = metaOf(doc)
     meta.set('title', args.title)
     if (args.timeZone && isTimeZone(args.timeZone)) meta.set('timeZone', args.timeZone)
+    if (args.lang && isWorkbookLang(args.lang)) meta.set('lang', args.lang)
     meta.set('schemaVersion', SCHEMA_VERSION)
     meta.set('templateId', args.templateId ?? 'blank')
     meta.set('createdAt', Date.now())
