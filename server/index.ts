@@ -35,6 +35,7 @@ import { setLicenseKeys, withDefaultKeys, type LicenseKeys } from '../src/core/l
 import { ROLES } from '../src/core/access/access'
 import { NotifyHook } from './notify/hook'
 import { DEFAULT_NOTIFY_OPTIONS, Notifier, stateReader, type NotifyOptions } from './notify/notifier'
+import { RollupService, type RollupServiceOptions } from './rollup/service'
 import { DEFAULT_ROUND_OPTIONS, RoundService, type RoundOptions } from './rounds/service'
 
 export interface ServerOptions extends Partial<RoomOptions> {
@@ -90,6 +91,8 @@ export interface ServerOptions extends Partial<RoomOptions> {
   webhookOptions?: Partial<NotifyOptions>
   /** fill-in rounds: the clock and how often periods are closed (server/rounds/service.ts) */
   roundOptions?: Partial<RoundOptions>
+  /** live roll-ups: the debounce of source changes and how often links are checked (server/rollup/service.ts) */
+  rollupOptions?: Partial<RollupServiceOptions>
 }
 
 export interface RunningServer {
@@ -106,6 +109,8 @@ export interface RunningServer {
   notify: Notifier
   /** fill-in rounds: periods, status, closing */
   rounds: RoundService
+  /** live roll-ups (server/rollup/service.ts) */
+  rollups: RollupService
   store: Store
   /** stop accepting, write everything pending, close sockets and the store; idempotent */
   close(): Promise<void>
@@ -174,12 +179,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     ...DEFAULT_NOTIFY_OPTIONS, allowPrivate: !!opts.allowPrivateWebhooks, publicUrl: opts.publicUrl?.replace(/\/+$/, '') || null, ...opts.webhookOptions,
   }, id => stateReader(store, rooms)(id))
   const rooms = new RoomManager(store, log, { ...roomOptions, forgetCompressed, hooks: [ctx => new NotifyHook(ctx, notify), ...(opts.roomHooks ?? [])] }, bus)
+  const rollups = new RollupService(store, rooms, bus, log, opts.rollupOptions)
   const exports = new ExportRunner({ ...DEFAULT_EXPORT_OPTIONS, ...opts.exportOptions }, log)
   const rounds = new RoundService(store, id => stateReader(store, rooms)(id), log, { ...DEFAULT_ROUND_OPTIONS, ...opts.roundOptions }, notify)
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
-    exports, notify, rounds,
+    exports, notify, rounds, rollups,
   }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log, { licenseKeys })
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
@@ -265,6 +271,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       })
     })
   } catch (e) {
+    rollups.close()
     await exports.close()
     await rooms.close()
     await rounds.close()
@@ -287,6 +294,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       closing = true
       const serverClosed = new Promise<void>(r => server.close(() => r()))
       server.closeIdleConnections()
+      rollups.close()
       await Promise.all([rooms.close(), exports.close()])
       wss.close()
       server.closeAllConnections()
@@ -299,7 +307,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     return closed
   }
 
-  return { url, port: address.port, rooms, store, bus, exports, notify, rounds, close }
+  return { url, port: address.port, rooms, store, bus, exports, notify, rounds, rollups, close }
 }
 
 async function main(): Promise<void> {

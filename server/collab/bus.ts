@@ -26,6 +26,13 @@ export interface RoomBus {
   /** Subscribes to a room; `onMessage` gets what other instances publish. Resolves once subscribed (or Redis is down). */
   join(roomId: string, onMessage: (kind: BusKind, payload: Uint8Array) => void): Promise<void>
   leave(roomId: string): void
+  /**
+   * Listens to a room's channel without being its room (a roll-up watching its sources): any number of
+   * watchers beside the one `join`; the channel stays subscribed while either wants it. Returns the
+   * function that stops watching. `onSubscribed`: once the channel is subscribed (what was published
+   * before may have been missed: read the store then).
+   */
+  watch?(roomId: string, onMessage: (kind: BusKind, payload: Uint8Array) => void, onSubscribed?: () => void): () => void
   /** Best effort: while Redis is down, nothing is sent (the store has it; rooms resync on reconnect). */
   publish(roomId: string, kind: BusKind, payload: Uint8Array): void
   /** Called after Redis comes back from an outage. */
@@ -44,6 +51,7 @@ export class RedisBus implements RoomBus {
   private readonly pub: Redis
   private readonly sub: Redis
   private readonly handlers = new Map<string, (kind: BusKind, payload: Uint8Array) => void>()
+  private readonly watchers = new Map<string, Set<(kind: BusKind, payload: Uint8Array) => void>>()
   private readonly reconnectListeners: (() => void)[] = []
   private wasDown = false
   private up = false
@@ -65,7 +73,7 @@ export class RedisBus implements RoomBus {
     this.sub.on('ready', () => {
       this.up = true
       // every room that wants its channel gets it, including ones that joined while Redis was away
-      for (const roomId of this.handlers.keys()) this.sub.subscribe(CHANNEL(this.prefix, roomId)).catch(() => {})
+      for (const roomId of new Set([...this.handlers.keys(), ...this.watchers.keys()])) this.sub.subscribe(CHANNEL(this.prefix, roomId)).catch(() => {})
       if (this.wasDown && !this.closed) {
         this.wasDown = false
         this.log.info('[bus] Redis is back: rooms resync from the store')
@@ -94,14 +102,18 @@ export class RedisBus implements RoomBus {
 
   private receive(channel: string, message: Buffer): void {
     if (!channel.startsWith(this.prefix + 'room:') || message.length < 2) return
-    const handler = this.handlers.get(channel.slice(this.prefix.length + 5))
-    if (!handler) return
+    const roomId = channel.slice(this.prefix.length + 5)
+    const handler = this.handlers.get(roomId)
+    const watching = this.watchers.get(roomId)
+    if (!handler && !watching) return
     const kind = KINDS[message[0]!] ?? null
     const idLen = message[1]!
     if (!kind || message.length < 2 + idLen) return
     if (message.toString('utf8', 2, 2 + idLen) === this.instanceId) return
     const payload = new Uint8Array(message.buffer, message.byteOffset + 2 + idLen, message.length - 2 - idLen)
-    try { handler(kind, payload) } catch (e) { this.log.error(`[bus] ${channel}: handling a message failed:`, e) }
+    for (const fn of [...(handler ? [handler] : []), ...(watching ?? [])]) {
+      try { fn(kind, payload) } catch (e) { this.log.error(`[bus] ${channel}: handling a message failed:`, e) }
+    }
   }
 
   async join(roomId: string, onMessage: (kind: BusKind, payload: Uint8Array) => void): Promise<void> {
@@ -116,7 +128,22 @@ export class RedisBus implements RoomBus {
 
   leave(roomId: string): void {
     this.handlers.delete(roomId)
-    this.sub.unsubscribe(CHANNEL(this.prefix, roomId)).catch(() => {})
+    if (!this.watchers.has(roomId)) this.sub.unsubscribe(CHANNEL(this.prefix, roomId)).catch(() => {})
+  }
+
+  watch(roomId: string, onMessage: (kind: BusKind, payload: Uint8Array) => void, onSubscribed?: () => void): () => void {
+    let set = this.watchers.get(roomId)
+    if (!set) this.watchers.set(roomId, set = new Set())
+    // (subscribing again is harmless, and its answer tells when the channel is ours)
+    this.sub.subscribe(CHANNEL(this.prefix, roomId)).then(() => onSubscribed?.(), e => this.log.warn(`[bus] ${roomId}: watching failed (${(e as Error).message})`))
+    const fn = (kind: BusKind, payload: Uint8Array) => onMessage(kind, payload)
+    set.add(fn)
+    return () => {
+      const s = this.watchers.get(roomId)
+      if (!s?.delete(fn) || s.size) return
+      this.watchers.delete(roomId)
+      if (!this.handlers.has(roomId) && !this.closed) this.sub.unsubscribe(CHANNEL(this.prefix, roomId)).catch(() => {})
+    }
   }
 
   publish(roomId: string, kind: BusKind, payload: Uint8Array): void {
@@ -145,6 +172,7 @@ export class RedisBus implements RoomBus {
     if (this.closed) return
     this.closed = true
     this.handlers.clear()
+    this.watchers.clear()
     this.pub.disconnect()
     this.sub.disconnect()
   }

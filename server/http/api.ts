@@ -17,6 +17,7 @@ import { auditRoutes } from './routes/audit'
 import { webhookRoutes } from './routes/webhooks'
 import { commentRoutes } from './routes/comments'
 import { inboxRoutes } from './routes/inbox'
+import { rollupRoutes } from './routes/rollups'
 import { roundRoutes } from './routes/rounds'
 
 export { WORKBOOK_ID, attachment, linkUrl, newWorkbookId, workbookJson, type ApiContext, type WorkbookJson } from './context'
@@ -24,7 +25,7 @@ export { DEFAULT_LOCALE } from './fields'
 export { LOCALES } from '../../src/core/templates/template'
 export { MAX_LINKS } from './routes/links'
 
-const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes, ...webhookRoutes, ...roundRoutes]
+const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes, ...webhookRoutes, ...roundRoutes, ...rollupRoutes]
 
 /** Handles a request whose path starts with /api. Never throws. */
 export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {

@@ -12,6 +12,7 @@ import type { TemplateRegistry } from '../templates'
 import type { ImportLimits } from '../import/xlsx'
 import type { Logger } from '../log'
 import type { Notifier } from '../notify/notifier'
+import type { RollupService } from '../rollup/service'
 import type { RoundService } from '../rounds/service'
 import { HttpError, sendJson } from './util'
 
@@ -34,6 +35,8 @@ export interface ApiContext {
   notify?: Notifier
   /** fill-in rounds (server/rounds/): periods, status, closing */
   rounds?: RoundService
+  /** live roll-ups (server/rollup/) */
+  rollups?: RollupService
 }
 
 /** A route's handler: `id` and `sub` are the path's workbook (or template) id and link id, checked. */
