@@ -9,6 +9,8 @@ export const router = createRouter({
     // the review pack: values only, no grid or engine
     // mentions, assignments and replies across every workbook this browser holds links for
     { path: '/inbox', name: 'inbox', component: () => import('../pages/InboxPage.vue') },
+    // a person's fill-in form (收集表): their rows of one round, with the form link's token
+    { path: '/f/:id/:rid', name: 'form', component: () => import('../pages/FormPage.vue'), props: true },
     { path: '/w/:id/print', name: 'print', component: () => import('../pages/PrintPage.vue'), props: true },
     { path: '/w/:id', name: 'workbook', component: () => import('../pages/WorkbookPage.vue'), props: true },
     { path: '/:pathMatch(.*)*', redirect: '/' },
