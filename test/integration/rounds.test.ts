@@ -18,6 +18,7 @@ import { setCell, setColumnMeta } from '../../src/core/workbook/mutations'
 import { GRACE_MS, parseDue } from '../../src/core/rounds/periods'
 import { createLink, createWorkbook, ownerTokens, testScope, until, type TestServer } from '../helpers/server'
 import { call } from '../helpers/historyProbe'
+import { freshPostgres } from '../helpers/services'
 
 const { cleanups, server } = testScope()
 const PUBLIC = 'https://sheets.example.com'
@@ -25,9 +26,9 @@ const DUE = '2026-03-06T18:00'
 const dueAt = parseDue(DUE, 'Asia/Shanghai')!
 
 /** A server whose clock the test moves, and a workbook: 姓名 (person) · 销售额 (number ≥ 0) · 自评 · 经理评分 (protected for 王经理). */
-async function setup() {
+async function setup(opts: Parameters<typeof server>[0] = {}) {
   const clock = { now: dueAt - 4 * 86_400_000 }
-  const s = await server({ roundOptions: { now: () => clock.now, pollMs: 3_600_000 }, allowPrivateWebhooks: true, publicUrl: PUBLIC, webhookOptions: { pollMs: 200 }, maxAuthFailures: 1_000_000 })
+  const s = await server({ ...opts, roundOptions: { now: () => clock.now, pollMs: 3_600_000 }, allowPrivateWebhooks: true, publicUrl: PUBLIC, webhookOptions: { pollMs: 200 }, maxAuthFailures: 1_000_000 })
   const id = await createWorkbook(s, { name: '老板' })
   const ids = await s.rooms.withDoc(id, doc => {
     const sid = sheetIds(doc)[0]!
@@ -241,5 +242,21 @@ describe('fill-in rounds', () => {
     expect(text).toContain(`${PUBLIC}/f/${w.id}/${rid}`)
     for (const t of Object.values(tokens)) expect(text).not.toContain(t)
     expect(text).not.toContain('token')
+  })
+
+  it('keeps rounds in PostgreSQL the same way, and deleting the workbook takes its rounds', async () => {
+    const pg = await freshPostgres()
+    cleanups.push(pg.drop)
+    const w = await setup({ store: pg.store })
+    const { rid, tokens } = await weekly(w)
+    expect((await submit(w, rid, tokens['李四']!, { [w.rows[1]!]: { [w.cols.b]: '99' } })).status).toBe(200)
+    expect((await status(w, rid)).status.map((p: { state: string }) => p.state)).toEqual(['not-yet', 'submitted', 'not-yet'])
+    w.clock.now = dueAt + GRACE_MS
+    const board = await status(w, rid)
+    expect(board.closed).toHaveLength(1)
+    expect(await pg.store.rounds.claimClose({ roundId: rid, period: 0, versionId: null, at: 0 })).toBe(false)
+    expect((await w.s.api('DELETE', `/api/workbooks/${w.id}`)).status).toBeLessThan(300)
+    expect(await pg.store.rounds.allRounds()).toEqual([])
+    expect(await pg.store.rounds.personByToken('x')).toBeNull()
   })
 })
