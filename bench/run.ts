@@ -20,8 +20,9 @@ import { fanoutBenchmark } from './fanout'
 import { coldOpenBenchmark } from './cold'
 import { sortBenchmark } from './sort'
 import { historyBenchmark } from './history'
+import { rollupBenchmark } from './rollup'
 
-const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark, sortBenchmark, historyBenchmark]
+const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark, sortBenchmark, historyBenchmark, rollupBenchmark]
 
 // BENCH_ONLY=memory,fan-out runs the benchmarks whose name contains one of the words
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean)
