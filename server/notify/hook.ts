@@ -17,6 +17,7 @@ import type * as Y from 'yjs'
 import { commentsOf, SCHEMAS, parseEntryKey, type ReplyEntry, type ThreadEntry } from '../../src/core/comments/comments'
 import { accessOf, lockKey } from '../../src/core/access/access'
 import { getTitle, sheetName, sheetsOf } from '../../src/core/workbook/schema'
+import { workbookLang } from '../../src/core/workbook/mutations'
 import { SheetLayout } from '../../src/core/workbook/layout'
 import { a1 } from '../../src/core/formulas/references'
 import { workbookTimeZone, zonedTime } from '../../src/core/workbook/zone'
@@ -82,7 +83,7 @@ export class NotifyHook implements RoomHook {
 
   private base(doc: Y.Doc, kind: NotifyEvent['event'], actor: string, sheetId: string | null): NotifyEvent {
     return {
-      event: kind, workbook: { id: this.ctx.id, title: getTitle(doc) }, sheet: sheetId ? { id: sheetId, name: sheetName(doc, sheetId) } : null,
+      event: kind, workbook: { id: this.ctx.id, title: getTitle(doc), lang: workbookLang(doc) }, sheet: sheetId ? { id: sheetId, name: sheetName(doc, sheetId) } : null,
       cell: null, actor, text: null, people: [], due: null, thread: null, version: null, at: Date.now(),
     }
   }

@@ -36,7 +36,8 @@ export type NotifyKind = 'mention' | 'assignment' | 'due-soon' | 'sign-off' | 'u
 
 export interface NotifyEvent {
   event: NotifyKind
-  workbook: { id: string; title: string }
+  /** `lang`: the language the workbook was made in (a target without a language of its own gets it) */
+  workbook: { id: string; title: string; lang?: Lang }
   sheet: { id: string; name: string } | null
   /** A1 address of the comment's cell (or the restored cell) */
   cell: string | null
@@ -150,7 +151,7 @@ export const feishuText = (text: string): string => text.replace(/<(?=\s*\/?\s*a
 
 /** The request that delivers `e` to `target` at `now`. */
 export function render(e: NotifyEvent, target: TargetForMessage, publicUrl: string | null, now = Date.now()): OutgoingRequest {
-  const lang: Lang = target.lang ?? 'zh-CN'
+  const lang: Lang = target.lang ?? e.workbook.lang ?? 'zh-CN'
   const link = cellLink(publicUrl, e)
   const text = messageText(e, lang, link)
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' }

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events'
 import * as Y from 'yjs'
 import { readEntry } from '../../src/core/comments/comments'
 import { getTitle, sheetName } from '../../src/core/workbook/schema'
+import { workbookLang } from '../../src/core/workbook/mutations'
 import { workbookTimeZone, zonedTime } from '../../src/core/workbook/zone'
 import type { Store } from '../store/types'
 import type { ClaimedDelivery } from '../store/webhooks'
@@ -123,7 +124,7 @@ export class Notifier extends EventEmitter<{ settled: [SettledEvent]; queued: [{
       const two = (n: number) => String(n).padStart(2, '0')
       const label = r.label ?? `${t.year}-${two(t.month)}-${two(t.day)} ${two(t.hours)}:${two(t.minutes)}`
       void this.publish(workbookId, {
-        event: 'restore', workbook: { id: workbookId, title: getTitle(version) },
+        event: 'restore', workbook: { id: workbookId, title: getTitle(version), lang: workbookLang(version) },
         sheet: r.sheetId ? { id: r.sheetId, name: sheetName(version, r.sheetId) } : null, cell: r.cell ? r.cell.toUpperCase() : null,
         actor: r.actor, text: null, people: [], due: null, thread: null, version: label, at: Date.now(),
       })

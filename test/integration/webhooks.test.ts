@@ -201,6 +201,19 @@ describe('webhook delivery', () => {
     expect(t).toMatchObject({ status: 'ok', lastError: null, failures: 0, pending: 0 })
   })
 
+  it('is written in the workbook\'s language unless the target chose one', async () => {
+    const s = await open()
+    const rx = await receiver()
+    const id = await createWorkbook(s, { name: 'Boss', lang: 'en' })
+    await createLink(s, id, 'editor', 'Ann')
+    const sid = await s.rooms.withDoc(id, d => sheetIds(d)[0]!)
+    expect((await put(s, id, [{ kind: 'wecom', url: `${rx.base}/own`, events: ['mention'] }, { kind: 'wecom', url: `${rx.base}/zh`, events: ['mention'], lang: 'zh-CN' }])).status).toBe(200)
+    await comment(s, id, sid, { text: '@Ann please check' })
+    const got = await rx.count(2)
+    expect(got.find(g => g.path === '/own')!.body.text.content).toMatch(/^Boss mentioned Ann in a comment on /)
+    expect(got.find(g => g.path === '/zh')!.body.text.content).toMatch(/^Boss 在.*的评论中提到了 Ann/)
+  })
+
   it('a target gets at most its hourly budget of messages: mentions over and over do not flood a chat', async () => {
     const s = await open({ webhookOptions: { retryBaseMs: 20, pollMs: 200, maxPerTargetPerHour: 2 } })
     const rx = await receiver()
