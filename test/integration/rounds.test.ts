@@ -17,7 +17,7 @@ import { cellKey, sheetIds, sheetName, sheetParts, sheetsOf } from '../../src/co
 import { setCell, setColumnMeta } from '../../src/core/workbook/mutations'
 import { GRACE_MS, parseDue } from '../../src/core/rounds/periods'
 import { createLink, createWorkbook, ownerTokens, testScope, until, type TestServer } from '../helpers/server'
-import { call } from '../helpers/historyProbe'
+import { auditWatch, call } from '../helpers/historyProbe'
 import { freshPostgres } from '../helpers/services'
 
 const { cleanups, server } = testScope()
@@ -65,6 +65,7 @@ const status = async (w: { s: TestServer; id: string }, rid: string) => {
 describe('fill-in rounds', () => {
   it('a weekly round for three people: two submit, the board shows who has not, late after the due time', async () => {
     const w = await setup()
+    const audit = auditWatch(w.s)
     const { rid, made, tokens } = await weekly(w)
     expect(made.links.map((l: { name: string }) => l.name)).toEqual(['张三', '李四', '王五'])
     for (const l of made.links) expect(l.url).toMatch(new RegExp(`^/f/${w.id}/${rid}\\?token=[A-Za-z0-9_-]{32}$`))
@@ -101,10 +102,11 @@ describe('fill-in rounds', () => {
     w.clock.now = dueAt + 3_600_000
     board = await status(w, rid)
     expect(board.status[2]).toEqual({ name: '王五', submitted: false, state: 'late' })
-    // the audit trail names the person who filled, not the owner
-    const audit = await w.s.api('GET', `/api/workbooks/${w.id}/audit?by=${encodeURIComponent('张三')}`)
-    expect(audit.status).toBe(200)
-    expect(JSON.stringify(audit.json)).toContain('1200')
+    // the audit trail names the person who filled, not the owner (its entries are written just after the change)
+    await audit.atLeast(3)
+    const trail = await w.s.api('GET', `/api/workbooks/${w.id}/audit?by=${encodeURIComponent('张三')}`)
+    expect(trail.status).toBe(200)
+    expect(JSON.stringify(trail.json)).toContain('1200')
   })
 
   it('refuses another person\'s row, a column outside the round and a protected cell, applying nothing; checks each field', async () => {
