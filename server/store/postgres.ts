@@ -11,8 +11,9 @@ import type { WebhookStore } from './webhooks'
 import { POSTGRES_WEBHOOKS_SCHEMA, PostgresWebhooks } from './postgres-webhooks'
 import { POSTGRES_ROLLUPS_SCHEMA, PostgresRollups } from './postgres-rollups'
 import { POSTGRES_ROUNDS_SCHEMA, PostgresRounds } from './postgres-rounds'
+import { POSTGRES_ACCOUNTS_SCHEMA, PostgresAccounts } from './postgres-accounts'
 
-const SCHEMA_VERSION = 6
+const SCHEMA_VERSION = 7
 const MIGRATION_LOCK = 72_410_001
 
 interface WorkbookRow { id: string; title: string; template: string; created_at: string; updated_at: string }
@@ -52,6 +53,8 @@ export class PostgresStore implements Store {
   readonly rollups: PostgresRollups
   /** fill-in rounds */
   readonly rounds: PostgresRounds
+  /** accounts, sessions, memberships */
+  readonly accounts: PostgresAccounts
 
   constructor(url: string, private readonly opts: PostgresOptions = {}) {
     if (opts.schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(opts.schema)) throw new Error(`bad schema name ${opts.schema}`)
@@ -63,6 +66,7 @@ export class PostgresStore implements Store {
     this.webhooks = new PostgresWebhooks((text, values) => this.q(text, values), fn => this.tx(fn))
     this.rollups = new PostgresRollups((text, values) => this.q(text, values), fn => this.tx(fn))
     this.rounds = new PostgresRounds((text, values) => this.q(text, values), fn => this.tx(fn))
+    this.accounts = new PostgresAccounts((text, values) => this.q(text, values), fn => this.tx(fn))
     this.ready = this.migrate()
     this.ready.catch(() => {})
   }
@@ -154,7 +158,7 @@ export class PostgresStore implements Store {
           await c.query('INSERT INTO pw_schema (version) VALUES ($1)', [4])
           await c.query('COMMIT')
         }
-        for (const [v, schema] of [[5, POSTGRES_ROLLUPS_SCHEMA], [6, POSTGRES_ROUNDS_SCHEMA]] as const) {
+        for (const [v, schema] of [[5, POSTGRES_ROLLUPS_SCHEMA], [6, POSTGRES_ROUNDS_SCHEMA], [7, POSTGRES_ACCOUNTS_SCHEMA]] as const) {
           // roll-up workbooks (5) and fill-in rounds (6), issue 21
           if (version >= v) continue
           await c.query('BEGIN')

@@ -8,8 +8,9 @@ import { SQLITE_HISTORY_SCHEMA, SqliteHistory } from './sqlite-history'
 import { SQLITE_WEBHOOKS_SCHEMA, SqliteWebhooks } from './sqlite-webhooks'
 import { SQLITE_ROLLUPS_SCHEMA, SqliteRollups } from './sqlite-rollups'
 import { SQLITE_ROUNDS_SCHEMA, SqliteRounds } from './sqlite-rounds'
+import { SQLITE_ACCOUNTS_SCHEMA, SqliteAccounts } from './sqlite-accounts'
 
-const SCHEMA_VERSION = 9
+const SCHEMA_VERSION = 10
 /** log pages (4 KB) past which a commit on the serving thread checkpoints itself */
 const CHECKPOINT_BACKSTOP_PAGES = 10_000
 
@@ -43,6 +44,8 @@ export class SqliteStore implements Store {
   readonly rollups: SqliteRollups
   /** fill-in rounds */
   readonly rounds: SqliteRounds
+  /** accounts, sessions, memberships */
+  readonly accounts: SqliteAccounts
 
   /** `dataDir` is created if missing; the database file is `<dataDir>/workbooks.sqlite`. */
   constructor(dataDir: string, fileName = 'workbooks.sqlite') {
@@ -87,6 +90,7 @@ export class SqliteStore implements Store {
     this.webhooks = new SqliteWebhooks(db, () => this.check())
     this.rollups = new SqliteRollups(db, () => this.check())
     this.rounds = new SqliteRounds(db, () => this.check())
+    this.accounts = new SqliteAccounts(db, () => this.check())
   }
 
   private migrate(): void {
@@ -205,6 +209,12 @@ export class SqliteStore implements Store {
         PRAGMA user_version = 9;
       `)
     }
+    if (version < 10) {
+      // accounts, sessions and memberships (issue 23)
+      this.db.exec(`${SQLITE_ACCOUNTS_SCHEMA}
+        PRAGMA user_version = 10;
+      `)
+    }
   }
 
   private check(): void {
@@ -319,6 +329,7 @@ export class SqliteStore implements Store {
       this.db.prepare('DELETE FROM webhook_targets WHERE workbook_id = ?').run(id)
       this.rollups.deleteWorkbook(id)
       this.rounds.deleteWorkbook(id)
+      this.accounts.deleteWorkbook(id)
       return this.stmts.deleteWorkbook.run(id).changes > 0
     })()
   }

@@ -24,6 +24,7 @@ import type { HistoryStore } from './history'
 import type { WebhookStore } from './webhooks'
 import type { RollupStore } from './rollups'
 import type { RoundStore } from './rounds'
+import type { AccountStore } from './accounts'
 
 /**
  * The roles as an SQL list for the schemas' CHECK constraints (`'owner', 'editor', 'viewer'`), from the
@@ -63,6 +64,8 @@ export interface Store {
   readonly rollups: RollupStore
   /** fill-in rounds (server/store/rounds.ts) */
   readonly rounds: RoundStore
+  /** accounts, sessions, memberships (server/store/accounts.ts) */
+  readonly accounts: AccountStore
   /** Creates the workbook row and, in the same transaction, its first update and its owner link (if given). */
   createWorkbook(record: WorkbookRecord, initialUpdate?: Uint8Array, ownerLink?: { link: LinkRecord; tokenHash: string }): Promise<WorkbookRecord>
   /** Throws if the workbook does not exist. */

@@ -299,6 +299,7 @@ export class GatedStore implements Store {
   get webhooks() { return this.inner.webhooks }
   get rollups() { return this.inner.rollups }
   get rounds() { return this.inner.rounds }
+  get accounts() { return this.inner.accounts }
   createWorkbook(r: WorkbookRecord, u?: Uint8Array, l?: { link: LinkRecord; tokenHash: string }) { return this.inner.createWorkbook(r, u, l) }
   createLink(l: LinkRecord, h: string) { return this.inner.createLink(l, h) }
   findLink(h: string) { return this.inner.findLink(h) }
