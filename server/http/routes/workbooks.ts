@@ -7,6 +7,8 @@ import { SERVER_ORIGIN } from '../../collab/rooms'
 import { authorize, requireCreateSecret } from '../../auth'
 import { BadFile, buildFromImport, readXlsx } from '../../import/xlsx'
 import { importQuery } from '../../import/options'
+import { isCsvRequest } from '../../import/csv'
+import { csvRoutes, importCsvWorkbook } from './csv'
 import { ALL, OWNERS, WRITERS, orGone, sendCreated, storeNew, workbookJson, youJson, type Route } from '../context'
 import { body, locale, name, ownerName, requiredTitle, timeZone, title } from '../fields'
 import { HttpError, readBody, readQuery, readRawBody, sendJson, sendNoContent } from '../util'
@@ -50,6 +52,7 @@ export const workbookRoutes: Route[] = [
     pattern: /^\/api\/workbooks\/import$/,
     methods: {
       POST: async (req, res, url, ctx) => {
+        if (isCsvRequest(req)) return importCsvWorkbook(req, res, url, ctx)
         requireCreateSecret(req, url, ctx, ctx.createSecret)
         const options = readQuery(url, importQuery)
         const file = await readRawBody(req, ctx.maxImportBytes)
@@ -98,4 +101,6 @@ export const workbookRoutes: Route[] = [
       },
     },
   },
+  // CSV into an open workbook (routes/csv.ts)
+  ...csvRoutes,
 ]
