@@ -60,7 +60,12 @@ export class FailureBudget {
 
 export const remoteAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? '?'
 
-export interface AuthContext { store: Store; failures: FailureBudget }
+export interface AuthContext {
+  store: Store
+  failures: FailureBudget
+  /** with sign-in configured: the request's signed-in account, for links bound to a person */
+  accountOf?: (req: IncomingMessage) => Promise<string | null>
+}
 
 /**
  * The live link behind the request's token for workbook `id`, with one of `roles`. Throws HttpError
@@ -83,6 +88,11 @@ export async function authorize(req: IncomingMessage, url: URL, ctx: AuthContext
   if (link.workbookId !== id) return fail(403, 'this link is for another workbook')
   if (link.revokedAt !== null) return fail(403, 'this link has been revoked')
   if (!roles.includes(link.role)) throw new HttpError(403, `this needs a link with the role ${roles.join(' or ')}`)
+  if (ctx.accountOf) {
+    // a link bound to a person works only with that person's session (a forwarded link does not)
+    const bound = await ctx.store.accounts.linkBinding(link.id)
+    if (bound && bound !== await ctx.accountOf(req)) throw new HttpError(403, 'this link is bound to a person: sign in as that person to use it')
+  }
   return link
 }
 

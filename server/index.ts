@@ -37,6 +37,9 @@ import { NotifyHook } from './notify/hook'
 import { DEFAULT_NOTIFY_OPTIONS, Notifier, stateReader, type NotifyOptions } from './notify/notifier'
 import { RollupService, type RollupServiceOptions } from './rollup/service'
 import { DEFAULT_ROUND_OPTIONS, RoundService, type RoundOptions } from './rounds/service'
+import { oidcFromEnv, type OidcSettings } from './oidc/config'
+import { OidcService } from './oidc/service'
+import { handleAuth } from './oidc/routes'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -93,6 +96,8 @@ export interface ServerOptions extends Partial<RoomOptions> {
   roundOptions?: Partial<RoundOptions>
   /** live roll-ups: the debounce of source changes and how often links are checked (server/rollup/service.ts) */
   rollupOptions?: Partial<RollupServiceOptions>
+  /** sign-in with OpenID Connect (server/oidc/config.ts); unset: links only */
+  oidc?: OidcSettings
 }
 
 export interface RunningServer {
@@ -185,7 +190,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const failures = new FailureBudget(opts.maxAuthFailures ?? 30)
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
-    exports, notify, rounds, rollups,
+    exports, notify, rounds, rollups, oidc: undefined as OidcService | undefined, accountOf: undefined as ((req: IncomingMessage) => Promise<string | null>) | undefined,
   }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log, { licenseKeys })
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
@@ -200,8 +205,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       sendError(res, 400, 'bad request URL')
       return
     }
+    // with cookie sessions, a state-changing request carrying the cookie must come from our origin (CSRF)
+    if (apiContext.oidc && !apiContext.oidc.originAllowed(req)) return sendError(res, 403, 'cross-site request refused')
     const run = async () => {
-      if (url.pathname === '/api' || url.pathname.startsWith('/api/')) await handleApi(req, res, url, apiContext)
+      if (url.pathname === '/auth' || url.pathname.startsWith('/auth/')) await handleAuth(req, res, url, apiContext.oidc)
+      else if (url.pathname === '/api' || url.pathname.startsWith('/api/')) await handleApi(req, res, url, apiContext)
       else if (url.pathname === '/collab' || url.pathname.startsWith('/collab/')) sendError(res, 426, 'WebSocket upgrade required', { Upgrade: 'websocket' })
       else await handleStatic(req, res, url)
     }
@@ -230,12 +238,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       try { url = new URL(req.url ?? '/', 'http://localhost') } catch { return refuseUpgrade(socket, 400, 'bad request URL') }
       const m = /^\/collab\/([^/]+)\/?$/.exec(url.pathname)
       if (!m) return refuseUpgrade(socket, 400, 'WebSocket endpoint is /collab/<workbookId>')
+      // cross-site WebSocket hijacking: a browser page of another origin may not open the socket
+      if (apiContext.oidc && !apiContext.oidc.upgradeAllowed(req)) return refuseUpgrade(socket, 403, 'cross-site socket refused')
       let id: string
       try { id = decodeURIComponent(m[1]!) } catch { return refuseUpgrade(socket, 404, 'workbook not found') }
       // the link is checked before anything of the workbook is loaded
       let link
       try {
-        link = await authorize(req, url, { store, failures }, id, ROLES)
+        link = await authorize(req, url, apiContext, id, ROLES)
       } catch (e) {
         if (e instanceof HttpError) return refuseUpgrade(socket, e.status, e.message)
         throw e
@@ -284,6 +294,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   const url = `http://${host}:${address.port}`
+  if (opts.oidc) {
+    apiContext.oidc = new OidcService(opts.oidc, store, opts.publicUrl?.replace(/\/+$/, '') || url, log)
+    apiContext.accountOf = apiContext.oidc.accountOf
+  }
   notify.start()
   rounds.start()
   log.info(`planning-workbooks server listening on ${url} (static: ${resolve(opts.staticDir ?? './dist')}, templates: ${templates.all().length})`)
@@ -361,6 +375,7 @@ async function main(): Promise<void> {
     licenseKeys: licenseKeysFromEnv(env),
     allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === '1' || env.ALLOW_PRIVATE_WEBHOOKS === 'true',
     publicUrl: env.PUBLIC_URL || undefined,
+    oidc: oidcFromEnv(env),
     webhookOptions: ms('WEBHOOK_RETRY_BASE_MS') === undefined ? undefined : { retryBaseMs: ms('WEBHOOK_RETRY_BASE_MS') },
   })
   logger.info(env.DATABASE_URL ? 'store: PostgreSQL' : `data: ${resolve(env.DATA_DIR || './data')}`)

@@ -15,6 +15,7 @@ import type { Notifier } from '../notify/notifier'
 import type { RollupService } from '../rollup/service'
 import type { RoundService } from '../rounds/service'
 import { HttpError, sendJson } from './util'
+import type { OidcService } from '../oidc/service'
 
 export interface ApiContext {
   store: Store
@@ -37,6 +38,10 @@ export interface ApiContext {
   rounds?: RoundService
   /** live roll-ups (server/rollup/) */
   rollups?: RollupService
+  /** sign-in with OpenID Connect (server/oidc/), when configured */
+  oidc?: OidcService
+  /** the signed-in account of a request (bound links need it); unset without sign-in */
+  accountOf?: (req: IncomingMessage) => Promise<string | null>
 }
 
 /** A route's handler: `id` and `sub` are the path's workbook (or template) id and link id, checked. */
