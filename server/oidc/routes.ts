@@ -95,6 +95,26 @@ export const accountRoutes: Route[] = [
     },
   },
   {
+    // who the workbook's links are bound to, and its members; owners only
+    pattern: /^\/api\/workbooks\/([^/]+)\/accounts$/,
+    methods: {
+      GET: async (req, res, url, ctx, id) => {
+        await authorize(req, url, ctx, id, OWNERS)
+        const links: Record<string, ReturnType<typeof accountJson>> = {}
+        for (const [linkId, accountId] of await ctx.store.accounts.linkBindings(id)) {
+          const a = await ctx.store.accounts.getAccount(accountId)
+          if (a) links[linkId] = accountJson(a)
+        }
+        const members = []
+        for (const m of await ctx.store.accounts.members(id)) {
+          const a = await ctx.store.accounts.getAccount(m.accountId)
+          if (a) members.push({ ...accountJson(a), role: m.role, addedAt: m.addedAt })
+        }
+        sendJson(res, 200, { links, members })
+      },
+    },
+  },
+  {
     // binds a link to a person who signed in before ({email}), or unbinds it ({email: null}); owners only
     pattern: /^\/api\/workbooks\/([^/]+)\/links\/([^/]+)\/person$/,
     methods: {

@@ -9,7 +9,10 @@
  *  - `Browser`-less sign-in: `signIn` follows the redirects with a cookie jar, as a browser would.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer as createTcpServer, type AddressInfo } from 'node:net'
+import type { OidcSettings } from '../../server/oidc/config'
+import type { ServerOptions } from '../../server/index'
+import type { TestServer } from './server'
 import Provider from 'oidc-provider'
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose'
 
@@ -156,4 +159,42 @@ export async function followUntil(jar: Jar, url: string, stopAt: string): Promis
     at = new URL(loc, at).href
   }
   throw new Error('too many redirects')
+}
+
+export const PEOPLE: Record<string, Person> = {
+  zhang: { email: 'zhangsan@example.com', name: '张三' },
+  wang: { email: 'wang@example.com', name: '王经理' },
+  li: { email: 'li@example.com', name: '李四' },
+}
+
+/** A free port, so the relying party's redirect URL is known before it starts. */
+export async function freePort(): Promise<number> {
+  const s = createTcpServer()
+  await new Promise<void>(r => s.listen(0, '127.0.0.1', () => r()))
+  const port = (s.address() as AddressInfo).port
+  await new Promise<void>(r => s.close(() => r()))
+  return port
+}
+
+/** The server with sign-in at a real provider (or at `issuer`); both are closed after the test. */
+export async function startOidcPair(
+  server: (o: ServerOptions) => Promise<TestServer>, cleanups: (() => unknown)[], people: Record<string, Person>,
+  extra: Partial<OidcSettings> = {}, issuer?: string,
+): Promise<{ s: TestServer; idp: Idp | null; base: string }> {
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const idp = issuer ? null : await startIdp([`${base}/auth/callback`], people)
+  if (idp) cleanups.push(() => idp.close())
+  const s = await server({
+    port, oidc: { issuer: issuer ?? idp!.issuer, clientId: CLIENT.id, clientSecret: CLIENT.secret, allowHttp: true, adminEmails: ['wang@example.com'], ...extra },
+  })
+  return { s, idp, base }
+}
+
+/** Signs in through the provider as `idp.user`; the jar then holds the session cookie. Returns the callback's answer. */
+export async function signIn(base: string, jar: Jar, returnTo = '/'): Promise<Response> {
+  const start = await hop(jar, `${base}/auth/login?return=${encodeURIComponent(returnTo)}`)
+  if (start.status !== 302) throw new Error(`login answered ${start.status}`)
+  const callback = await followUntil(jar, start.headers.get('location')!, `${base}/auth/callback`)
+  return hop(jar, callback)
 }

@@ -5,45 +5,13 @@
  */
 import { describe, it, expect } from 'vitest'
 import { createHash } from 'node:crypto'
-import { createServer } from 'node:net'
-import { createWorkbook, testScope, type TestServer } from '../helpers/server'
-import { CLIENT, Jar, followUntil, hop, startIdp, startRogueIdp, type Idp } from '../helpers/idp'
-import type { ServerOptions } from '../../server/index'
+import { createWorkbook, testScope } from '../helpers/server'
+import { CLIENT, Jar, PEOPLE, followUntil, hop, signIn, startOidcPair, startRogueIdp } from '../helpers/idp'
+import type { OidcSettings } from '../../server/oidc/config'
 
 const { server, cleanups } = testScope()
 
-const PEOPLE = {
-  zhang: { email: 'zhangsan@example.com', name: '张三' },
-  wang: { email: 'wang@example.com', name: '王经理' },
-}
-
-/** A free port, so the relying party's redirect URL is known before it starts. */
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(r => s.listen(0, '127.0.0.1', () => r()))
-  const port = (s.address() as { port: number }).port
-  await new Promise<void>(r => s.close(() => r()))
-  return port
-}
-
-export async function oidcPair(extra: Partial<ServerOptions['oidc']> = {}, issuer?: string): Promise<{ s: TestServer; idp: Idp | null; base: string }> {
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const idp = issuer ? null : await startIdp([`${base}/auth/callback`], PEOPLE)
-  if (idp) cleanups.push(() => idp.close())
-  const s = await server({
-    port, oidc: { issuer: issuer ?? idp!.issuer, clientId: CLIENT.id, clientSecret: CLIENT.secret, allowHttp: true, adminEmails: ['wang@example.com'], ...extra },
-  })
-  return { s, idp, base }
-}
-
-/** Signs in through the provider; the jar then holds the session cookie. Returns the callback's answer. */
-export async function signIn(base: string, jar: Jar, returnTo = '/'): Promise<Response> {
-  const start = await hop(jar, `${base}/auth/login?return=${encodeURIComponent(returnTo)}`)
-  expect(start.status).toBe(302)
-  const callback = await followUntil(jar, start.headers.get('location')!, `${base}/auth/callback`)
-  return hop(jar, callback)
-}
+const oidcPair = (extra: Partial<OidcSettings> = {}, issuer?: string) => startOidcPair(server, cleanups, PEOPLE, extra, issuer)
 
 const me = (base: string, jar: Jar) => hop(jar, `${base}/api/me`)
 
