@@ -163,4 +163,33 @@ describe('two people on one workbook', () => {
     await A.ctx.close()
     await B.ctx.close()
   })
+
+  it('a sheet with no rows shows its columns once a colleague adds rows', async () => {
+    const res = await server.api('POST', '/api/workbooks', { template: 'blank', title: 'Empty 空表' })
+    const id = res.json.id as string
+    const { syncedClient } = await import('../helpers/server')
+    const { deleteRows, insertRows } = await import('../../src/core/workbook/mutations')
+    const { sheetIds } = await import('../../src/core/workbook/schema')
+    const { WorkbookLayout } = await import('../../src/core/workbook/layout')
+    const { type } = await import('../helpers/workbook')
+    const colleague = await syncedClient(server, id, { token: res.json.token })
+    const sid = sheetIds(colleague.doc)[0]!
+    deleteRows(colleague.doc, sid, 0, new WorkbookLayout(colleague.doc).sheet(sid)!.rows.length)
+    await server.rooms.flushAll()
+    const ctx = await browser.newContext({ locale: 'en-US' })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(server.url + res.json.url)
+    await page.waitForSelector('[data-testid="grid"][data-live]')
+    expect(await page.locator('[data-testid="grid"][data-live] .ht_master tbody tr').count()).toBe(0)
+    // the colleague adds rows and types into the third column: it shows, under its letter
+    insertRows(colleague.doc, sid, 0, 3)
+    type(colleague.doc, sid, 'C2', 'back again')
+    await waitForCell(page, 1, 2, 'back again')
+    expect(await page.locator('[data-testid="grid"][data-live] .ht_clone_top thead th').filter({ hasText: /^C$/ }).count()).toBeGreaterThan(0)
+    expect(errors).toEqual([])
+    colleague.destroy()
+    await ctx.close()
+  })
 })
+

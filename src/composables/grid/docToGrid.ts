@@ -66,6 +66,9 @@ export function followDoc(ctx: GridContext): () => void {
     // formulas elsewhere now read differently (B5 → B6); the ids afresh, and every text again from the doc
     // (Handsontable keeps the same array, refilled in place)
     rows.build()
+    // a sheet that had no rows had no columns to the grid either (it counts them off the first row, and
+    // keeps that count in its index mappers): once rows arrive, the data is loaded afresh with its columns
+    if (hot.countCols() !== rows.colIds.length && rows.rowIds.length > 0) hot.updateSettings({ data: rows.data })
     // only the settings that changed: each updateSettings draws the grid, and a mergeCells setting
     // (even the same) draws it once more, 0.4 s of a 10,000-row sort; the render scheduled below draws it
     const settings = changedSettings(hot.getSettings() as Record<string, unknown>, rows.layoutSettings())
