@@ -156,3 +156,12 @@ export function writeIntoSheet(doc: Y.Doc, sheetId: string, t: CsvTable, mode: '
   }, origin)
   return { sheetId, rows: t.rows.length, cells, coerced }
 }
+
+/** The titles of a sheet's columns in order (what an append or replace matches the file's by). */
+export function sheetColumnTitles(doc: Y.Doc, sheetId: string): string[] {
+  const sheet = sheetsOf(doc).get(sheetId)
+  const sl = sheet && new WorkbookLayout(doc).sheet(sheetId)
+  if (!sheet || !sl) return []
+  const p = sheetParts(sheet)
+  return sl.cols.ids.map(c => ((p.colMeta.get(c) ?? {}) as ColumnMeta).title ?? '').filter(Boolean)
+}
