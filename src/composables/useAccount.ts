@@ -1,0 +1,37 @@
+/**
+ * The signed-in person (issue 23), for the headers: whether this server has sign-in at all
+ * (`GET /api/auth/config`) and who is signed in (`GET /api/me`). Loaded once per page, shared.
+ */
+import { ref, readonly } from 'vue'
+
+export interface Me { id: string; name: string; email: string; avatar: string; admin: boolean }
+
+const enabled = ref(false)
+const me = ref<Me | null>(null)
+let loading: Promise<void> | null = null
+
+async function load(): Promise<void> {
+  try {
+    const config = await fetch('/api/auth/config').then(r => (r.ok ? r.json() : { enabled: false }))
+    enabled.value = !!config.enabled
+    if (!enabled.value) return
+    const r = await fetch('/api/me')
+    me.value = r.ok ? await r.json() : null
+  } catch {
+    enabled.value = false
+  }
+}
+
+export function useAccount() {
+  loading ??= load()
+  return {
+    enabled: readonly(enabled),
+    me: readonly(me),
+    /** where "sign in" goes: back to this page's path (never its query, which may hold a token) */
+    loginHref: () => `/auth/login?return=${encodeURIComponent(location.pathname)}`,
+    async signOut(everywhere = false): Promise<void> {
+      await fetch(everywhere ? '/api/me/sessions' : '/auth/logout', { method: everywhere ? 'DELETE' : 'POST' })
+      me.value = null
+    },
+  }
+}

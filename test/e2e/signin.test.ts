@@ -1,0 +1,86 @@
+/**
+ * Sign-in in real Chromium (issue 23): a real OpenID provider in the test (oidc-provider on 127.0.0.1);
+ * the person signs in from the workbook's header, lands back on the workbook and is named there and by
+ * /api/me. A page of another origin cannot open the collab socket or POST with the session cookie.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
+import type { Browser } from 'playwright-core'
+import { launchBrowser, watchErrors } from '../helpers/browser'
+import { createWorkbook, ownerTokens, startTestServer, type TestServer } from '../helpers/server'
+import { PEOPLE, startOidcPair } from '../helpers/idp'
+
+const DIST = join(import.meta.dirname, '..', '..', 'dist')
+const cleanups: (() => unknown)[] = []
+let s: TestServer
+let base: string
+let browser: Browser
+let evil: Server
+let evilUrl: string
+
+beforeAll(async () => {
+  const pair = await startOidcPair(o => startTestServer({ ...o, staticDir: DIST }), cleanups, PEOPLE)
+  s = pair.s
+  base = pair.base
+  cleanups.push(() => s.close())
+  browser = await launchBrowser()
+  // another origin (another port on 127.0.0.1: the same *site*, so SameSite=Lax cookies do go along)
+  evil = createServer((_req, res) => { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end('<!doctype html><title>elsewhere</title>') })
+  await new Promise<void>(r => evil.listen(0, '127.0.0.1', () => r()))
+  evilUrl = `http://127.0.0.1:${(evil.address() as { port: number }).port}`
+})
+afterAll(async () => {
+  await browser?.close()
+  evil?.closeAllConnections()
+  await new Promise<void>(r => (evil ? evil.close(() => r()) : r()))
+  for (const f of cleanups.reverse()) await f()
+})
+
+describe('sign-in in the browser', () => {
+  it('signs in from the workbook header, lands on the workbook, is named there and by /api/me; another origin can neither open the socket nor POST with the cookie', async () => {
+    const id = await createWorkbook(s, { name: '张总' })
+    const ctx = await browser.newContext({ locale: 'zh-CN' })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${base}/w/${id}?token=${ownerTokens.get(id)}`)
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+    await page.click('[data-testid="sign-in"]')
+    await page.waitForURL(u => u.pathname === `/w/${id}` && u.origin === base)
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+    expect(await page.textContent('[data-testid="account-name"]')).toBe('张三')
+    expect(page.url()).toBe(`${base}/w/${id}`) // no code, state or token left in the address
+    const me = await page.evaluate(() => fetch('/api/me').then(r => r.json()))
+    expect(me).toMatchObject({ signedIn: true, name: '张三', email: 'zhangsan@example.com' })
+    const cookies = await ctx.cookies(base)
+    expect(cookies.find(c => c.name === 'pw_session')).toMatchObject({ httpOnly: true, sameSite: 'Lax' })
+
+    // a page of another origin, in the same browser (the cookie would go along)
+    const other = await ctx.newPage()
+    await other.goto(evilUrl)
+    const before = (await s.store.listWorkbooks()).length
+    const attempt = await other.evaluate(async ({ base, id, token }) => {
+      const socket = await new Promise<string>(resolve => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}/collab/${id}?token=${token}`)
+        ws.onopen = () => { ws.close(); resolve('open') }
+        ws.onerror = () => resolve('refused')
+      })
+      // simple requests (no preflight) that carry the cookie: creating a workbook, signing out
+      await fetch(`${base}/api/workbooks`, { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{}' })
+      await fetch(`${base}/auth/logout`, { method: 'POST', mode: 'no-cors', credentials: 'include' })
+      return socket
+    }, { base, id, token: ownerTokens.get(id)! })
+    expect(attempt).toBe('refused')
+    expect((await s.store.listWorkbooks()).length).toBe(before)
+    expect(await page.evaluate(() => fetch('/api/me').then(r => r.status))).toBe(200)
+    expect(s.log.lines.some(l => l.includes('cross-site'))).toBe(false) // refused quietly, nothing of the cookie logged
+
+    // sign out from the header: /api/me says so
+    await page.click('[data-testid="account"]')
+    await page.click('[data-testid="sign-out"]')
+    await page.waitForSelector('[data-testid="sign-in"]')
+    expect(await page.evaluate(() => fetch('/api/me').then(r => r.status))).toBe(401)
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
+})
