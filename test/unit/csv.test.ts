@@ -13,6 +13,7 @@ import { detectHeader, sniff, sniffDelimiter } from '../../src/core/csv/sniff'
 import { coerceField, guessColumn, noCoercions, readField } from '../../src/core/csv/guess'
 import { guessColumns, tableOf } from '../../src/core/csv/table'
 import { buildCsvWorkbook, matchColumns, writeIntoSheet } from '../../src/core/csv/build'
+import { previewCsv } from '../../src/core/csv/preview'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { cellKey, sheetIds, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 
@@ -144,5 +145,17 @@ describe('build', () => {
     expect(col(1)).toEqual([2000])
     expect(col(0)).toEqual([])
     expect(sheetIds(doc)).toHaveLength(1)
+  })
+})
+
+describe('preview', () => {
+  it('the dialog\'s preview of GBK bytes: detected encoding, headers after the title line, types; a chosen encoding and header override', () => {
+    const b = bytes('2025年6月 店铺日报\n店铺,销售额,转化率\n天猫,"1,234.50",12.5%\n京东,3.2万,8%\n', 'gbk')
+    const p = previewCsv(b)
+    expect(p).toMatchObject({ detected: 'gbk', encoding: 'gbk', delimiter: ',', headerRow: 2, replaced: 0, table: { titles: ['店铺', '销售额', '转化率'], skipped: 1 } })
+    expect(p.guesses.map(g => g.type)).toEqual(['text', 'number', 'percent'])
+    expect(p.raw[0]).toEqual(['2025年6月 店铺日报'])
+    expect(previewCsv(b, { encoding: 'utf-8' }).replaced).toBeGreaterThan(0)
+    expect(previewCsv(b, { header: 0 }).table).toMatchObject({ header: false, skipped: 0 })
   })
 })
