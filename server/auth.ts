@@ -65,6 +65,8 @@ export interface AuthContext {
   failures: FailureBudget
   /** with sign-in configured: the request's signed-in account, for links bound to a person */
   accountOf?: (req: IncomingMessage) => Promise<string | null>
+  /** with sign-in configured: a signed-in member's access, in the shape of a link */
+  memberLink?: (req: IncomingMessage, workbookId: string) => Promise<LinkRecord | null>
 }
 
 /**
@@ -80,6 +82,12 @@ export async function authorize(req: IncomingMessage, url: URL, ctx: AuthContext
     if (ctx.failures.exhausted(addr)) throw new HttpError(429, 'too many failed attempts; try again in a minute', { 'Retry-After': '60' })
     ctx.failures.fail(addr)
     throw new HttpError(status, message, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {})
+  }
+  if (!token && ctx.memberLink) {
+    // no link, but signed in: a member of the workbook gets in with their role
+    const member = await ctx.memberLink(req, id)
+    if (member && !roles.includes(member.role)) throw new HttpError(403, `this needs the role ${roles.join(' or ')}`)
+    if (member) return member
   }
   if (!token) return fail(401, 'a share link token is required')
   if (!TOKEN.test(token)) return fail(401, 'invalid token')

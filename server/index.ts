@@ -19,7 +19,7 @@ import { resolve } from 'node:path'
 import { WebSocketServer } from 'ws'
 import { SqliteStore } from './store/sqlite'
 import { PostgresStore } from './store/postgres'
-import type { Store } from './store/types'
+import type { LinkRecord, Store } from './store/types'
 import { CLOSE, RoomManager, type RoomContext, type RoomHook, type RoomOptions } from './collab/rooms'
 import { RedisBus } from './collab/bus'
 import { handleApi, WORKBOOK_ID } from './http/api'
@@ -40,6 +40,7 @@ import { DEFAULT_ROUND_OPTIONS, RoundService, type RoundOptions } from './rounds
 import { oidcFromEnv, type OidcSettings } from './oidc/config'
 import { OidcService } from './oidc/service'
 import { handleAuth } from './oidc/routes'
+import { isMemberLinkId, memberLink } from './oidc/members'
 
 export interface ServerOptions extends Partial<RoomOptions> {
   /** 0 picks a free port (default 8080) */
@@ -191,6 +192,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const apiContext = { store, rooms, templates, maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024, log, failures, createSecret: opts.createSecret || undefined,
     maxImportBytes: opts.maxImportBytes ?? 10 * 1024 * 1024, importLimits: { ...DEFAULT_IMPORT_LIMITS, ...opts.importLimits },
     exports, notify, rounds, rollups, oidc: undefined as OidcService | undefined, accountOf: undefined as ((req: IncomingMessage) => Promise<string | null>) | undefined,
+    memberLink: undefined as ((req: IncomingMessage, id: string) => Promise<LinkRecord | null>) | undefined,
   }
   const handleStatic = createStaticHandler(opts.staticDir ?? './dist', log, { licenseKeys })
   // rooms close a message over maxMessageBytes with 4413; the socket layer cuts off at twice that (1009)
@@ -257,7 +259,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
         try {
           const conn = rooms.connect(id, ws, who)
           // a revoke that landed while this upgrade was being checked: its closeLink found no socket yet
-          void store.findLink(hashToken(tokenOf(req, url))).then(l => {
+          if (!isMemberLinkId(conn.who.linkId)) void store.findLink(hashToken(tokenOf(req, url))).then(l => {
             if (!l || l.revokedAt !== null) rooms.closeLink(id, conn.who.linkId, CLOSE.revoked, 'link revoked')
           }, () => {})
         } catch (e) {
@@ -297,6 +299,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   if (opts.oidc) {
     apiContext.oidc = new OidcService(opts.oidc, store, opts.publicUrl?.replace(/\/+$/, '') || url, log)
     apiContext.accountOf = apiContext.oidc.accountOf
+    const oidc = apiContext.oidc
+    apiContext.memberLink = (req, id) => memberLink(oidc, apiContext, req, id)
   }
   notify.start()
   rounds.start()

@@ -20,13 +20,14 @@ import { inboxRoutes } from './routes/inbox'
 import { rollupRoutes } from './routes/rollups'
 import { roundRoutes } from './routes/rounds'
 import { accountRoutes } from '../oidc/routes'
+import { memberRoutes } from '../oidc/members'
 
 export { WORKBOOK_ID, attachment, linkUrl, newWorkbookId, workbookJson, type ApiContext, type WorkbookJson } from './context'
 export { DEFAULT_LOCALE } from './fields'
 export { LOCALES } from '../../src/core/templates/template'
 export { MAX_LINKS } from './routes/links'
 
-const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes, ...webhookRoutes, ...roundRoutes, ...rollupRoutes, ...accountRoutes]
+const routes: Route[] = [...healthRoutes, ...templateRoutes, ...workbookRoutes, ...dataRoutes, ...exportRoutes, ...linkRoutes, ...historyRoutes, ...auditRoutes, ...commentRoutes, ...inboxRoutes, ...webhookRoutes, ...roundRoutes, ...rollupRoutes, ...accountRoutes, ...memberRoutes]
 
 /** Handles a request whose path starts with /api. Never throws. */
 export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, ctx: ApiContext): Promise<void> {

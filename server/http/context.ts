@@ -42,6 +42,8 @@ export interface ApiContext {
   oidc?: OidcService
   /** the signed-in account of a request (bound links need it); unset without sign-in */
   accountOf?: (req: IncomingMessage) => Promise<string | null>
+  /** the signed-in person's membership of a workbook, as a link (requests without a token) */
+  memberLink?: (req: IncomingMessage, workbookId: string) => Promise<LinkRecord | null>
 }
 
 /** A route's handler: `id` and `sub` are the path's workbook (or template) id and link id, checked. */
