@@ -63,6 +63,8 @@ function stream(req: IncomingMessage, job: CsvJob, limits: CsvLimits): Promise<O
     req.on('data', onData)
     req.on('end', () => { ended = true; if (!done) worker.postMessage({ end: true }) })
     req.on('error', e => finish(() => reject(new HttpError(400, `the upload could not be read: ${e.message}`))))
+    // a client gone mid-upload: the worker is stopped now, not at the deadline
+    req.on('close', () => { if (!ended) finish(() => reject(new HttpError(400, 'the upload was cut off'))) })
     worker.on('message', (m: CsvWorkerMessage | { ack: true }) => {
       if ('ack' in m) { if (--inFlight <= IN_FLIGHT_LOW && req.isPaused() && !done) req.resume(); return }
       finish(() => (m.ok ? resolve(m) : reject(new HttpError(m.status, m.message))))
