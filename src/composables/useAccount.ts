@@ -35,3 +35,27 @@ export function useAccount() {
     },
   }
 }
+
+export interface Person { id: string; name: string; email: string }
+
+/** Who a workbook's links are bound to (owners), and binding one to a person by email (issue 23). */
+export function useLinkPeople(workbookId: string, token: () => string) {
+  const bound = ref<Record<string, Person>>({})
+  const call = (method: string, path: string, body?: unknown) => fetch(`/api/workbooks/${encodeURIComponent(workbookId)}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  async function load(): Promise<void> {
+    const r = await call('GET', '/accounts')
+    if (r.ok) bound.value = (await r.json()).links
+  }
+  /** null unbinds; resolves with the server's refusal text, or '' */
+  async function bind(linkId: string, email: string | null): Promise<string> {
+    const r = await call('PUT', `/links/${encodeURIComponent(linkId)}/person`, { email })
+    if (!r.ok) return ((await r.json().catch(() => ({}))) as { error?: string }).error ?? `HTTP ${r.status}`
+    await load()
+    return ''
+  }
+  return { bound, load, bind }
+}

@@ -9,11 +9,12 @@ import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { launchBrowser, watchErrors } from '../helpers/browser'
 import { createWorkbook, ownerTokens, startTestServer, type TestServer } from '../helpers/server'
-import { PEOPLE, startOidcPair } from '../helpers/idp'
+import { Jar, PEOPLE, signIn, startOidcPair, type Idp } from '../helpers/idp'
 
 const DIST = join(import.meta.dirname, '..', '..', 'dist')
 const cleanups: (() => unknown)[] = []
 let s: TestServer
+let idp: Idp
 let base: string
 let browser: Browser
 let evil: Server
@@ -22,6 +23,7 @@ let evilUrl: string
 beforeAll(async () => {
   const pair = await startOidcPair(o => startTestServer({ ...o, staticDir: DIST }), cleanups, PEOPLE)
   s = pair.s
+  idp = pair.idp!
   base = pair.base
   cleanups.push(() => s.close())
   browser = await launchBrowser()
@@ -54,6 +56,22 @@ describe('sign-in in the browser', () => {
     expect(me).toMatchObject({ signedIn: true, name: '张三', email: 'zhangsan@example.com' })
     const cookies = await ctx.cookies(base)
     expect(cookies.find(c => c.name === 'pw_session')).toMatchObject({ httpOnly: true, sameSite: 'Lax' })
+
+    // the owner binds 王经理's link to 王经理 (who has signed in before, elsewhere) in the share dialog
+    idp.user = 'wang'
+    await signIn(base, new Jar())
+    idp.user = 'zhang'
+    const made = await s.api('POST', `/api/workbooks/${id}/links`, { role: 'editor', name: '王经理' })
+    await page.click('[data-testid="share"]')
+    const row = page.locator(`[data-link="${made.json.id}"]`)
+    await row.locator('[data-testid="link-bind-email"]').fill('wang@example.com')
+    await row.locator('[data-testid="link-bind"]').click()
+    await row.locator('.bound').waitFor()
+    expect(await row.locator('.bound').textContent()).toBe('仅限 王经理 登录后使用')
+    const forwarded = await fetch(`${base}/api/workbooks/${id}`, { headers: { authorization: `Bearer ${made.json.token}` } })
+    expect(forwarded.status).toBe(403)
+    await page.click('[data-testid="share-close"]')
+    await page.waitForSelector('[data-testid="share-dialog"]', { state: 'detached' })
 
     // a page of another origin, in the same browser (the cookie would go along)
     const other = await ctx.newPage()
