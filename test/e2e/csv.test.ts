@@ -61,6 +61,10 @@ describe('CSV import dialog', () => {
     await page.setViewportSize({ width: 1280, height: 800 })
 
     await page.getByTestId('csv-import').click()
+    // the report of what was converted, then the workbook
+    await expect.poll(() => page.getByTestId('csv-report').innerText(), { timeout: 20_000 }).toContain('已导入 3 行、4 列')
+    expect(await page.getByTestId('csv-report').innerText()).toMatch(/1 个“万\/亿”金额已换算为数值[\s\S]*3 个日期|3 个日期[\s\S]*1 个“万\/亿”金额/)
+    await page.getByTestId('csv-close').click()
     await page.waitForURL(/\/w\//, { timeout: 30_000 })
     await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     await waitForCell(page, 0, 0, '天猫旗舰店')
@@ -79,7 +83,7 @@ describe('CSV import dialog', () => {
     expect(await page.getByTestId('csv-matches').innerText()).toMatch(/店铺 — 按标题匹配[\s\S]*渠道 — 此工作表没有同名列/)
     await page.getByTestId('csv-import').click()
     await expect.poll(() => page.getByTestId('csv-report').innerText(), { timeout: 20_000 }).toContain('已导入 1 行')
-    await page.getByRole('button', { name: '完成' }).click()
+    await page.getByTestId('csv-close').click()
     await waitForCell(page, 3, 0, '拼多多')
     await waitForCell(page, 3, 1, '2,000.00')
     expect(errors).toEqual([])
