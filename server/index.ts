@@ -254,7 +254,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       }
       if (!WORKBOOK_ID.test(id) || !(await store.getWorkbook(id))) return refuseUpgrade(socket, 404, 'workbook not found')
       if (closing) return refuseUpgrade(socket, 503, 'server shutting down')
-      const who = { role: link.role, name: link.name, linkId: link.id }
+      // the signed-in person, when there is one, is shown beside the link's name (presence)
+      const person = apiContext.oidc ? (await apiContext.oidc.signedIn(req))?.account : undefined
+      const who = { role: link.role, name: link.name, linkId: link.id, ...(person ? { account: person.email || person.id } : {}) }
       wss.handleUpgrade(req, socket, head, ws => {
         try {
           const conn = rooms.connect(id, ws, who)

@@ -9,7 +9,11 @@ import type { MessageContext } from './protocol'
 import { CLOSE } from './close'
 
 /** Who is on a connection: the share link it was opened with. */
-export interface ConnectionIdentity extends Principal { linkId: string }
+export interface ConnectionIdentity extends Principal {
+  linkId: string
+  /** with sign-in: the signed-in person on it (email, else account id), shown beside the link's name */
+  account?: string
+}
 
 /** Anyone: for in-process use and tests that open rooms without links. */
 export const LOCAL_OWNER: ConnectionIdentity = { role: 'owner', name: '', linkId: '' }

@@ -23,6 +23,8 @@ export interface Peer {
   name: string
   color: string
   cursor: CursorState | null
+  /** the signed-in person on that connection (set by the server), when there is one */
+  account?: string
 }
 
 const ID = /^[\w-]{1,64}$/
@@ -41,7 +43,8 @@ export function readPeer(clientId: number, state: unknown): Peer | null {
   const name = cleanName((user as Record<string, unknown>).name)
   const color = (user as Record<string, unknown>).color
   if (!name || !isColor(color)) return null
-  return { clientId, name, color, cursor: readCursor((state as Record<string, unknown>).cursor) }
+  const account = (user as Record<string, unknown>).account
+  return { clientId, name, color, cursor: readCursor((state as Record<string, unknown>).cursor), ...(typeof account === 'string' && account ? { account: account.slice(0, 320) } : {}) }
 }
 
 /** A selection from untrusted presence (the server keeps only this of it), or null. */

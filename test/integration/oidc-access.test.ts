@@ -8,7 +8,7 @@ import { describe, it, expect } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
-import { createWorkbook, docUntil, nextEvent, ownerTokens, refusedUpgradeStatus, socketUrl, testScope, type TestServer } from '../helpers/server'
+import { createWorkbook, docUntil, nextEvent, until, ownerTokens, refusedUpgradeStatus, socketUrl, testScope, type TestServer } from '../helpers/server'
 import { Jar, PEOPLE, hop, signIn, startOidcPair, type Idp } from '../helpers/idp'
 import { cellKey, sheetIds, sheetParts, sheetsOf, visibleColIds, visibleRowIds, type ColumnMeta } from '../../src/core/workbook/schema'
 import { editCells } from '../../src/core/workbook/mutations'
@@ -139,6 +139,15 @@ describe('links bound to a person', () => {
     editCells(w.doc, sid, [{ rowId: row, colId: score, value: 38 }], 'wang')
     const cell = (d: Y.Doc) => sheetParts(sheetsOf(d).get(sid)!).cells.get(cellKey(row, score))
     await docUntil(ownerClient.doc, 'the owner sees the manager\'s score', d => cell(d) === 38)
+
+    // presence names the signed-in person beside the link (set by the server, whatever the client claims)
+    w.provider.awareness.setLocalStateField('user', { name: '冒充', color: '#123456', account: 'ceo@example.com' })
+    const seen = () => [...ownerClient.provider.awareness.getStates().values()].map(st => (st as { user?: { name: string; account?: string } }).user).find(u => u?.name === '王经理')
+    await until('the owner sees the manager present', () => seen(), recheck => {
+      ownerClient.provider.awareness.on('change', recheck)
+      return () => ownerClient.provider.awareness.off('change', recheck)
+    })
+    expect(seen()).toMatchObject({ name: '王经理', account: 'wang@example.com' })
 
     // unbinding makes it a plain link again
     expect((await owner('PUT', `/api/workbooks/${id}/links/${zl.id}/person`, { email: null })).status).toBe(200)

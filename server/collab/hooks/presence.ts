@@ -44,7 +44,7 @@ export class PresenceHook implements RoomHook {
       // in-process owners without a link keep the name they chose
       const name = conn.who.linkId ? conn.who.name : (typeof claimed.name === 'string' ? claimed.name.slice(0, 80) : '')
       // only what presence uses, each field as the presence schema has it: the rest is dropped
-      e.state = { user: { name, color, role: conn.who.role }, cursor: readCursor(st.cursor) }
+      e.state = { user: { name, color, role: conn.who.role, ...(conn.who.account ? { account: conn.who.account } : {}) }, cursor: readCursor(st.cursor) }
     }
     return kept.length ? encodeAwarenessEntries(kept) : null
   }
