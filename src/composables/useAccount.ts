@@ -23,8 +23,10 @@ async function load(): Promise<void> {
 }
 
 export function useAccount() {
-  loading ??= load()
+  const ready = (loading ??= load())
   return {
+    /** resolves once config and person are known */
+    ready,
     enabled: readonly(enabled),
     me: readonly(me),
     /** where "sign in" goes: back to this page's path (never its query, which may hold a token) */

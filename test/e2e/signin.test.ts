@@ -101,4 +101,25 @@ describe('sign-in in the browser', () => {
     expect(errors).toEqual([])
     await ctx.close()
   })
+
+  it('a member signs in on the home page and opens the workbook with no link at all', async () => {
+    const id = await createWorkbook(s, { name: '张总' })
+    idp.user = 'zhang'
+    await signIn(base, new Jar()) // 张三 has signed in before, so the owner can add him by email
+    expect((await s.api('POST', `/api/workbooks/${id}/members`, { email: 'zhangsan@example.com', role: 'editor' })).status).toBe(201)
+    const ctx = await browser.newContext({ locale: 'zh-CN' })
+    const page = await ctx.newPage()
+    const errors = watchErrors(page)
+    await page.goto(`${base}/w/${id}`)
+    await page.waitForSelector('[data-testid="no-access"]') // no link, not signed in
+    await page.goto(`${base}/`)
+    await page.click('[data-testid="sign-in"]')
+    await page.waitForSelector('[data-testid="account-name"]')
+    expect(new URL(page.url()).pathname).toBe('/')
+    await page.goto(`${base}/w/${id}`)
+    await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
+    expect(await page.textContent('[data-testid="account-name"]')).toBe('张三')
+    expect(errors).toEqual([])
+    await ctx.close()
+  })
 })
