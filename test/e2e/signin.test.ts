@@ -116,7 +116,8 @@ describe('sign-in in the browser', () => {
     await page.click('[data-testid="sign-in"]')
     await page.waitForSelector('[data-testid="account-name"]')
     expect(new URL(page.url()).pathname).toBe('/')
-    await page.goto(`${base}/w/${id}`)
+    // "my workbooks" lists it; it opens from there
+    await page.click(`[data-testid="my-workbooks"] [data-workbook="${id}"]`)
     await page.waitForSelector('[data-testid="grid"][data-live] .ht_master tbody td')
     expect(await page.textContent('[data-testid="account-name"]')).toBe('张三')
     expect(errors).toEqual([])
