@@ -7,6 +7,9 @@ import { CSV_ENCODINGS, type CsvEncoding } from '../../src/core/csv/decode'
 import type { Delimiter } from '../../src/core/csv/parse'
 import type { ColumnGuess, Coerced } from '../../src/core/csv/guess'
 import type { CsvTable } from '../../src/core/csv/table'
+import type { ColumnMatch, WriteResult } from '../../src/core/csv/build'
+import type { SheetImportMode } from '../../src/core/csv/plan'
+import type { Principal } from '../../src/core/access/access'
 import type { ColumnType } from '../../src/core/workbook/schema'
 import type { WorkbookLang } from '../../src/core/workbook/mutations'
 import { locale, name, timeZone, title } from '../http/fields'
@@ -63,6 +66,8 @@ export const SHEET_CSV_LIMITS: CsvLimits = { maxBytes: 10 * 1024 * 1024, maxRows
 export type CsvJob =
   | { kind: 'workbook'; options: CsvOptions; limits: CsvLimits; title: string; sheetName: string; timeZone?: string; lang?: WorkbookLang }
   | { kind: 'table'; options: CsvOptions; limits: CsvLimits }
+  /** into an open workbook: planned and checked against the access rules on `state` (the workbook's, encoded) */
+  | { kind: 'sheet'; options: CsvOptions; limits: CsvLimits; state: Uint8Array; mode: SheetImportMode; sheet?: string; filename?: string; who: Principal }
 
 export interface CsvReport {
   encoding: CsvEncoding
@@ -87,4 +92,6 @@ export interface CsvReport {
 export type CsvWorkerMessage =
   | { ok: true; kind: 'workbook'; state: Uint8Array; report: CsvReport }
   | { ok: true; kind: 'table'; table: CsvTable; guesses: ColumnGuess[]; report: CsvReport }
+  /** `update`: the change, made on `state`; `vector`: state's vector (the doc must still be there to apply it as it is) */
+  | { ok: true; kind: 'sheet'; table: CsvTable; guesses: ColumnGuess[]; report: CsvReport; update: Uint8Array; vector: Uint8Array; written: WriteResult; matches: ColumnMatch[] }
   | { ok: false; status: number; message: string }

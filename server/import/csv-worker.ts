@@ -13,7 +13,9 @@ import { SAMPLE_BYTES, decoderLabel, detectEncoding, notText, replacements, type
 import { CsvLimitError, CsvParser } from '../../src/core/csv/parse'
 import { sniff } from '../../src/core/csv/sniff'
 import { guessColumns, tableOf } from '../../src/core/csv/table'
-import { buildCsvWorkbook } from '../../src/core/csv/build'
+import { buildCsvWorkbook, type WriteResult } from '../../src/core/csv/build'
+import { CsvPlanError, planSheetImport } from '../../src/core/csv/plan'
+import { checkChange } from '../../src/core/access/access'
 import type { CsvJob, CsvWorkerMessage, CsvReport } from './csv-model'
 
 const job = workerData as CsvJob
@@ -90,6 +92,7 @@ function finish(): CsvWorkerMessage {
     coerced: null, bytes, ms: 0, workerHeapMb: 0,
   }
   if (job.kind === 'table') return { ok: true, kind: 'table', table, guesses, report }
+  if (job.kind === 'sheet') return intoSheet(job, table, guesses, report)
   const doc = new Y.Doc()
   const built = buildCsvWorkbook(doc, table, guesses, { title: job.title, sheetName: job.sheetName, formulas: job.options.formulas, timeZone: job.timeZone, lang: job.lang })
   report.coerced = built.coerced
@@ -97,6 +100,33 @@ function finish(): CsvWorkerMessage {
   const state = Y.encodeStateAsUpdate(doc)
   doc.destroy()
   return { ok: true, kind: 'workbook', state, report }
+}
+
+/**
+ * Plans the import on a copy of the workbook and checks it with the rules of every change, as the
+ * server would on its own thread: what goes back is the change as an update, for the server to apply.
+ */
+function intoSheet(j: Extract<CsvJob, { kind: 'sheet' }>, table: ReturnType<typeof tableOf>, guesses: ReturnType<typeof guessColumns>, report: CsvReport): CsvWorkerMessage {
+  const before = new Y.Doc(), after = new Y.Doc()
+  try {
+    Y.applyUpdate(before, j.state)
+    Y.applyUpdate(after, j.state)
+    let plan
+    try { plan = planSheetImport(before, table, guesses, { mode: j.mode, sheet: j.sheet, filename: j.filename, formulas: j.options.formulas }) } catch (e) {
+      if (e instanceof CsvPlanError) throw new Refused(e.status, e.message)
+      throw e
+    }
+    let refusal: { code: string } | null = null
+    let written: WriteResult | undefined
+    after.transact(tr => { written = plan.write(after, null); refusal = checkChange(before, after, tr, j.who) })
+    if (refusal) throw new Refused(403, `the import was refused: ${(refusal as { code: string }).code}`)
+    report.coerced = written!.coerced
+    heap()
+    const vector = Y.encodeStateVector(before)
+    return { ok: true, kind: 'sheet', table, guesses, report, update: Y.encodeStateAsUpdate(after, vector), vector, written: written!, matches: plan.matches }
+  } finally {
+    before.destroy(); after.destroy()
+  }
 }
 
 port.on('message', (m: { chunk?: Uint8Array; end?: true }) => {

@@ -9,19 +9,17 @@
 import * as Y from 'yjs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { checkChange, type Principal } from '../../../src/core/access/access'
-import { freeSheetName, matchColumns, writeIntoSheet, writeNewSheet, type ColumnMatch, type WriteResult } from '../../../src/core/csv/build'
-import { sheetIds, sheetName } from '../../../src/core/workbook/schema'
+import { CsvPlanError, fileBaseName, planSheetImport } from '../../../src/core/csv/plan'
 import { ActingOrigin } from '../../collab/rooms'
 import type { LinkRecord } from '../../store/types'
 import { authorize, hashToken, newLinkId, newToken, requireCreateSecret } from '../../auth'
 import { readCsv } from '../../import/csv'
 import { DEFAULT_CSV_LIMITS, SHEET_CSV_LIMITS, csvSheetQuery, csvWorkbookQuery, toCsvOptions } from '../../import/csv-model'
-import { WRITERS, linkUrl, newWorkbookId, orGone, workbookJson, youJson, type ApiContext, type Route } from '../context'
+import { WRITERS, currentState, linkUrl, newWorkbookId, orGone, workbookJson, youJson, type ApiContext, type Route } from '../context'
 import { ownerName } from '../fields'
 import { HttpError, readQuery, sendJson } from '../util'
 
-/** the file's name without its extension and folders */
-const baseName = (f: string | undefined) => (f ?? '').replace(/^.*[\\/]/, '').replace(/\.(csv|tsv|txt)$/i, '').trim()
+const baseName = fileBaseName
 
 
 /** POST /api/workbooks/import with a CSV body: a new workbook of one sheet. */
@@ -45,13 +43,11 @@ export async function importCsvWorkbook(req: IncomingMessage, res: ServerRespons
 
 const principal = (l: LinkRecord): Principal & { linkId: string } => ({ role: l.role, name: l.name, linkId: l.id })
 
-/** A sheet by id, exact name or index from 0. */
-function findSheet(doc: Y.Doc, given: string | undefined): string {
-  const ids = sheetIds(doc)
-  if (given === undefined || given === '') throw new HttpError(400, 'sheet is required for append and replace')
-  const hit = ids.find(id => id === given) ?? ids.find(id => sheetName(doc, id) === given) ?? (/^\d+$/.test(given) ? ids[Number(given)] : undefined)
-  if (!hit) throw new HttpError(404, 'no such sheet')
-  return hit
+const sameVector = (a: Uint8Array, b: Uint8Array) => {
+  const x = Y.decodeStateVector(a), y = Y.decodeStateVector(b)
+  if (x.size !== y.size) return false
+  for (const [k, v] of x) if (y.get(k) !== v) return false
+  return true
 }
 
 export const csvRoutes: Route[] = [
@@ -62,34 +58,35 @@ export const csvRoutes: Route[] = [
         const me = await authorize(req, url, ctx, id, WRITERS)
         const q = readQuery(url, csvSheetQuery)
         const options = toCsvOptions(q)
-        const read = await readCsv(req, { kind: 'table', options, limits: SHEET_CSV_LIMITS })
-        if (read.kind !== 'table') throw new Error('csv: the worker answered a workbook')
-        const { table, guesses, report } = read
         const who = principal(me)
+        // planned and checked in the worker on the workbook's state as it is now
+        const state = await currentState(ctx, id)
+        const read = await readCsv(req, { kind: 'sheet', options, limits: SHEET_CSV_LIMITS, state, mode: q.mode, sheet: q.sheet, filename: q.filename, who })
+        if (read.kind !== 'sheet') throw new Error('csv: the worker answered something else')
+        const { table, guesses, report } = read
+        const origin = new ActingOrigin(who, 'edit', 'csv-import')
         const result = await orGone(() => ctx.rooms.withDoc(id, doc => {
-          let matches: ColumnMatch[] = []
-          let write: (d: Y.Doc, origin: unknown) => WriteResult
-          if (q.mode === 'new-sheet') {
-            const name = freeSheetName(doc, baseName(q.filename), `Sheet${sheetIds(doc).length + 1}`)
-            write = (d, origin) => writeNewSheet(d, table, guesses, { name, formulas: options.formulas }, origin)
-          } else {
-            const sheetId = findSheet(doc, q.sheet)
-            matches = matchColumns(doc, sheetId, table)
-            if (!matches.some(m => m.colId)) throw new HttpError(422, 'no column of the file has the title of a column of the sheet')
-            write = (d, origin) => writeIntoSheet(d, sheetId, table, q.mode as 'append' | 'replace', matches, { formulas: options.formulas, guesses }, origin)
+          // nothing changed meanwhile: the worker's checked change goes in as it is
+          if (sameVector(Y.encodeStateVector(doc), read.vector)) {
+            Y.applyUpdate(doc, read.update, origin)
+            return { written: read.written, matches: read.matches }
           }
-          // the rules of every change, on a copy first: nothing the person may not do is applied
+          // someone edited meanwhile (a lock, a protection, rows): planned and checked again, on this thread, against the doc as it is
+          let plan
+          try { plan = planSheetImport(doc, table, guesses, { mode: q.mode, sheet: q.sheet, filename: q.filename, formulas: options.formulas }) } catch (e) {
+            if (e instanceof CsvPlanError) throw new HttpError(e.status, e.message)
+            throw e
+          }
           const mirror = new Y.Doc()
           try {
             Y.applyUpdate(mirror, Y.encodeStateAsUpdate(doc))
             let refusal: { code: string } | null = null
-            mirror.transact(tr => { write(mirror, null); refusal = checkChange(doc, mirror, tr, who) })
+            mirror.transact(tr => { plan.write(mirror, null); refusal = checkChange(doc, mirror, tr, who) })
             if (refusal) throw new HttpError(403, `the import was refused: ${(refusal as { code: string }).code}`)
           } finally {
             mirror.destroy()
           }
-          const written = write(doc, new ActingOrigin(who, 'edit', 'csv-import'))
-          return { written, matches }
+          return { written: plan.write(doc, origin), matches: plan.matches }
         }))
         report.coerced = result.written.coerced
         sendJson(res, 200, {
