@@ -2,9 +2,10 @@
  * CSV/TSV import. A new workbook: POST /api/workbooks/import with Content-Type text/csv (or
  * text/tab-separated-values), built in the worker (server/import/csv.ts). Into an open workbook:
  * POST /api/workbooks/:id/sheets/import?mode=new-sheet|append|replace (owner or editor): the worker
- * reads the table, the server writes it as the person — tried on a copy of the doc against the access
- * rules first (a protected column or a locked sheet refuses the whole import), then applied with their
- * origin, so it is stored, relayed, audited and undoable-by-version like their typing.
+ * reads the table and plans the write on the workbook's state, checked against the access rules (a
+ * protected column or a locked sheet refuses the whole import); the server applies that change with
+ * the person's origin, so it is stored, relayed, audited and in the history like their typing. When the
+ * doc changed meanwhile, it plans and checks again on the doc as it is.
  */
 import * as Y from 'yjs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
