@@ -69,7 +69,17 @@ export class OidcService {
   }
 
   /** Discovery, once (again after a failure, so a provider that was down is found later). */
-  private discover() {
+  /** The provider's configuration, or 502 when it cannot be read (logged without anything secret). */
+  private async discover() {
+    try {
+      return await this.discoverOnce()
+    } catch (e) {
+      this.log.warn(`[oidc] discovery at ${this.settings.issuer} failed: ${(e as Error).message}`)
+      throw new HttpError(502, 'the identity provider does not answer; try again later')
+    }
+  }
+
+  private discoverOnce() {
     this.config ??= (async () => {
       const s = this.settings
       const config = await client.discovery(new URL(s.issuer), s.clientId, s.clientSecret, undefined,

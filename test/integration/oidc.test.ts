@@ -146,6 +146,19 @@ describe('sign-in with OpenID Connect', () => {
     expect(statuses).toEqual([302, 302, 429])
   })
 
+  it('an issuer that does not answer: 502, logged, and the server goes on; https redirect URLs make the cookies Secure', async () => {
+    const { s, base } = await oidcPair({ redirectUrl: 'https://sheets.example.com/auth/callback' }, 'http://127.0.0.1:1')
+    const res = await hop(new Jar(), `${base}/auth/login`)
+    expect(res.status).toBe(502)
+    expect(s.log.lines.some(l => /discovery at http:\/\/127\.0\.0\.1:1 failed/.test(l))).toBe(true)
+    expect((await s.api('GET', '/api/health')).status).toBe(200)
+    const { OidcService } = await import('../../server/oidc/service')
+    const svc = new OidcService({ issuer: 'http://127.0.0.1:1', clientId: 'c', clientSecret: 'secret', redirectUrl: 'https://sheets.example.com/auth/callback' }, s.store, 'https://sheets.example.com', s.log)
+    const acct = await s.store.accounts.upsertAccount({ issuer: 'i', subject: 'x', email: '', name: 'x', avatar: '' }, 'acct-secure-00001', Date.now())
+    const cookies = await svc.startSession({ headers: {} } as never, acct.id)
+    expect(cookies[0]).toMatch(/^pw_session=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Secure$/)
+  })
+
   it('without OIDC: /auth/login is 404, /api/auth/config says so, /api/me is 401', async () => {
     const s = await server()
     expect((await s.api('GET', '/auth/login')).status).toBe(404)
