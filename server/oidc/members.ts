@@ -19,6 +19,13 @@ import { accountJson } from './routes'
 export const memberLinkId = (accountId: string) => `m-${accountId}`
 export const isMemberLinkId = (linkId: string) => linkId.startsWith('m-')
 
+/** Every session of the account ends, and the sockets it has open as a member close (4403). */
+export async function endEverySession(ctx: ApiContext, accountId: string): Promise<number> {
+  const ended = await ctx.store.accounts.deleteSessionsOf(accountId)
+  for (const m of await ctx.store.accounts.membershipsOf(accountId)) ctx.rooms.closeLink(m.workbookId, memberLinkId(accountId), CLOSE.revoked, 'signed out')
+  return ended
+}
+
 /** The signed-in person's membership of the workbook, in the shape of a link; null when none. */
 export async function memberLink(oidc: OidcService, ctx: Pick<ApiContext, 'store'>, req: IncomingMessage, workbookId: string): Promise<LinkRecord | null> {
   const who = await oidc.signedIn(req)
@@ -88,7 +95,7 @@ export const memberRoutes: Route[] = [
         await admin(req, ctx)
         const e = url.searchParams.get('email') ?? ''
         let ended = 0
-        for (const a of await ctx.store.accounts.findAccountsByEmail(e)) ended += await ctx.store.accounts.deleteSessionsOf(a.id)
+        for (const a of await ctx.store.accounts.findAccountsByEmail(e)) ended += await endEverySession(ctx, a.id)
         sendJson(res, 200, { ended })
       },
     },

@@ -11,6 +11,7 @@ import { body } from '../http/fields'
 import { HttpError, readBody, sendError, sendJson } from '../http/util'
 import type { AccountRecord } from '../store/accounts'
 import { safeReturn, type OidcService, type SignedIn } from './service'
+import { endEverySession } from './members'
 
 const NO_REFERRER = { 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' }
 
@@ -74,7 +75,7 @@ export const accountRoutes: Route[] = [
     methods: {
       DELETE: async (req, res, _url, ctx) => {
         const who = await me(req, ctx)
-        const ended = await ctx.store.accounts.deleteSessionsOf(who.account.id)
+        const ended = await endEverySession(ctx, who.account.id)
         sendJson(res, 200, { ended }, { 'Set-Cookie': await ctx.oidc!.endSession(req) })
       },
     },

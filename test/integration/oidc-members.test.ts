@@ -67,7 +67,13 @@ describe('members and admins', () => {
     const guest = links.find(l => l.name === '访客')!
     expect((await as(wang, 'DELETE', `/api/admin/workbooks/${id}/links/${guest.id}`)).status).toBe(200)
     expect((await s.api('GET', `/api/workbooks/${id}/links`)).json.find((l: { id: string }) => l.id === guest.id).revokedAt).not.toBeNull()
+    // li's socket as the new owner member closes when an admin ends li's sessions
+    const liWs = new WebSocket(`${s.wsUrl}/collab/${id}`, { headers: { cookie: li.header(base), origin: base } })
+    cleanups.push(() => liWs.terminate())
+    await new Promise<void>((resolve, reject) => { liWs.once('open', () => resolve()); liWs.once('unexpected-response', (_q, r) => reject(new Error(`upgrade ${r.statusCode}`))) })
+    const liShut = closed(liWs)
     expect(await (await as(wang, 'DELETE', '/api/admin/sessions?email=li@example.com')).json()).toEqual({ ended: 1 })
+    expect((await liShut).code).toBe(4403)
     expect((await hop(li, `${base}/api/me`)).status).toBe(401)
   })
 })
