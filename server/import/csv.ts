@@ -5,6 +5,7 @@
  * and a deadline bound what a hostile file can take.
  */
 import { Worker } from 'node:worker_threads'
+import { EventEmitter } from 'node:events'
 import type { IncomingMessage } from 'node:http'
 import { HttpError } from '../http/util'
 import type { CsvJob, CsvLimits, CsvWorkerMessage } from './csv-model'
@@ -14,6 +15,9 @@ export const MAX_CSV_PARSING = 2
 let parsing = 0
 
 const IN_FLIGHT_HIGH = 16, IN_FLIGHT_LOW = 4
+
+/** 'reading' (kind) when a worker starts on an upload (for a sheet import: after the workbook's state was taken) */
+export const csvEvents = new EventEmitter()
 
 export const isCsvRequest = (req: IncomingMessage): boolean =>
   /^\s*(text\/csv|text\/tab-separated-values|application\/csv)\b/i.test(String(req.headers['content-type'] ?? ''))
@@ -42,6 +46,7 @@ function stream(req: IncomingMessage, job: CsvJob, limits: CsvLimits): Promise<O
       workerData: job, resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb }, stdout: true, stderr: true,
     })
     let done = false, inFlight = 0, size = 0, ended = false
+    csvEvents.emit('reading', job.kind)
     const finish = (fn: () => void) => {
       if (done) return
       done = true

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest'
 import { request } from 'node:http'
 import iconv from 'iconv-lite'
 import * as Y from 'yjs'
-import { createLink, docUntil, ownerTokens, syncedClient, testScope, type TestServer } from '../helpers/server'
+import { createLink, docUntil, nextEvent, ownerTokens, syncedClient, testScope, type TestServer } from '../helpers/server'
+import { csvEvents } from '../../server/import/csv'
 import { WorkbookLayout } from '../../src/core/workbook/layout'
 import { cellKey, sheetIds, sheetName, sheetParts, sheetsOf, type ColumnMeta } from '../../src/core/workbook/schema'
 import { lockSheet, setProtections } from '../../src/core/access/access'
@@ -173,6 +174,30 @@ describe('CSV import: into an open workbook', () => {
     expect(values(0)).toEqual(['抖音', '快手'])
     expect((await sheetImport(s, first.json.id, editor, '无关\n1\n', '?mode=append&sheet=0')).status).toBe(422)
     expect((await sheetImport(s, first.json.id, editor, '店铺\n1\n', '?mode=append&sheet=nope')).status).toBe(404)
+  })
+})
+
+describe('CSV import: a change while the file uploads', () => {
+  it('the sheet is locked while an editor\'s file is on its way: the import is planned and checked again, and refused', async () => {
+    const s = await server()
+    const first = await importCsv(s, new TextEncoder().encode('店铺,销售额\n天猫,1\n'), '?name=王经理')
+    ownerTokens.set(first.json.id, first.json.token)
+    const owner = await opened(s, first.json)
+    const editor = await createLink(s, first.json.id, 'editor', '小李')
+    const req = request(`${s.url}/api/workbooks/${first.json.id}/sheets/import?mode=append&sheet=0`, { method: 'POST', headers: { 'content-type': 'text/csv', authorization: `Bearer ${editor}` } })
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      req.on('response', r => { let text = ''; r.setEncoding('utf8').on('data', d => { text += d }).on('end', () => resolve({ status: r.statusCode!, text })) })
+      req.on('error', reject)
+    })
+    const reading = nextEvent(csvEvents, 'reading', (kind: unknown) => kind === 'sheet')
+    req.write('店铺,销售额\n')
+    await reading
+    // the workbook's state was taken before the worker started: the lock comes after it
+    lockSheet(owner.doc, owner.sid, '王经理', 'owner')
+    await docUntil(s.rooms.rooms.get(first.json.id)!.doc as Y.Doc, 'the server has the lock', d => JSON.stringify(d.getMap('access').toJSON()).includes('王经理'))
+    req.end('快手,5\n')
+    expect(await answer).toMatchObject({ status: 403, text: expect.stringMatching(/refused/) })
+    expect(sheetParts(sheetsOf(owner.doc).get(owner.sid)!).cells.size).toBe(2)
   })
 })
 
