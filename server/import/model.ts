@@ -1,4 +1,5 @@
 /** What an .xlsx import reads out of a file (plain data, passed from the parsing worker). */
+import type { DefinedName } from './names'
 import type { CellStyle } from '../../src/core/workbook/styles'
 
 export interface ImportedCell {
@@ -40,6 +41,13 @@ export interface ImportedSheet {
   notes: string[]
 }
 
-export interface ImportedWorkbook { title: string; sheets: ImportedSheet[] }
+export interface ImportedWorkbook {
+  title: string
+  sheets: ImportedSheet[]
+  /** the file's defined names (xl/workbook.xml) */
+  names?: DefinedName[]
+  /** what reading the file left out as a whole (a part the reader could not take) */
+  notes?: string[]
+}
 
 export interface ReadLimits { maxSheets: number; maxCells: number; maxRows: number; maxCols: number }

@@ -34,3 +34,15 @@ export function checkImportLimits(limits: unknown): ImportLimits {
   const issue = r.error.issues[0]!
   throw new Error(`import limits: ${issue.path.join('.')} ${issue.message}`)
 }
+
+export const DEFAULT_IMPORT_LIMITS: ImportLimits = {
+  maxEntries: 2_000,
+  maxUnpackedBytes: 64 * 1024 * 1024,
+  timeoutMs: 20_000,
+  maxHeapMb: 512,
+  maxSheets: 50,
+  maxCells: 300_000,
+  maxRows: 100_000,
+  maxCols: 500,
+  maxGridCells: 2_000_000,
+}

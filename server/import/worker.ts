@@ -1,124 +1,32 @@
 /**
- * Parses an .xlsx in a worker thread (so a hostile file that is slow or hungry to parse is cut off by
- * the parent's timer and heap limit, not by the server's event loop) and returns a plain model of
- * what a workbook can take. Reached only after checkZip has bounded the unpacked size.
+ * The import worker: the whole import of an .xlsx runs in this thread — checking the archive, parsing
+ * (server/import/read.ts), and, for a new workbook, building its Y.Doc and encoding its state — so a
+ * big or hostile file is cut off by the parent's timer and heap limit and never holds up the server's
+ * event loop. The state goes back as a transferred buffer; the server's thread only stores it.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import ExcelJS from 'exceljs'
-import type { ImportedCell, ImportedSheet, ImportedWorkbook, ReadLimits } from './model'
-import type { CellStyle } from '../../src/core/workbook/styles'
+import * as Y from 'yjs'
+import { BadFile, checkZip } from './zip'
+import { readWorkbook } from './read'
+import { buildFromImport, type BuildOptions } from './build'
+import type { ImportLimits } from './options'
+import { getTitle } from '../../src/core/workbook/schema'
 
-/** Excel's AARRGGBB (a theme or indexed colour gives nothing) → #rrggbb */
-const hex = (c: Partial<ExcelJS.Color> | undefined): string | undefined =>
-  typeof c?.argb === 'string' && /^[0-9a-f]{8}$/i.test(c.argb) ? `#${c.argb.slice(2).toLowerCase()}` : undefined
+export interface ImportJob { buffer: ArrayBuffer; limits: ImportLimits; build?: BuildOptions }
 
-/** A cell's font, fill and alignment, as the workbook keeps them (only what is set). */
-function lookOf(cell: ExcelJS.Cell): CellStyle | undefined {
-  const out: CellStyle = {}
-  const f = cell.font, a = cell.alignment, fill = cell.fill as ExcelJS.FillPattern | undefined
-  if (f?.bold) out.b = true
-  if (f?.italic) out.i = true
-  if (f?.underline) out.u = true
-  if (f?.strike) out.s = true
-  const fc = hex(f?.color)
-  if (fc && fc !== '#000000') out.fc = fc
-  const bg = fill?.type === 'pattern' && fill.pattern === 'solid' ? hex(fill.fgColor) : undefined
-  if (bg && bg !== '#ffffff') out.bg = bg
-  if (a?.horizontal === 'left' || a?.horizontal === 'center' || a?.horizontal === 'right') out.ha = a.horizontal
-  if (a?.vertical === 'top' || a?.vertical === 'middle' || a?.vertical === 'bottom') out.va = a.vertical
-  if (a?.wrapText) out.wrap = true
-  const line = (b: Partial<ExcelJS.Border> | undefined) => !!b?.style
-  if (line(cell.border?.top)) out.bt = true
-  if (line(cell.border?.bottom)) out.bb = true
-  if (line(cell.border?.left)) out.bl = true
-  if (line(cell.border?.right)) out.br = true
-  return Object.keys(out).length ? out : undefined
+async function run(job: ImportJob): Promise<void> {
+  const { limits } = job
+  checkZip(Buffer.from(job.buffer), limits)
+  const model = await readWorkbook(job.buffer, { maxSheets: limits.maxSheets, maxCells: limits.maxCells, maxRows: limits.maxRows, maxCols: limits.maxCols })
+  if (!job.build) { parentPort!.postMessage({ ok: true, model }); return }
+  const doc = new Y.Doc()
+  const report = buildFromImport(doc, model, { ...job.build, maxGridCells: limits.maxGridCells })
+  const state = Y.encodeStateAsUpdate(doc)
+  const title = getTitle(doc)
+  doc.destroy()
+  parentPort!.postMessage({ ok: true, state, report, title }, [state.buffer as ArrayBuffer])
 }
 
-async function read(buf: ArrayBuffer, limits: ReadLimits): Promise<ImportedWorkbook> {
-  const wb = new ExcelJS.Workbook()
-  await wb.xlsx.load(buf)
-  const sheets: ImportedSheet[] = []
-  let total = 0
-  for (const ws of wb.worksheets) {
-    if (sheets.length >= limits.maxSheets) throw new Error(`limit: more than ${limits.maxSheets} sheets`)
-    const cells: ImportedCell[] = []
-    const notes: string[] = []
-    let rows = 0, cols = 0
-    let merged = 0
-    const lists = new Map<number, string[]>()
-    ws.eachRow({ includeEmpty: false }, (row, r) => {
-      row.eachCell({ includeEmpty: false }, (cell, c) => {
-        if (cell.isMerged && cell.master !== cell) { merged++; return }
-        if (++total > limits.maxCells) throw new Error(`limit: more than ${limits.maxCells} cells`)
-        if (r > limits.maxRows) throw new Error(`limit: more than ${limits.maxRows} rows`)
-        if (c > limits.maxCols) throw new Error(`limit: more than ${limits.maxCols} columns`)
-        rows = Math.max(rows, r); cols = Math.max(cols, c)
-        const out: ImportedCell = { r: r - 1, c: c - 1 }
-        const fmt = cell.numFmt
-        if (typeof fmt === 'string' && fmt && fmt !== 'General') out.fmt = fmt.slice(0, 100)
-        if (cell.font?.bold) out.bold = true
-        const look = lookOf(cell)
-        if (look) out.look = look
-        const v = cell.value
-        if (cell.type === ExcelJS.ValueType.Formula) {
-          const f = cell.formula
-          if (typeof f === 'string' && f) out.f = f.slice(0, 8000)
-          const res = (v as ExcelJS.CellFormulaValue).result
-          if (res instanceof Date) out.d = res.toISOString().slice(0, 10)
-          else if (res && typeof res === 'object' && 'error' in res) out.err = String(res.error)
-          else if (typeof res === 'number' || typeof res === 'string' || typeof res === 'boolean') out.v = res
-          if ((v as { shareType?: string }).shareType === 'array') notes.push(`array formula at ${cell.address}`)
-        } else if (v instanceof Date) {
-          out.d = v.toISOString().slice(0, 10)
-        } else if (typeof v === 'number' || typeof v === 'boolean') {
-          out.v = v
-        } else if (typeof v === 'string') {
-          out.v = v.slice(0, 32_000)
-        } else if (v && typeof v === 'object' && 'richText' in v) {
-          out.v = (v as ExcelJS.CellRichTextValue).richText.map(t => t.text).join('').slice(0, 32_000)
-          notes.push('rich text formatting')
-        } else if (v && typeof v === 'object' && 'hyperlink' in v) {
-          out.v = String((v as ExcelJS.CellHyperlinkValue).text ?? '').slice(0, 32_000)
-          notes.push('hyperlinks (kept as their text)')
-        } else if (v && typeof v === 'object' && 'error' in v) {
-          out.err = String((v as ExcelJS.CellErrorValue).error)
-        } else {
-          return
-        }
-        const dv = cell.dataValidation
-        if (dv?.type === 'list' && Array.isArray(dv.formulae) && typeof dv.formulae[0] === 'string' && /^".*"$/.test(dv.formulae[0])) {
-          lists.set(c - 1, dv.formulae[0].slice(1, -1).split(',').map(x => x.trim()).filter(Boolean).slice(0, 200))
-        }
-        if (cell.note) notes.push('comments')
-        cells.push(out)
-      })
-    })
-    const widths: (number | null)[] = []
-    for (let c = 1; c <= Math.min(cols, limits.maxCols); c++) widths.push(ws.getColumn(c).width ?? null)
-    const view = ws.views?.[0] as { state?: string; xSplit?: number; ySplit?: number } | undefined
-    const merges = ((ws as unknown as { model?: { merges?: unknown[] } }).model?.merges ?? [])
-      .filter((m): m is string => typeof m === 'string' && /^[A-Z]{1,3}\d{1,7}:[A-Z]{1,3}\d{1,7}$/.test(m)).slice(0, 10_000)
-    if (merged && !merges.length) notes.push(`${merged} merged cells (kept as their top-left value)`)
-    const hiddenRows: number[] = [], hiddenCols: number[] = []
-    for (let r = 1; r <= Math.min(ws.rowCount, limits.maxRows); r++) if (ws.getRow(r).hidden) hiddenRows.push(r - 1)
-    for (let c = 1; c <= Math.min(Math.max(ws.columnCount, ws.columns?.length ?? 0), limits.maxCols); c++) if (ws.getColumn(c).hidden) hiddenCols.push(c - 1)
-    if ((ws as unknown as { conditionalFormattings?: unknown[] }).conditionalFormattings?.length) notes.push('conditional formatting')
-    const images = (ws as unknown as { getImages?: () => unknown[] }).getImages?.() ?? []
-    if (images.length) notes.push(`${images.length} images`)
-    sheets.push({
-      name: ws.name, rows, cols, cells, widths, merges, hiddenRows, hiddenCols,
-      frozenRows: view?.state === 'frozen' ? Math.max(0, view.ySplit ?? 0) : 0,
-      frozenCols: view?.state === 'frozen' ? Math.max(0, view.xSplit ?? 0) : 0,
-      lists: Array.from(lists, ([c, options]) => ({ c, options })),
-      notes: Array.from(new Set(notes)),
-    })
-  }
-  return { title: typeof wb.title === 'string' ? wb.title.slice(0, 200) : '', sheets }
-}
-
-const { buffer, limits } = workerData as { buffer: ArrayBuffer; limits: ReadLimits }
-read(buffer, limits).then(
-  model => parentPort!.postMessage({ ok: true, model }),
-  e => parentPort!.postMessage({ ok: false, message: e instanceof Error ? e.message : String(e) }),
-)
+run(workerData as ImportJob).catch(e => parentPort!.postMessage(
+  e instanceof BadFile ? { ok: false, status: e.status, message: e.message } : { ok: false, message: e instanceof Error ? e.message : String(e) },
+))

@@ -13,8 +13,17 @@ export interface ZipLimits { maxEntries: number; maxUnpackedBytes: number }
 
 const EOCD = 0x06054b50, CEN = 0x02014b50, LOC = 0x04034b50
 
-export function checkZip(buf: Buffer, limits: ZipLimits): { entries: string[]; unpackedBytes: number } {
+/** What the first bytes say (cheap: run before a worker starts): refuses what is no ZIP at all. */
+export function checkSignature(buf: Buffer): void {
+  // an OLE compound file: what Excel saves when a password encrypts the workbook, or an old .xls
+  if (buf.length >= 8 && buf.readUInt32BE(0) === 0xd0cf11e0 && buf.readUInt32BE(4) === 0xa1b11ae1) {
+    throw new BadFile(415, 'the file is password-protected or an old .xls (an encrypted or binary workbook, not a ZIP archive): open it in Excel, remove the password or save it as .xlsx, and import that')
+  }
   if (buf.length < 22 || buf.readUInt32LE(0) !== LOC) throw new BadFile(415, 'not an .xlsx file (it is not a ZIP archive)')
+}
+
+export function checkZip(buf: Buffer, limits: ZipLimits): { entries: string[]; unpackedBytes: number } {
+  checkSignature(buf)
   // the end-of-central-directory record is in the last 64 KiB + 22 bytes
   let eocd = -1
   for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65_557); i--) {

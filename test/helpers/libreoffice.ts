@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import ExcelJS from 'exceljs'
+import JSZip from 'jszip'
 
 const run = promisify(execFile)
 
@@ -24,13 +25,21 @@ export async function throughLibreOffice(files: Map<string, Buffer>): Promise<Ma
     const books = new Map<string, ExcelJS.Workbook>()
     for (const name of files.keys()) {
       const wb = new ExcelJS.Workbook()
-      await wb.xlsx.load(readFileSync(join(out, `${name}.xlsx`)) as unknown as ArrayBuffer)
+      await wb.xlsx.load(await as1904ExcelJSReads(readFileSync(join(out, `${name}.xlsx`))))
       books.set(name, wb)
     }
     return books
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** LibreOffice writes date1904="true", which ExcelJS (it takes only "1") would read as the 1900 system. */
+async function as1904ExcelJSReads(file: Buffer): Promise<ArrayBuffer> {
+  const zip = await JSZip.loadAsync(file)
+  const xml = await zip.file('xl/workbook.xml')?.async('string')
+  if (xml && /date1904="true"/.test(xml)) zip.file('xl/workbook.xml', xml.replace('date1904="true"', 'date1904="1"'))
+  return zip.generateAsync({ type: 'arraybuffer' })
 }
 
 /**
@@ -85,4 +94,19 @@ export function comparable(app: unknown): unknown {
   if (typeof app === 'number') return Number(app.toPrecision(9))
   if (app && typeof app === 'object' && 'error' in app) return { error: (app as { error: string }).error }
   return app ?? ''
+}
+
+/** Files (name → [extension, bytes]) converted by LibreOffice to `to` (xlsx, ods), in one soffice run. */
+export async function convertedByLibreOffice(files: Map<string, [string, Buffer]>, to: 'xlsx' | 'ods', csvOptions?: string): Promise<Map<string, Buffer>> {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-lo-'))
+  try {
+    const paths = [...files].map(([name, [ext, buf]]) => { const p = join(dir, `${name}.${ext}`); writeFileSync(p, buf); return p })
+    const out = join(dir, 'out')
+    const infilter = csvOptions ? [`--infilter=CSV:${csvOptions}`] : []
+    await run('soffice', ['--headless', '--norestore', `-env:UserInstallation=file://${dir}/profile`, ...infilter, '--convert-to', to, '--outdir', out, ...paths],
+      { timeout: 240_000, maxBuffer: 16 * 1024 * 1024 })
+    return new Map([...files.keys()].map(name => [name, readFileSync(join(out, `${name}.${to}`))]))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }

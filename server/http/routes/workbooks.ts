@@ -4,12 +4,13 @@ import * as Y from 'yjs'
 import { setTitle } from '../../../src/core/workbook/mutations'
 import { buildWorkbook } from '../../../src/core/templates/template'
 import { SERVER_ORIGIN } from '../../collab/rooms'
-import { authorize, requireCreateSecret } from '../../auth'
-import { BadFile, buildFromImport, readXlsx } from '../../import/xlsx'
+import { authorize, hashToken, newLinkId, newToken, requireCreateSecret } from '../../auth'
+import type { LinkRecord } from '../../store/types'
+import { BadFile, importXlsx } from '../../import/xlsx'
 import { importQuery } from '../../import/options'
 import { isCsvRequest } from '../../import/csv'
 import { csvRoutes, importCsvWorkbook } from './csv'
-import { ALL, OWNERS, WRITERS, orGone, sendCreated, storeNew, workbookJson, youJson, type Route } from '../context'
+import { ALL, OWNERS, WRITERS, linkUrl, newWorkbookId, orGone, sendCreated, storeNew, workbookJson, youJson, type ApiContext, type Route } from '../context'
 import { body, locale, name, ownerName, requiredTitle, timeZone, title } from '../fields'
 import { HttpError, readBody, readQuery, readRawBody, sendJson, sendNoContent } from '../util'
 
@@ -22,6 +23,14 @@ const createBody = body({
   timeZone,
 })
 const patchBody = body({ title: requiredTitle })
+
+/** A new workbook from an encoded state (built in the import worker) with its first owner link. */
+async function storeNewState(ctx: ApiContext, state: Uint8Array, title: string, templateId: string, ownerName: string) {
+  const now = Date.now(), id = newWorkbookId(), token = newToken()
+  const link: LinkRecord = { id: newLinkId(), workbookId: id, role: 'owner', name: ownerName, createdAt: now, revokedAt: null }
+  const record = await ctx.store.createWorkbook({ id, title: title.slice(0, 200), template: templateId, createdAt: now, updatedAt: now }, state, { link, tokenHash: hashToken(token) })
+  return { ...workbookJson(record), url: linkUrl(id, token), token, you: youJson(link) }
+}
 
 export const workbookRoutes: Route[] = [
   {
@@ -57,19 +66,17 @@ export const workbookRoutes: Route[] = [
         const options = readQuery(url, importQuery)
         const file = await readRawBody(req, ctx.maxImportBytes)
         if (!file.length) throw new HttpError(400, 'send the .xlsx file as the request body')
-        const doc = new Y.Doc()
+        const fallbackTitle = options.lang === 'en' ? 'Imported workbook' : '导入的工作簿'
+        const filterName = options.lang === 'en' ? 'Filter from the file' : '文件中的筛选'
+        let out
         try {
-          const model = await readXlsx(file, ctx.importLimits)
-          const fallbackTitle = options.lang === 'en' ? 'Imported workbook' : '导入的工作簿'
-          const filterName = options.lang === 'en' ? 'Filter from the file' : '文件中的筛选'
-          const report = buildFromImport(doc, model, { title: options.title || undefined, fallbackTitle, maxGridCells: ctx.importLimits?.maxGridCells, filterName, timeZone: options.timeZone, lang: options.lang })
-          sendCreated(res, await storeNew(ctx, doc, 'import', ownerName(options.name, options.lang)), { report })
+          // read, built and encoded in the import worker: this thread only stores the state
+          out = await importXlsx(file, { title: options.title || undefined, fallbackTitle, filterName, timeZone: options.timeZone, lang: options.lang }, ctx.importLimits)
         } catch (e) {
           if (e instanceof BadFile) throw new HttpError(e.status, e.message)
           throw e
-        } finally {
-          doc.destroy()
         }
+        sendCreated(res, await storeNewState(ctx, out.state, out.title, 'import', ownerName(options.name, options.lang)), { report: out.report })
       },
     },
   },
