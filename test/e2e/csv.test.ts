@@ -41,8 +41,10 @@ describe('CSV import dialog', () => {
     const page = await ctx.newPage()
     const errors = watchErrors(page)
     await page.goto(server.url)
-    await page.getByTestId('import-file').setInputFiles({ name: 'first.csv', mimeType: 'text/csv', buffer: Buffer.from('a,b\n1,2\n') })
+    // dropped on the home page's new-workbook card, a CSV opens the dialog
+    await dropFile(page, '[data-testid="home-create"]', 'first.csv', [...Buffer.from('a,b\n1,2\n')])
     await page.getByTestId('csv-dialog').waitFor()
+    await expect.poll(() => page.getByTestId('csv-drop').innerText()).toBe('first.csv')
     // another file dropped on the dialog takes its place
     await dropFile(page, '[data-testid="csv-drop"]', '店铺日报.csv', gbk('2025年6月 店铺日报\n店铺,销售额,转化率,日期\n天猫旗舰店,"1,234.50",12.5%,2025年6月18日\n京东自营,3.2万,8%,2025年6月19日\n<img src=x onerror=alert(1)>,1,1%,2025-06-20\n'))
     await expect.poll(() => page.getByTestId('csv-preview').locator('thead tr').first().innerText()).toContain('店铺')
