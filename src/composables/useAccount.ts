@@ -43,6 +43,7 @@ export interface Person { id: string; name: string; email: string }
 /** Who a workbook's links are bound to (owners), and binding one to a person by email (issue 23). */
 export function useLinkPeople(workbookId: string, token: () => string) {
   const bound = ref<Record<string, Person>>({})
+  const members = ref<(Person & { role: string })[]>([])
   const call = (method: string, path: string, body?: unknown) => fetch(`/api/workbooks/${encodeURIComponent(workbookId)}${path}`, {
     method,
     headers: { authorization: `Bearer ${token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -50,7 +51,10 @@ export function useLinkPeople(workbookId: string, token: () => string) {
   })
   async function load(): Promise<void> {
     const r = await call('GET', '/accounts')
-    if (r.ok) bound.value = (await r.json()).links
+    if (!r.ok) return
+    const body = await r.json()
+    bound.value = body.links
+    members.value = body.members
   }
   /** null unbinds; resolves with the server's refusal text, or '' */
   async function bind(linkId: string, email: string | null): Promise<string> {
@@ -59,5 +63,17 @@ export function useLinkPeople(workbookId: string, token: () => string) {
     await load()
     return ''
   }
-  return { bound, load, bind }
+  const refusal = async (r: Response) => (r.ok ? '' : ((await r.json().catch(() => ({}))) as { error?: string }).error ?? `HTTP ${r.status}`)
+  /** adds (or changes the role of) a member by email; resolves with the refusal text, or '' */
+  async function addMember(email: string, role: string): Promise<string> {
+    const why = await refusal(await call('POST', '/members', { email, role }))
+    if (!why) await load()
+    return why
+  }
+  async function removeMember(accountId: string): Promise<string> {
+    const why = await refusal(await call('DELETE', `/members/${encodeURIComponent(accountId)}`))
+    if (!why) await load()
+    return why
+  }
+  return { bound, members, load, bind, addMember, removeMember }
 }

@@ -70,6 +70,13 @@ describe('sign-in in the browser', () => {
     expect(await row.locator('.bound').textContent()).toBe('仅限 王经理 登录后使用')
     const forwarded = await fetch(`${base}/api/workbooks/${id}`, { headers: { authorization: `Bearer ${made.json.token}` } })
     expect(forwarded.status).toBe(403)
+    // … and adds 王经理 as a member (a commenter) there
+    await page.fill('[data-testid="member-email"]', 'wang@example.com')
+    await page.selectOption('[data-testid="member-role"]', 'commenter')
+    await page.click('[data-testid="member-add"]')
+    await page.locator('[data-testid="members"] li').waitFor()
+    expect(await page.locator('[data-testid="members"] li').textContent()).toContain('王经理')
+    expect((await s.store.accounts.members(id)).map(m => m.role)).toEqual(['commenter'])
     await page.click('[data-testid="share-close"]')
     await page.waitForSelector('[data-testid="share-dialog"]', { state: 'detached' })
 
