@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import ExcelJS from 'exceljs'
 import XlsxPopulate from 'xlsx-populate'
+import JSZip from 'jszip'
 import type * as Y from 'yjs'
 import { syncedClient, testScope, type TestServer } from '../helpers/server'
 import { comparable, computed, convertedByLibreOffice, throughLibreOffice } from '../helpers/libreoffice'
@@ -257,4 +258,29 @@ describe('refusals that name their cause', () => {
     expect(res.json.error).toMatch(/password-protected or an old \.xls/)
     expect((await fetch(s.url + '/api/health')).status).toBe(200)
   })
+})
+
+/** The file as the Open XML SDK writes it: every element of the main namespace with an `x:` prefix. */
+async function withPrefixes(file: Buffer): Promise<Buffer> {
+  const zip = await JSZip.loadAsync(file)
+  for (const name of Object.keys(zip.files).filter(n => /^xl\/(workbook|worksheets\/sheet\d+)\.xml$/.test(n))) {
+    const xml = await zip.file(name)!.async('string')
+    zip.file(name, xml.replace(/<(\/?)([A-Za-z]\w*)(?=[\s>/])/g, (m, slash: string, tag: string) => `<${slash}x:${tag}`)
+      .replace('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"', 'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'))
+  }
+  return zip.generateAsync({ type: 'nodebuffer' })
+}
+
+describe('files the reader fails on', () => {
+  it('XML with namespace prefixes is read again without them, equal to LibreOffice, and the report says so', async () => {
+    const s = await server()
+    const wb = new ExcelJS.Workbook()
+    const ws = wb.addWorksheet('SDK')
+    ws.addRows([[1, 2], [3, 4]])
+    ws.getCell('C1').value = { formula: 'A1+B2*2' } as ExcelJS.CellFormulaValue
+    const file = await withPrefixes(Buffer.from(await wb.xlsx.writeBuffer()))
+    const got = await expectSameAsLibreOffice(s, new Map([['sdk', file]]))
+    expect(got.get('sdk')!.report.notes.join('\n')).toMatch(/namespace prefixes.*the reader's error was/)
+    expect(got.get('sdk')!.report.formulas).toBe(1)
+  }, 120_000)
 })
