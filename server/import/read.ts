@@ -12,6 +12,9 @@ import type { ImportedCell, ImportedSheet, ImportedWorkbook, ReadLimits } from '
 import type { CellStyle } from '../../src/core/workbook/styles'
 import { readDefinedNames } from './names'
 
+/** A column's letters → its number from 1 */
+const col = (letters: string) => [...letters].reduce((n, ch) => n * 26 + ch.charCodeAt(0) - 64, 0)
+
 const DAY = 86_400_000, EPOCH_1900 = Date.UTC(1899, 11, 30)
 
 /** A date ExcelJS made of a serial (it already applied the 1904 system): the day, or the serial. */
@@ -115,9 +118,12 @@ export async function readWorkbook(buf: ArrayBuffer, limits: ReadLimits): Promis
     let rows = 0, cols = 0
     let merged = 0
     const lists = new Map<number, string[]>()
+    const spilled = new Set<string>()
     ws.eachRow({ includeEmpty: false }, (row, r) => {
       row.eachCell({ includeEmpty: false }, (cell, c) => {
         if (cell.isMerged && cell.master !== cell) { merged++; return }
+        // the cached values of an array formula's other cells: the formula fills them again
+        if (spilled.has(`${r}:${c}`)) return
         if (++total > limits.maxCells) throw new Error(`limit: more than ${limits.maxCells} cells`)
         if (r > limits.maxRows) throw new Error(`limit: more than ${limits.maxRows} rows`)
         if (c > limits.maxCols) throw new Error(`limit: more than ${limits.maxCols} columns`)
@@ -136,7 +142,17 @@ export async function readWorkbook(buf: ArrayBuffer, limits: ReadLimits): Promis
           if (res instanceof Date) dateInto(out, res, shift)
           else if (res && typeof res === 'object' && 'error' in res) out.err = String(res.error)
           else if (typeof res === 'number' || typeof res === 'string' || typeof res === 'boolean') out.v = res
-          if ((v as { shareType?: string }).shareType === 'array') notes.push(`array formula at ${cell.address}`)
+          const arr = v as { shareType?: string; ref?: string }
+          if (arr.shareType === 'array' && out.f) {
+            // a CSE array formula: the engine computes it over arrays and spills it over its range
+            out.f = `ARRAYFORMULA(${out.f})`
+            const m = /^\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)$/.exec(arr.ref ?? '')
+            if (m) {
+              const [c0, r0, c1, r1] = [col(m[1]!), Number(m[2]), col(m[3]!), Number(m[4])]
+              if ((r1 - r0 + 1) * (c1 - c0 + 1) > limits.maxCells) throw new Error(`limit: an array formula over more than ${limits.maxCells} cells`)
+              for (let rr = r0; rr <= r1; rr++) for (let cc = c0; cc <= c1; cc++) if (rr !== r || cc !== c) spilled.add(`${rr}:${cc}`)
+            }
+          }
         } else if (v instanceof Date) {
           dateInto(out, v, shift)
         } else if (typeof v === 'number' || typeof v === 'boolean') {

@@ -248,6 +248,21 @@ describe('files made by other programs', () => {
   }, 240_000)
 })
 
+describe('array formulas', () => {
+  it('CSE array formulas (over a range and in one cell) compute what LibreOffice computes', async () => {
+    const s = await server()
+    const wb = new ExcelJS.Workbook()
+    const ws = wb.addWorksheet('Arrays')
+    ws.addRows([[1, 2], [3, 4], [5, 6]])
+    // (ExcelJS's types leave out fillFormula's fourth argument, the share type)
+    ;(ws as unknown as { fillFormula(range: string, f: string, results: number[], type: string): void }).fillFormula('C1:C3', 'A1:A3*B1:B3', [2, 12, 30], 'array')
+    ws.getCell('D1').value = { formula: 'SUM(A1:A3*B1:B3)', shareType: 'array', ref: 'D1', result: 44 } as unknown as ExcelJS.CellFormulaValue
+    ws.getCell('E1').value = { formula: 'SUM(IF(A1:A3>2,B1:B3,0))', shareType: 'array', ref: 'E1', result: 10 } as unknown as ExcelJS.CellFormulaValue
+    const got = await expectSameAsLibreOffice(s, new Map([['arrays', Buffer.from(await wb.xlsx.writeBuffer())]]))
+    expect(got.get('arrays')!.report.notes.join('\n')).not.toMatch(/array formula/)
+  }, 120_000)
+})
+
 describe('refusals that name their cause', () => {
   it('a password-protected workbook is told so, not "not a ZIP archive"', async () => {
     const s = await server()
