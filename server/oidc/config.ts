@@ -25,6 +25,8 @@ export interface OidcSettings {
   adminEmails?: string[]
   /** http issuers (tests, a provider on the LAN); https is required otherwise */
   allowHttp?: boolean
+  /** a session older than this gets a new id at the next GET /api/me (default: a day; 0: at every one) */
+  rotateAfterMs?: number
   /** login and callback attempts per address and minute (default 30) */
   maxLoginsPerMinute?: number
 }

@@ -65,7 +65,8 @@ export const accountRoutes: Route[] = [
       GET: async (req, res, _url, ctx) => {
         const who = ctx.oidc && await ctx.oidc.signedIn(req)
         if (!who) return sendJson(res, 401, { signedIn: false, error: 'not signed in' })
-        sendJson(res, 200, { signedIn: true, ...accountJson(who.account), admin: who.admin })
+        const rotated = await ctx.oidc!.rotate(who)
+        sendJson(res, 200, { signedIn: true, ...accountJson(who.account), admin: who.admin }, rotated ? { 'Set-Cookie': rotated } : {})
       },
     },
   },

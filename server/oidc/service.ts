@@ -46,7 +46,7 @@ export function safeReturn(v: string | null): string {
   return v
 }
 
-export interface SignedIn { account: AccountRecord; idHash: string; admin: boolean }
+export interface SignedIn { account: AccountRecord; idHash: string; admin: boolean; createdAt: number; expiresAt: number }
 
 export class OidcService {
   readonly redirectUrl: string
@@ -188,7 +188,20 @@ export class OidcService {
     if (!session) return null
     const account = await this.store.accounts.getAccount(session.accountId)
     if (!account) return null
-    return { account, idHash, admin: !!account.email && (this.settings.adminEmails ?? []).includes(account.email) }
+    return { account, idHash, admin: !!account.email && (this.settings.adminEmails ?? []).includes(account.email), createdAt: session.createdAt, expiresAt: session.expiresAt }
+  }
+
+  /**
+   * Rotation: a session older than `rotateAfterMs` is replaced by a new id (same account and expiry), so a
+   * copied cookie stops working soon; the old id ends at once. The cookie to set, or null.
+   */
+  async rotate(who: SignedIn): Promise<string | null> {
+    const now = Date.now()
+    if (now - who.createdAt < (this.settings.rotateAfterMs ?? DAY)) return null
+    const id = randomBytes(32).toString('base64url')
+    await this.store.accounts.createSession(sha256(id), who.account.id, now, who.expiresAt)
+    await this.store.accounts.deleteSession(who.idHash)
+    return this.cookie(SESSION_COOKIE, id, Math.max(0, Math.floor((who.expiresAt - now) / 1000)))
   }
 
   accountOf = async (req: IncomingMessage): Promise<string | null> => (await this.signedIn(req))?.account.id ?? null

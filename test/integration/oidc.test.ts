@@ -146,6 +146,22 @@ describe('sign-in with OpenID Connect', () => {
     expect(statuses).toEqual([302, 302, 429])
   })
 
+  it('a session older than rotateAfterMs gets a new id at /api/me (same account and expiry); the old id ends', async () => {
+    const { s, base } = await oidcPair({ rotateAfterMs: 0 })
+    const jar = new Jar()
+    await signIn(base, jar)
+    const first = jar.get(base, 'pw_session')!
+    const hash = (v: string) => createHash('sha256').update(v).digest('hex')
+    const before = (await s.store.accounts.findSession(hash(first), Date.now()))!
+    const res = await me(base, jar)
+    expect(res.status).toBe(200)
+    const second = jar.get(base, 'pw_session')!
+    expect(second).not.toBe(first)
+    expect(await s.store.accounts.findSession(hash(first), Date.now())).toBeNull()
+    expect(await s.store.accounts.findSession(hash(second), Date.now())).toMatchObject({ accountId: before.accountId, expiresAt: before.expiresAt })
+    expect((await fetch(`${base}/api/me`, { headers: { cookie: `pw_session=${first}` } })).status).toBe(401)
+  })
+
   it('an issuer that does not answer: 502, logged, and the server goes on; https redirect URLs make the cookies Secure', async () => {
     const { s, base } = await oidcPair({ redirectUrl: 'https://sheets.example.com/auth/callback' }, 'http://127.0.0.1:1')
     const res = await hop(new Jar(), `${base}/auth/login`)
