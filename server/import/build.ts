@@ -21,8 +21,8 @@ import { setCellStyle } from '../../src/core/workbook/styles'
 import { setHidden } from '../../src/core/workbook/hidden'
 import { importFilter } from './filter'
 import { mergeCells } from '../../src/core/workbook/merges'
-import { FormulaEngine, isErrorValue } from '../../src/core/formulas/engine'
-import { isFormula, sheetIds, sheetParts, sheetsOf, type CellInput, type ColumnMeta, type ColumnType } from '../../src/core/workbook/schema'
+import { keepCachedValues, type Cached } from './unknown'
+import { type CellInput, type ColumnMeta, type ColumnType } from '../../src/core/workbook/schema'
 
 export interface BuildOptions { title?: string; fallbackTitle: string; maxGridCells?: number; filterName?: string; timeZone?: string; lang?: WorkbookLang }
 
@@ -179,6 +179,8 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: Build
   const layout = new WorkbookLayout(doc)
   // defined names (named ranges and formulas): each use becomes what it names (the sheet's own first)
   const usedNames = new Set<string>()
+  // the file's cached results of formulas, by sheet and cell ids (for the functions the engine lacks)
+  const cached = new Map<string, Cached>()
   const names = (sheet: ImportedSheet) => namesFor(model.names ?? [], model.sheets.indexOf(sheet))
   for (const { sheet, id, header } of plan) {
     const sl = layout.sheet(id)!
@@ -210,6 +212,7 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: Build
       if (!rowId || !colId) continue
       writes.push({ rowId, colId, value })
       report.cells++
+      if (cell.f !== undefined && cell.err === undefined && (cell.v !== undefined || cell.d !== undefined)) cached.set(`${id}\u0000${rowId}:${colId}`, cell.d !== undefined ? { d: cell.d } : { v: cell.v! })
     }
     if (writes.length) setCells(doc, id, writes)
     sl.cols.ids.forEach((colId, c) => {
@@ -261,29 +264,6 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: Build
   if (usedNames.size) report.notes.push(`defined names put in place where formulas use them: ${[...usedNames].slice(0, 20).join(', ')}`)
   for (const n of model.notes ?? []) report.notes.push(n)
   // formulas the engine cannot compute (functions it does not have, external links)
-  const engine = new FormulaEngine(doc)
-  try {
-    const unknown = new Set<string>()
-    let broken = 0
-    for (const id of sheetIds(doc)) {
-      const parts = sheetParts(sheetsOf(doc).get(id)!)
-      const sl = engine.layout.sheet(id)!
-      // the cells there are, not the whole grid
-      parts.cells.forEach((input, key) => {
-        if (!isFormula(input)) return
-        const i = key.indexOf(':')
-        const r = sl.rows.indexOf(key.slice(0, i)), c = sl.cols.indexOf(key.slice(i + 1))
-        if (r < 0 || c < 0) return
-        const v = engine.getValue(id, r, c)
-        if (isErrorValue(v) && v.error === '#NAME?') {
-          broken++
-          for (const m of input.v.matchAll(/([A-Z][A-Z0-9.]*)\(/g)) if (!engine.hf.getRegisteredFunctionNames().includes(m[1]!)) unknown.add(m[1]!)
-        }
-      })
-    }
-    if (broken) report.notes.push(`${broken} formulas show #NAME?${unknown.size ? ` (functions the app does not compute: ${[...unknown].slice(0, 20).join(', ')})` : ''}`)
-  } finally {
-    engine.destroy()
-  }
+  keepCachedValues(doc, cached, report)
   return report
 }

@@ -17,6 +17,7 @@ import { comparable, computed, convertedByLibreOffice, throughLibreOffice } from
 import { FormulaEngine } from '../../src/core/formulas/engine'
 import { decodeFormula } from '../../src/core/formulas/references'
 import { cellKey, isFormula, sheetParts, sheetsOf } from '../../src/core/workbook/schema'
+import { cellStyle } from '../../src/core/workbook/styles'
 
 const { server, track } = testScope()
 
@@ -260,6 +261,33 @@ describe('array formulas', () => {
     ws.getCell('E1').value = { formula: 'SUM(IF(A1:A3>2,B1:B3,0))', shareType: 'array', ref: 'E1', result: 10 } as unknown as ExcelJS.CellFormulaValue
     const got = await expectSameAsLibreOffice(s, new Map([['arrays', Buffer.from(await wb.xlsx.writeBuffer())]]))
     expect(got.get('arrays')!.report.notes.join('\n')).not.toMatch(/array formula/)
+  }, 120_000)
+})
+
+describe('functions the engine lacks', () => {
+  it('are named in the report; the formula is kept and shows the file\'s cached value, marked — equal to LibreOffice\'s', async () => {
+    const s = await server()
+    const wb = new ExcelJS.Workbook()
+    const ws = wb.addWorksheet('Stats')
+    ws.addRows([[1], [2], [3], [4], [100]])
+    ws.getCell('B1').value = { formula: 'TRIMMEAN(A1:A5,0.4)', result: 3 } as ExcelJS.CellFormulaValue
+    ws.getCell('B2').value = { formula: 'FIXED(1234.567,1)', result: '1,234.6' } as ExcelJS.CellFormulaValue
+    ws.getCell('B3').value = { formula: 'SUM(A1:A5)', result: 110 } as ExcelJS.CellFormulaValue
+    const got = await expectSameAsLibreOffice(s, new Map([['stats', Buffer.from(await wb.xlsx.writeBuffer())]]))
+    const { doc, report } = got.get('stats')!
+    expect(report.notes.join('\n')).toMatch(/functions the app does not compute: TRIMMEAN, FIXED; 2 of the 2 formulas/)
+    const engine = new FormulaEngine(doc)
+    try {
+      const id = engine.layout.order[0]!
+      const sl = engine.layout.sheet(id)!
+      const cells = sheetParts(sheetsOf(doc).get(id)!).cells
+      const formulaAt = (r: number) => { const x = cells.get(cellKey(sl.rows.ids[r]!, sl.cols.ids[1]!)); return isFormula(x) ? decodeFormula(x.v, { layout: engine.layout, sheetId: id }) : x }
+      expect([formulaAt(0), formulaAt(1), formulaAt(2)]).toEqual(['=IFERROR(TRIMMEAN(A1:A5,0.4),3)', '=IFERROR(FIXED(1234.567,1),"1,234.6")', '=SUM(A1:A5)'])
+      expect(cellStyle(doc, id, sl.rows.ids[0]!, sl.cols.ids[1]!)).toMatchObject({ i: true, bg: '#fff2cc' })
+      expect(cellStyle(doc, id, sl.rows.ids[2]!, sl.cols.ids[1]!)?.bg).toBeUndefined()
+    } finally {
+      engine.destroy()
+    }
   }, 120_000)
 })
 
