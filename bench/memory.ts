@@ -141,14 +141,14 @@ export const memoryBenchmark: Benchmark = {
   },
 }
 
-async function ownerToken(s: { store: Store }, id: string): Promise<string> {
+export async function ownerToken(s: { store: Store }, id: string): Promise<string> {
   const token = newToken()
   await s.store.createLink({ id: newLinkId(), workbookId: id, role: 'owner', name: 'bench', createdAt: 0, revokedAt: null }, hashToken(token))
   return token
 }
 
 /** A bare socket that does the sync exchange of a client with nothing yet, and stays connected. */
-async function syncedSocket(url: string, id: string, token: string): Promise<WebSocket> {
+export async function syncedSocket(url: string, id: string, token: string): Promise<WebSocket> {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/collab/${id}?token=${token}`)
   await new Promise<void>((resolve, reject) => {
     ws.on('message', (data: Buffer) => { if (data[0] === 0 && data[1] === syncProtocol.messageYjsSyncStep2) resolve() })

@@ -21,8 +21,9 @@ import { coldOpenBenchmark } from './cold'
 import { sortBenchmark } from './sort'
 import { historyBenchmark } from './history'
 import { rollupBenchmark } from './rollup'
+import { bigSheetBenchmark } from './bigsheet'
 
-const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark, sortBenchmark, historyBenchmark, rollupBenchmark]
+const BENCHMARKS: Benchmark[] = [formulaBenchmark, exportBenchmark, bundleBenchmark, memoryBenchmark, fanoutBenchmark, coldOpenBenchmark, sortBenchmark, historyBenchmark, rollupBenchmark, bigSheetBenchmark]
 
 // BENCH_ONLY=memory,fan-out runs the benchmarks whose name contains one of the words
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean)
