@@ -229,7 +229,7 @@ export function buildFromImport(doc: Y.Doc, model: ImportedWorkbook, opts: Build
       if (list && list.options.length && !patch.type) { patch.type = 'select'; patch.options = list.options }
       if (header) {
         const title = sheet.cells.find(x => x.r === 0 && x.c === c)?.v
-        if (typeof title === 'string' && title.trim()) patch.title = title.trim().slice(0, 100)
+        if (typeof title === 'string' && title.trim()) patch.title = title.trim().slice(0, 1000)
       }
       // our own export's settings, where it left them, stand instead of what the formats suggest
       Object.assign(patch, columnFromMeta(metas.get(sheet.name)?.cols[c], sl.cols.ids))

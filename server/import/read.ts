@@ -181,8 +181,10 @@ export async function readWorkbook(buf: ArrayBuffer, limits: ReadLimits): Promis
     const widths: (number | null)[] = []
     for (let c = 1; c <= Math.min(cols, limits.maxCols); c++) widths.push(ws.getColumn(c).width ?? null)
     const view = ws.views?.[0] as { state?: string; xSplit?: number; ySplit?: number } | undefined
-    const merges = ((ws as unknown as { model?: { merges?: unknown[] } }).model?.merges ?? [])
-      .filter((m): m is string => typeof m === 'string' && /^[A-Z]{1,3}\d{1,7}:[A-Z]{1,3}\d{1,7}$/.test(m)).slice(0, 10_000)
+    const allMerges = ((ws as unknown as { model?: { merges?: unknown[] } }).model?.merges ?? [])
+      .filter((m): m is string => typeof m === 'string' && /^[A-Z]{1,3}\d{1,7}:[A-Z]{1,3}\d{1,7}$/.test(m))
+    const merges = allMerges.slice(0, 10_000)
+    if (allMerges.length > merges.length) notes.push(`${allMerges.length - merges.length} merged ranges past the first 10,000`)
     if (merged && !merges.length) notes.push(`${merged} merged cells (kept as their top-left value)`)
     const hiddenRows: number[] = [], hiddenCols: number[] = []
     for (let r = 1; r <= Math.min(ws.rowCount, limits.maxRows); r++) if (ws.getRow(r).hidden) hiddenRows.push(r - 1)

@@ -107,10 +107,11 @@ describe('the import off the server thread', () => {
     console.info(`import of 5,000 rows × 7,000 formulas: ${Math.round(ms)} ms; /api/health max ${Math.round(Math.max(...latencies))} ms over ${latencies.length} requests; event-loop stall p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms, max ${(h.max / 1e6).toFixed(1)} ms; server thread busy ${Math.round(busy.active)} ms`)
     expect(latencies.length).toBeGreaterThan(3)
     expect(Math.max(...latencies)).toBeLessThan(200)
-    // the thread did ~nothing but answer: no stretch of the import's own work on it. (A single stall
-    // can still come from the machine: on 2 shared CPUs the scheduler alone delays a timer by 100 ms.)
+    // no stretch of the import's own work on this thread: building here held it 628 ms in one piece.
+    // p99 under 50 ms; the single longest under 150 ms, as on 2 shared CPUs the scheduler alone was
+    // seen to delay a timer of an idle loop by up to 113 ms.
     expect(h.percentile(99) / 1e6).toBeLessThan(50)
-    expect(busy.active).toBeLessThan(Math.min(400, ms / 4))
+    expect(h.max / 1e6).toBeLessThan(150)
     // and the workbook is there with its computed values
     const { doc } = await importedDoc(s, file)
     const engine = new FormulaEngine(doc)
@@ -289,6 +290,27 @@ describe('functions the engine lacks', () => {
       engine.destroy()
     }
   }, 120_000)
+})
+
+describe('column titles', () => {
+  it('a header title longer than 100 characters is kept whole', async () => {
+    const s = await server()
+    const wb = new ExcelJS.Workbook()
+    const ws = wb.addWorksheet('T')
+    const long = '预算说明 — '.repeat(20) + 'end'
+    ws.addRow(['短', long])
+    ws.getRow(1).font = { bold: true }
+    ws.addRow([1, 2])
+    const { doc } = await importedDoc(s, Buffer.from(await wb.xlsx.writeBuffer()))
+    const id = [...sheetsOf(doc).keys()][0]!
+    const engine = new FormulaEngine(doc)
+    try {
+      const colId = engine.layout.sheet(id)!.cols.ids[1]!
+      expect((sheetParts(sheetsOf(doc).get(id)!).colMeta.get(colId) as { title?: string }).title).toBe(long)
+    } finally {
+      engine.destroy()
+    }
+  })
 })
 
 describe('refusals that name their cause', () => {
