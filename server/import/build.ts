@@ -20,7 +20,7 @@ import { encodeFormula, parseA1 } from '../../src/core/formulas/references'
 import { setCellStyle } from '../../src/core/workbook/styles'
 import { setHidden } from '../../src/core/workbook/hidden'
 import { importFilter } from './filter'
-import { mergeCells } from '../../src/core/workbook/merges'
+import { mergeKey, mergesOf } from '../../src/core/workbook/merges'
 import { keepCachedValues, type Cached } from './unknown'
 import { type CellInput, type ColumnMeta, type ColumnType } from '../../src/core/workbook/schema'
 
@@ -140,13 +140,23 @@ function carryLooks(doc: Y.Doc, id: string, sl: SheetLayout, sheet: ImportedShee
   const colsOf = (list: number[] | undefined) => (list ?? []).map(c => sl.cols.ids[c]).filter((x): x is string => !!x)
   if (sheet.hiddenRows?.length) setHidden(doc, id, 'rows', rowsOf(sheet.hiddenRows), true)
   if (sheet.hiddenCols?.length) setHidden(doc, id, 'cols', colsOf(sheet.hiddenCols), true)
-  const layout = new WorkbookLayout(doc)
-  for (const ref of sheet.merges ?? []) {
-    const [a, b] = ref.split(':').map(parseA1)
-    if (!a || !b || a.row < first) { skipped++; continue }
-    const from = { rowId: sl.rows.ids[a.row], colId: sl.cols.ids[a.col] }, to = { rowId: sl.rows.ids[b.row], colId: sl.cols.ids[b.col] }
-    if (from.rowId && from.colId && to.rowId && to.colId) mergeCells(doc, layout, id, from as { rowId: string; colId: string }, to as { rowId: string; colId: string })
-  }
+  // a new sheet has no merges yet: each range is written once (mergeCells would scan all before it,
+  // quadratic over 10,000 ranges), one that overlaps a range before it is left out and counted
+  const covered = new Set<number>(), map = mergesOf(doc), width = sl.cols.ids.length
+  doc.transact(() => {
+    for (const ref of sheet.merges ?? []) {
+      const [a, b] = ref.split(':').map(parseA1)
+      if (!a || !b || a.row < first) { skipped++; continue }
+      const r1 = Math.min(a.row, b.row), r2 = Math.max(a.row, b.row), c1 = Math.min(a.col, b.col), c2 = Math.max(a.col, b.col)
+      const from = { rowId: sl.rows.ids[r1], colId: sl.cols.ids[c1] }, to = { rowId: sl.rows.ids[r2], colId: sl.cols.ids[c2] }
+      if (!from.rowId || !from.colId || !to.rowId || !to.colId || (r1 === r2 && c1 === c2)) continue
+      let free = true
+      for (let r = r1; r <= r2 && free; r++) for (let c = c1; c <= c2; c++) if (covered.has(r * width + c)) { free = false; break }
+      if (!free) continue
+      for (let r = r1; r <= r2; r++) for (let c = c1; c <= c2; c++) covered.add(r * width + c)
+      map.set(mergeKey(id, from.rowId, from.colId), { r: to.rowId, c: to.colId })
+    }
+  })
   return skipped
 }
 
