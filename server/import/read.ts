@@ -11,9 +11,13 @@ import JSZip from 'jszip'
 import type { ImportedCell, ImportedSheet, ImportedWorkbook, ReadLimits } from './model'
 import type { CellStyle } from '../../src/core/workbook/styles'
 import { readDefinedNames } from './names'
+import { coveredCells, takeMerges } from './merges'
 
 /** A column's letters → its number from 1 */
 const col = (letters: string) => [...letters].reduce((n, ch) => n * 26 + ch.charCodeAt(0) - 64, 0)
+
+/** merged ranges taken a sheet */
+const MAX_MERGES = 100_000
 
 const DAY = 86_400_000, EPOCH_1900 = Date.UTC(1899, 11, 30)
 
@@ -104,7 +108,9 @@ function lookOf(cell: ExcelJS.Cell): CellStyle | undefined {
 
 /** Reads the file into the plain model (ExcelJS, with fallbacks where it fails on a valid file). */
 export async function readWorkbook(buf: ArrayBuffer, limits: ReadLimits): Promise<ImportedWorkbook> {
-  const { wb, notes } = await loadWorkbook(buf)
+  // many merged ranges are read here, not by ExcelJS (quadratic over them)
+  const taken = await takeMerges(buf)
+  const { wb, notes } = await loadWorkbook(taken?.buf ?? buf)
   const xml = await workbookXml(buf)
   // date1904="true" (LibreOffice, others) is the 1904 system too: ExcelJS takes only "1"
   const says1904 = /<(?:\w+:)?workbookPr\b[^>]*\bdate1904="(?:1|true)"/.test(xml)
@@ -112,6 +118,8 @@ export async function readWorkbook(buf: ArrayBuffer, limits: ReadLimits): Promis
   const sheets: ImportedSheet[] = []
   let total = 0
   for (const ws of wb.worksheets) {
+    const ownMerges = taken?.bySheet.get(ws.name)
+    const covered = ownMerges ? coveredCells(ownMerges, limits.maxRows * 20) : undefined
     if (sheets.length >= limits.maxSheets) throw new Error(`limit: more than ${limits.maxSheets} sheets`)
     const cells: ImportedCell[] = []
     const notes: string[] = []
@@ -122,6 +130,7 @@ export async function readWorkbook(buf: ArrayBuffer, limits: ReadLimits): Promis
     ws.eachRow({ includeEmpty: false }, (row, r) => {
       row.eachCell({ includeEmpty: false }, (cell, c) => {
         if (cell.isMerged && cell.master !== cell) { merged++; return }
+        if (covered?.get(r)?.some(([a, b]) => c >= a && c <= b)) { merged++; return }
         // the cached values of an array formula's other cells: the formula fills them again
         if (spilled.has(`${r}:${c}`)) return
         if (++total > limits.maxCells) throw new Error(`limit: more than ${limits.maxCells} cells`)
@@ -181,10 +190,10 @@ export async function readWorkbook(buf: ArrayBuffer, limits: ReadLimits): Promis
     const widths: (number | null)[] = []
     for (let c = 1; c <= Math.min(cols, limits.maxCols); c++) widths.push(ws.getColumn(c).width ?? null)
     const view = ws.views?.[0] as { state?: string; xSplit?: number; ySplit?: number } | undefined
-    const allMerges = ((ws as unknown as { model?: { merges?: unknown[] } }).model?.merges ?? [])
+    const allMerges = (ownMerges ?? (ws as unknown as { model?: { merges?: unknown[] } }).model?.merges ?? [])
       .filter((m): m is string => typeof m === 'string' && /^[A-Z]{1,3}\d{1,7}:[A-Z]{1,3}\d{1,7}$/.test(m))
-    const merges = allMerges.slice(0, 10_000)
-    if (allMerges.length > merges.length) notes.push(`${allMerges.length - merges.length} merged ranges past the first 10,000`)
+    const merges = allMerges.slice(0, MAX_MERGES)
+    if (allMerges.length > merges.length) notes.push(`${allMerges.length - merges.length} merged ranges past the first ${MAX_MERGES}`)
     if (merged && !merges.length) notes.push(`${merged} merged cells (kept as their top-left value)`)
     const hiddenRows: number[] = [], hiddenCols: number[] = []
     for (let r = 1; r <= Math.min(ws.rowCount, limits.maxRows); r++) if (ws.getRow(r).hidden) hiddenRows.push(r - 1)
