@@ -32,6 +32,8 @@ export function namesFor(names: readonly DefinedName[], index: number): Map<stri
   return out
 }
 
+const MAX_FORMULA = 100_000
+
 const REF = /^(?:'(?:[^']|'')+'|[^\s'!(),:;+\-*/^&=<>"]+)!\$?[A-Z]{1,3}\$?\d+(?::\$?[A-Z]{1,3}\$?\d+)?$/i
 // a name: letters (any script), digits, _ . \ ; not a cell reference, not a function (followed by '(')
 const WORD = /[\p{L}_\\][\p{L}\p{N}_.\\]*/uy
@@ -59,6 +61,8 @@ export function inlineNames(formula: string, names: ReadonlyMap<string, string>,
     used.add(word)
     const inner = inlineNames(text.replace(/^=/, ''), names, used, depth + 1)
     out += REF.test(inner) ? inner : `(${inner})`
+    // names of names of names… grow as a power: a formula past this is refused, not built
+    if (out.length > MAX_FORMULA) throw new Error(`limit: a formula longer than ${MAX_FORMULA} characters once the names it uses are put in place`)
     i = end
   }
   return out
