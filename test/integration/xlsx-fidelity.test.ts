@@ -310,7 +310,8 @@ describe('many merged ranges', () => {
     const { doc, report } = await importedDoc(s, file)
     const ms = performance.now() - started
     console.info(`import of 50,000 merged ranges: ${Math.round(ms)} ms`)
-    expect(ms).toBeLessThan(15_000)
+    // about 5 s alone; the import deadline is 20 s (LibreOffice opens such a file in 1.5 s)
+    expect(ms).toBeLessThan(20_000)
     expect(report.notes.join('\n')).not.toMatch(/merged ranges past/)
     const id = [...sheetsOf(doc).keys()][0]!
     const engine = new FormulaEngine(doc)
