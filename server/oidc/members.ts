@@ -13,9 +13,12 @@ import { body, role } from '../http/fields'
 import { HttpError, readBody, sendJson } from '../http/util'
 import type { LinkRecord } from '../store/types'
 import type { OidcService } from './service'
-import { accountJson } from './routes'
+import type { AccountRecord } from '../store/accounts'
 
 /** The id a member's access carries where a link id is expected (audit, sockets): never a real link's. */
+/** An account as the API gives it. */
+export const accountJson = (a: AccountRecord) => ({ id: a.id, name: a.name, email: a.email, avatar: a.avatar })
+
 export const memberLinkId = (accountId: string) => `m-${accountId}`
 export const isMemberLinkId = (linkId: string) => linkId.startsWith('m-')
 

@@ -9,9 +9,8 @@ import { authorize } from '../auth'
 import { OWNERS, workbookJson, type ApiContext, type Route } from '../http/context'
 import { body } from '../http/fields'
 import { HttpError, readBody, sendError, sendJson } from '../http/util'
-import type { AccountRecord } from '../store/accounts'
 import { safeReturn, type OidcService, type SignedIn } from './service'
-import { endEverySession } from './members'
+import { accountJson, endEverySession } from './members'
 
 const NO_REFERRER = { 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' }
 
@@ -42,7 +41,6 @@ export async function handleAuth(req: IncomingMessage, res: ServerResponse, url:
   }
 }
 
-export const accountJson = (a: AccountRecord) => ({ id: a.id, name: a.name, email: a.email, avatar: a.avatar })
 
 async function me(req: IncomingMessage, ctx: ApiContext): Promise<SignedIn> {
   const who = ctx.oidc && await ctx.oidc.signedIn(req)
